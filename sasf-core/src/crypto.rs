@@ -1,0 +1,430 @@
+//! Keys, the key schedule, and sealing/opening of header and chunk bytes.
+//!
+//! No I/O here: everything works on byte slices, so each primitive is testable alone and
+//! chunks can be sealed or opened on several threads at once.
+
+use aes_gcm::aead::AeadInPlace;
+use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag as GcmTag};
+use hkdf::Hkdf;
+use hmac::{Hmac, Mac};
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+use zeroize::Zeroizing;
+
+use crate::error::{Error, ErrorKind, Result};
+
+type HmacSha256 = Hmac<Sha256>;
+
+/// Length of a master key in bytes.
+pub const KEY_LEN: usize = 32;
+
+/// A 256-bit master key. The bytes are wiped from memory when the key is dropped.
+#[derive(Clone)]
+pub struct Key(Zeroizing<[u8; KEY_LEN]>);
+
+impl Key {
+    /// Wraps raw key bytes.
+    pub fn from_bytes(bytes: [u8; KEY_LEN]) -> Key {
+        Key(Zeroizing::new(bytes))
+    }
+
+    /// Makes a fresh random key from the operating system's generator.
+    pub fn generate() -> Result<Key> {
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        getrandom::getrandom(&mut k[..]).map_err(|e| {
+            Error::new(ErrorKind::Io(std::io::Error::other(format!(
+                "random generator failed: {e}"
+            ))))
+        })?;
+        Ok(Key(k))
+    }
+
+    /// Parses the contents of a key file: lines starting with `#` are comments, and
+    /// the one remaining non-empty line holds 64 hexadecimal digits.
+    ///
+    /// ```
+    /// let key = sasf_core::Key::from_key_file(b"# my key\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
+    /// assert_eq!(key.as_bytes()[31], 0x1f);
+    /// ```
+    pub fn from_key_file(contents: &[u8]) -> Result<Key> {
+        let bad = |reason: &str| {
+            Error::new(ErrorKind::InvalidKey {
+                reason: reason.to_string(),
+            })
+        };
+        let text = std::str::from_utf8(contents).map_err(|_| bad("key file is not text"))?;
+        let mut lines = text
+            .lines()
+            .map(str::trim)
+            .filter(|l| !l.is_empty() && !l.starts_with('#'));
+        let line = lines.next().ok_or_else(|| bad("key file holds no key"))?;
+        if lines.next().is_some() {
+            return Err(bad("key file holds more than one key line"));
+        }
+        if line.len() != 2 * KEY_LEN {
+            return Err(bad("a key is 64 hexadecimal digits"));
+        }
+        let mut k = Zeroizing::new([0u8; KEY_LEN]);
+        for (i, pair) in line.as_bytes().chunks_exact(2).enumerate() {
+            let hi = hex_val(pair[0]).ok_or_else(|| bad("a key is 64 hexadecimal digits"))?;
+            let lo = hex_val(pair[1]).ok_or_else(|| bad("a key is 64 hexadecimal digits"))?;
+            k[i] = hi << 4 | lo;
+        }
+        Ok(Key(k))
+    }
+
+    /// The key file text for this key (a comment line and the hex line).
+    pub fn to_key_file(&self) -> Zeroizing<String> {
+        let mut s = Zeroizing::new(String::from("# sasf key file (256-bit master key); keep it secret\n"));
+        for b in self.0.iter() {
+            s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
+            s.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
+        }
+        s.push('\n');
+        s
+    }
+
+    /// The raw key bytes.
+    pub fn as_bytes(&self) -> &[u8; KEY_LEN] {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Key {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Key(..)")
+    }
+}
+
+fn hex_val(c: u8) -> Option<u8> {
+    match c {
+        b'0'..=b'9' => Some(c - b'0'),
+        b'a'..=b'f' => Some(c - b'a' + 10),
+        b'A'..=b'F' => Some(c - b'A' + 10),
+        _ => None,
+    }
+}
+
+/// The integrity level of a file (header byte 10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Integrity {
+    /// Level 1: SHA-256 over every chunk; detects corruption, not forgery. No key.
+    Keyless,
+    /// Level 2: HMAC-SHA256 with a key derived from the master key.
+    Hmac,
+    /// Level 3: AES-256-GCM; confidentiality and authenticity.
+    Encrypted,
+}
+
+impl Integrity {
+    /// The header code: 1, 2 or 3.
+    pub fn code(self) -> u8 {
+        match self {
+            Integrity::Keyless => 1,
+            Integrity::Hmac => 2,
+            Integrity::Encrypted => 3,
+        }
+    }
+    /// The level for a header code, if known.
+    pub fn from_code(c: u8) -> Option<Integrity> {
+        match c {
+            1 => Some(Integrity::Keyless),
+            2 => Some(Integrity::Hmac),
+            3 => Some(Integrity::Encrypted),
+            _ => None,
+        }
+    }
+    /// A short name: `keyless-sha256`, `hmac-sha256`, `aes-256-gcm`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Integrity::Keyless => "keyless-sha256",
+            Integrity::Hmac => "hmac-sha256",
+            Integrity::Encrypted => "aes-256-gcm",
+        }
+    }
+    /// Length of each chunk's tag: 32 for levels 1 and 2, 16 for level 3.
+    pub fn tag_len(self) -> usize {
+        match self {
+            Integrity::Encrypted => 16,
+            _ => 32,
+        }
+    }
+    /// Whether the level needs a key.
+    pub fn needs_key(self) -> bool {
+        self != Integrity::Keyless
+    }
+    fn suite_label(self) -> &'static str {
+        match self {
+            Integrity::Keyless => "SHA-256",
+            Integrity::Hmac => "HMAC-SHA256",
+            Integrity::Encrypted => "AES-256-GCM",
+        }
+    }
+}
+
+/// The domain-separation label for `purpose` under `level`, e.g.
+/// `SASF-v1/AES-256-GCM/payload`.
+pub fn label(level: Integrity, purpose: &str) -> String {
+    format!("SASF-v1/{}/{}", level.suite_label(), purpose)
+}
+
+/// Label of the manifest digest in the end chunk (all levels).
+pub const MANIFEST_LABEL: &[u8] = b"SASF-v1/manifest";
+
+/// Per-file keys derived from the master key and the salt, and the commitment.
+pub(crate) struct FileKeys {
+    pub commitment: [u8; 32],
+    header_key: Zeroizing<[u8; 32]>,
+    pub suite: Suite,
+}
+
+fn expand(hk: &Hkdf<Sha256>, info: &str) -> Zeroizing<[u8; 32]> {
+    let mut okm = Zeroizing::new([0u8; 32]);
+    // 32 bytes is far below HKDF-SHA256's 8160-byte maximum, so this cannot fail.
+    hk.expand(info.as_bytes(), &mut okm[..])
+        .expect("32-byte HKDF output is always valid");
+    okm
+}
+
+impl FileKeys {
+    /// Derives the commitment, header key and chunk key or cipher.
+    pub fn derive(level: Integrity, key: &Key, salt: &[u8; 32]) -> FileKeys {
+        let hk = Hkdf::<Sha256>::new(Some(salt), key.as_bytes());
+        let commitment = *expand(&hk, &label(level, "commit"));
+        let header_key = expand(&hk, &label(level, "header"));
+        let suite = match level {
+            Integrity::Keyless => Suite::Keyless,
+            Integrity::Hmac => {
+                let k = expand(&hk, &label(level, "chunk"));
+                Suite::Hmac(Box::new(
+                    <HmacSha256 as Mac>::new_from_slice(&k[..]).expect("HMAC takes any key length"),
+                ))
+            }
+            Integrity::Encrypted => {
+                let k = expand(&hk, &label(level, "payload"));
+                Suite::Gcm(Box::new(
+                    Aes256Gcm::new_from_slice(&k[..]).expect("32-byte AES key"),
+                ))
+            }
+        };
+        FileKeys {
+            commitment,
+            header_key,
+            suite,
+        }
+    }
+
+    /// Checks the header's commitment in constant time.
+    pub fn commitment_matches(&self, stored: &[u8; 32]) -> bool {
+        bool::from(self.commitment.ct_eq(stored))
+    }
+
+    /// The header tag for levels 2 and 3.
+    pub fn header_tag(&self, unsigned_header: &[u8]) -> [u8; 32] {
+        let mut mac =
+            <HmacSha256 as Mac>::new_from_slice(&self.header_key[..]).expect("HMAC takes any key length");
+        mac.update(unsigned_header);
+        mac.finalize().into_bytes().into()
+    }
+}
+
+/// The header tag of a level-1 file.
+pub fn keyless_header_tag(unsigned_header: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(label(Integrity::Keyless, "header").as_bytes());
+    h.update(unsigned_header);
+    h.finalize().into()
+}
+
+/// Compares two tags in constant time.
+pub fn tags_equal(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && bool::from(a.ct_eq(b))
+}
+
+/// How chunk bodies are sealed and opened. Cheap to share between threads: sealing
+/// takes `&self`.
+pub(crate) enum Suite {
+    Keyless,
+    Hmac(Box<HmacSha256>),
+    Gcm(Box<Aes256Gcm>),
+}
+
+/// A chunk tag: 32 bytes for levels 1 and 2, 16 for level 3 (the first 16 used).
+#[derive(Clone, Copy)]
+pub(crate) struct Tag {
+    pub bytes: [u8; 32],
+    pub len: usize,
+}
+
+impl Tag {
+    pub fn as_slice(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+fn gcm_nonce(prefix: &[u8; 12]) -> [u8; 12] {
+    // Nonce = 4 zero bytes || chunk index (u64 BE); the index is prefix bytes 4..12.
+    let mut n = [0u8; 12];
+    n[4..].copy_from_slice(&prefix[4..12]);
+    n
+}
+
+impl Suite {
+    /// Seals `body` in place (encrypts it at level 3) and returns its tag. `h` is the
+    /// header hash; `prefix` the 12 framing bytes (length u32 BE, index u64 BE).
+    pub fn seal(&self, h: &[u8; 32], prefix: &[u8; 12], body: &mut [u8]) -> Tag {
+        let mut bytes = [0u8; 32];
+        match self {
+            Suite::Keyless => {
+                let mut d = Sha256::new();
+                d.update(label(Integrity::Keyless, "chunk").as_bytes());
+                d.update(h);
+                d.update(prefix);
+                d.update(&*body);
+                bytes.copy_from_slice(&d.finalize());
+                Tag { bytes, len: 32 }
+            }
+            Suite::Hmac(base) => {
+                let mut mac = (**base).clone();
+                mac.update(h);
+                mac.update(prefix);
+                mac.update(body);
+                bytes.copy_from_slice(&mac.finalize().into_bytes());
+                Tag { bytes, len: 32 }
+            }
+            Suite::Gcm(cipher) => {
+                let mut aad = [0u8; 44];
+                aad[..32].copy_from_slice(h);
+                aad[32..].copy_from_slice(prefix);
+                let nonce = gcm_nonce(prefix);
+                let t = cipher
+                    .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, body)
+                    .expect("chunk bodies are far below the GCM length limit");
+                bytes[..16].copy_from_slice(&t);
+                Tag { bytes, len: 16 }
+            }
+        }
+    }
+
+    /// Opens `body` in place (decrypts it at level 3) if `tag` verifies. On failure the
+    /// body's contents are unspecified and must not be used.
+    pub fn open(&self, h: &[u8; 32], prefix: &[u8; 12], body: &mut [u8], tag: &[u8]) -> bool {
+        match self {
+            Suite::Keyless | Suite::Hmac(_) => {
+                let expect = self.seal(h, prefix, body);
+                tags_equal(expect.as_slice(), tag)
+            }
+            Suite::Gcm(cipher) => {
+                if tag.len() != 16 {
+                    return false;
+                }
+                let mut aad = [0u8; 44];
+                aad[..32].copy_from_slice(h);
+                aad[32..].copy_from_slice(prefix);
+                let nonce = gcm_nonce(prefix);
+                cipher
+                    .decrypt_in_place_detached(
+                        Nonce::from_slice(&nonce),
+                        &aad,
+                        body,
+                        GcmTag::from_slice(tag),
+                    )
+                    .is_ok()
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key(b: u8) -> Key {
+        Key::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn key_file_round_trip_and_refusals() {
+        let k = key(0xab);
+        let text = k.to_key_file();
+        assert_eq!(Key::from_key_file(text.as_bytes()).unwrap().as_bytes(), k.as_bytes());
+        for bad in [
+            &b""[..],
+            b"# only a comment\n",
+            b"abcd\n",
+            b"zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+            b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
+        ] {
+            let e = Key::from_key_file(bad).unwrap_err();
+            assert_eq!(e.class(), "invalid-key", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn labels_are_distinct_per_level_and_purpose() {
+        let mut all = Vec::new();
+        for l in [Integrity::Keyless, Integrity::Hmac, Integrity::Encrypted] {
+            for p in ["commit", "header", "chunk", "payload"] {
+                all.push(label(l, p));
+            }
+        }
+        let n = all.len();
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), n);
+        assert_eq!(label(Integrity::Encrypted, "payload"), "SASF-v1/AES-256-GCM/payload");
+    }
+
+    #[test]
+    fn commitment_differs_by_key_salt_and_level() {
+        let salt = [7u8; 32];
+        let a = FileKeys::derive(Integrity::Encrypted, &key(1), &salt);
+        let b = FileKeys::derive(Integrity::Encrypted, &key(2), &salt);
+        let c = FileKeys::derive(Integrity::Encrypted, &key(1), &[8u8; 32]);
+        let d = FileKeys::derive(Integrity::Hmac, &key(1), &salt);
+        assert!(a.commitment_matches(&a.commitment.clone()));
+        assert!(!a.commitment_matches(&b.commitment.clone()));
+        assert!(!a.commitment_matches(&c.commitment.clone()));
+        assert!(!a.commitment_matches(&d.commitment.clone()));
+    }
+
+    #[test]
+    fn seal_open_each_suite_and_reject_any_bit_flip() {
+        let h = [3u8; 32];
+        let prefix = [0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9];
+        for level in [Integrity::Keyless, Integrity::Hmac, Integrity::Encrypted] {
+            let keys = FileKeys::derive(level, &key(4), &[1u8; 32]);
+            let plain = *b"hello";
+            let mut body = plain;
+            let tag = keys.suite.seal(&h, &prefix, &mut body);
+            assert_eq!(tag.len, level.tag_len());
+            if level == Integrity::Encrypted {
+                assert_ne!(body, plain);
+            } else {
+                assert_eq!(body, plain);
+            }
+            let mut b2 = body;
+            assert!(keys.suite.open(&h, &prefix, &mut b2, tag.as_slice()));
+            assert_eq!(b2, plain);
+            for bit in 0..(body.len() * 8) {
+                let mut b3 = body;
+                b3[bit / 8] ^= 1 << (bit % 8);
+                assert!(!keys.suite.open(&h, &prefix, &mut b3, tag.as_slice()));
+            }
+            for bit in 0..96 {
+                let mut p = prefix;
+                p[bit / 8] ^= 1 << (bit % 8);
+                let mut b3 = body;
+                assert!(!keys.suite.open(&h, &p, &mut b3, tag.as_slice()));
+            }
+            let mut h2 = h;
+            h2[31] ^= 1;
+            let mut b3 = body;
+            assert!(!keys.suite.open(&h2, &prefix, &mut b3, tag.as_slice()));
+            let mut t2 = tag;
+            t2.bytes[0] ^= 0x80;
+            let mut b3 = body;
+            assert!(!keys.suite.open(&h, &prefix, &mut b3, t2.as_slice()));
+        }
+    }
+}

@@ -1,0 +1,561 @@
+//! The streaming reader: [`Decoder::new`] reads the public header, [`Decoder::open`]
+//! checks the key and authenticates the header, and [`Reader`] yields authenticated
+//! chunks in order. Memory is bounded by the chunk-length cap, whatever the length of
+//! the stream; nothing is returned before it is authenticated.
+
+use std::collections::HashSet;
+use std::io::{self, Read};
+
+use sha2::{Digest, Sha256};
+
+use crate::crypto::{keyless_header_tag, tags_equal, FileKeys, Integrity, Key, Suite, MANIFEST_LABEL};
+use crate::error::{Error, ErrorKind, Place, Result};
+use crate::format::*;
+use crate::meta::{self, Annotation, Event, Participant, RecordingInfo};
+
+/// Limits a reader enforces against hostile input. Every length read from a file is
+/// checked against these before anything is allocated.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest chunk body accepted (and so the largest buffer allocated); at most
+    /// [`MAX_CHUNK_LEN`]. A header declaring a larger cap is refused.
+    pub max_chunk_len: u32,
+    /// Largest JSON payload accepted in a metadata chunk.
+    pub max_json_len: usize,
+    /// Deepest JSON nesting accepted in a metadata chunk.
+    pub max_json_depth: usize,
+    /// Most participants a stream may declare.
+    pub max_participants: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            max_chunk_len: MAX_CHUNK_LEN,
+            max_json_len: meta::DEFAULT_MAX_JSON_LEN,
+            max_json_depth: meta::DEFAULT_MAX_JSON_DEPTH,
+            max_participants: 10_000,
+        }
+    }
+}
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A SASF stream whose public header has been read but not yet authenticated.
+pub struct Decoder<R> {
+    inner: R,
+    header: Header,
+    header_bytes: Vec<u8>,
+    limits: Limits,
+}
+
+impl<R: Read> Decoder<R> {
+    /// Reads the public header with default [`Limits`].
+    pub fn new(inner: R) -> Result<Decoder<R>> {
+        Decoder::with_limits(inner, Limits::default())
+    }
+
+    /// Reads the public header with the given limits.
+    pub fn with_limits(mut inner: R, limits: Limits) -> Result<Decoder<R>> {
+        let trunc = |offset: u64| {
+            Error::new(ErrorKind::Truncated { after_chunk: None, at_sample: 0, sample_rate: 0, offset })
+        };
+        let mut fixed = [0u8; HEADER_FIXED_LEN];
+        let n = read_full(&mut inner, &mut fixed[..10])?;
+        if fixed[..n.min(8)] != MAGIC[..n.min(8)] || n == 0 {
+            return Err(Error::new(ErrorKind::NotSasf));
+        }
+        if n < 10 {
+            return Err(trunc(n as u64));
+        }
+        let version = u16::from_be_bytes([fixed[8], fixed[9]]);
+        if version != VERSION {
+            return Err(Error::new(ErrorKind::UnsupportedVersion { found: version }));
+        }
+        let n = read_full(&mut inner, &mut fixed[10..])?;
+        if n < HEADER_FIXED_LEN - 10 {
+            return Err(trunc((10 + n) as u64));
+        }
+        let (mut header, ext_len) = Header::parse_fixed(&fixed)?;
+        if header.max_chunk_len > limits.max_chunk_len {
+            return Err(Error::new(ErrorKind::LimitExceeded {
+                what: "declared chunk-length cap",
+                found: header.max_chunk_len as u64,
+                limit: limits.max_chunk_len as u64,
+                place: Place::header(18),
+            }));
+        }
+        let mut rest = vec![0u8; ext_len + HEADER_TAG_LEN];
+        let n = read_full(&mut inner, &mut rest)?;
+        if n < rest.len() {
+            return Err(trunc((HEADER_FIXED_LEN + n) as u64));
+        }
+        header.extensions = Header::parse_extensions(&rest[..ext_len])?;
+        header.tag.copy_from_slice(&rest[ext_len..]);
+        let mut header_bytes = fixed.to_vec();
+        header_bytes.extend_from_slice(&rest);
+        Ok(Decoder { inner, header, header_bytes, limits })
+    }
+
+    /// The public header. Its fields are not authenticated until [`Decoder::open`].
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Checks the key against the commitment (reporting a wrong key as such), verifies
+    /// the header tag, then reads and authenticates the INFO chunk.
+    ///
+    /// `key` may be `None` for keyless files; it is ignored for them.
+    pub fn open(self, key: Option<&Key>) -> Result<Reader<R>> {
+        let level = self.header.integrity;
+        let unsigned_len = self.header_bytes.len() - HEADER_TAG_LEN;
+        let unsigned = &self.header_bytes[..unsigned_len];
+        let header_auth = || Error::new(ErrorKind::AuthFailed { place: Place::header(unsigned_len as u64) });
+        let suite = if level == Integrity::Keyless {
+            if !tags_equal(&keyless_header_tag(unsigned), &self.header.tag) {
+                return Err(header_auth());
+            }
+            Suite::Keyless
+        } else {
+            let key = key.ok_or_else(|| Error::new(ErrorKind::KeyRequired))?;
+            let keys = FileKeys::derive(level, key, &self.header.salt);
+            if !keys.commitment_matches(&self.header.commitment) {
+                return Err(Error::new(ErrorKind::WrongKey));
+            }
+            if !tags_equal(&keys.header_tag(unsigned), &self.header.tag) {
+                return Err(header_auth());
+            }
+            keys.suite
+        };
+        let h: [u8; 32] = Sha256::digest(&self.header_bytes).into();
+        let mut manifest = Sha256::new();
+        manifest.update(MANIFEST_LABEL);
+        let mut r = Reader {
+            inner: self.inner,
+            offset: self.header_bytes.len() as u64,
+            tag_len: level.tag_len(),
+            block_align: self.header.format.block_align(),
+            header: self.header,
+            h,
+            suite,
+            limits: self.limits,
+            next_index: 0,
+            samples: 0,
+            audio_bytes: 0,
+            manifest,
+            idx_hasher: Sha256::new(),
+            idx_count: 0,
+            idx_first: 0,
+            last_index_offset: NO_OFFSET,
+            participants: HashSet::new(),
+            info: RecordingInfo::default(),
+            buf: Vec::new(),
+            current: None,
+            parsed: None,
+            totals: None,
+            failed: false,
+        };
+        r.advance()?;
+        Ok(r)
+    }
+}
+
+/// An authenticated chunk, as returned by [`Reader::next_chunk`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawChunk<'a> {
+    /// The chunk's index.
+    pub index: u64,
+    /// Byte offset of the chunk's prefix.
+    pub offset: u64,
+    /// Its type.
+    pub chunk_type: ChunkType,
+    /// Its timestamp (sample position).
+    pub timestamp: u64,
+    /// Its payload (decrypted at level 3).
+    pub payload: &'a [u8],
+}
+
+/// An authenticated, validated item of the stream, as returned by [`Reader::next_item`].
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// Audio frames starting at `at_sample`, in the file's encoding.
+    Audio {
+        /// Sample position of the first frame.
+        at_sample: u64,
+        /// The samples.
+        data: &'a [u8],
+    },
+    /// A participant declared at `at_sample`.
+    Participant {
+        /// Sample position.
+        at_sample: u64,
+        /// The participant.
+        participant: Participant,
+    },
+    /// An event.
+    Event(Event),
+    /// An annotation.
+    Annotation(Annotation),
+    /// An index chunk (already checked against the chunks it describes).
+    Index {
+        /// Its fixed part.
+        header: IndexHeader,
+    },
+    /// An ancillary chunk of a type this reader does not know, skipped.
+    Skipped {
+        /// Its type.
+        chunk_type: ChunkType,
+    },
+    /// The end chunk: the stream is complete and every total checked.
+    End(Totals),
+}
+
+enum Parsed {
+    Participant(Participant),
+    Event(Event),
+    Annotation(Annotation),
+    Index(IndexHeader),
+}
+
+#[derive(Clone, Copy)]
+struct Current {
+    index: u64,
+    offset: u64,
+    chunk_type: ChunkType,
+    timestamp: u64,
+    len: usize,
+}
+
+/// An opened SASF stream yielding authenticated chunks in order.
+pub struct Reader<R> {
+    inner: R,
+    offset: u64,
+    tag_len: usize,
+    block_align: usize,
+    header: Header,
+    h: [u8; 32],
+    suite: Suite,
+    limits: Limits,
+    next_index: u64,
+    samples: u64,
+    audio_bytes: u64,
+    manifest: Sha256,
+    idx_hasher: Sha256,
+    idx_count: u64,
+    idx_first: u64,
+    last_index_offset: u64,
+    participants: HashSet<String>,
+    info: RecordingInfo,
+    buf: Vec<u8>,
+    current: Option<Current>,
+    parsed: Option<Parsed>,
+    totals: Option<Totals>,
+    failed: bool,
+}
+
+impl<R: Read> Reader<R> {
+    /// The authenticated header.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+    /// The recording information from the INFO chunk.
+    pub fn info(&self) -> &RecordingInfo {
+        &self.info
+    }
+    /// Audio frames authenticated so far.
+    pub fn samples(&self) -> u64 {
+        self.samples
+    }
+    /// Bytes consumed so far.
+    pub fn offset(&self) -> u64 {
+        self.offset
+    }
+    /// Chunks authenticated so far.
+    pub fn chunks(&self) -> u64 {
+        self.next_index
+    }
+    /// The totals, once the end chunk has been read and checked.
+    pub fn totals(&self) -> Option<&Totals> {
+        self.totals.as_ref()
+    }
+
+    /// The next authenticated chunk, `Ok(None)` after the end chunk. After an error
+    /// the reader stays failed.
+    pub fn next_chunk(&mut self) -> Result<Option<RawChunk<'_>>> {
+        if self.totals.is_some() {
+            return Ok(None);
+        }
+        let c = self.advance()?;
+        Ok(Some(RawChunk {
+            index: c.index,
+            offset: c.offset,
+            chunk_type: c.chunk_type,
+            timestamp: c.timestamp,
+            payload: &self.buf[BODY_HEADER_LEN..c.len],
+        }))
+    }
+
+    /// The next authenticated item, `Ok(None)` after the end chunk.
+    pub fn next_item(&mut self) -> Result<Option<Item<'_>>> {
+        if self.totals.is_some() {
+            return Ok(None);
+        }
+        let c = self.advance()?;
+        let item = match (c.chunk_type, self.parsed.take()) {
+            (ChunkType::AUDIO, _) => Item::Audio { at_sample: c.timestamp, data: &self.buf[BODY_HEADER_LEN..c.len] },
+            (ChunkType::END, _) => Item::End(self.totals.expect("set by the end chunk")),
+            (_, Some(Parsed::Participant(p))) => Item::Participant { at_sample: c.timestamp, participant: p },
+            (_, Some(Parsed::Event(e))) => Item::Event(e),
+            (_, Some(Parsed::Annotation(a))) => Item::Annotation(a),
+            (_, Some(Parsed::Index(h))) => Item::Index { header: h },
+            (t, None) => Item::Skipped { chunk_type: t },
+        };
+        Ok(Some(item))
+    }
+
+    /// Reads and checks the rest of the stream, discarding it; returns the totals.
+    pub fn verify_to_end(&mut self) -> Result<Totals> {
+        while self.next_chunk()?.is_some() {}
+        Ok(*self.totals.as_ref().expect("the end chunk was read"))
+    }
+
+    fn place(&self, c: Option<&Current>) -> Place {
+        match c {
+            Some(c) => Place::chunk(c.index, c.offset),
+            None => Place::chunk(self.next_index, self.offset),
+        }
+    }
+
+    fn advance(&mut self) -> Result<Current> {
+        if self.failed {
+            return Err(Error::misuse("the reader failed earlier and cannot be used"));
+        }
+        let r = self.advance_inner();
+        if r.is_err() {
+            self.failed = true;
+            self.buf.clear();
+        }
+        r
+    }
+
+    fn truncated(&self, at: u64) -> Error {
+        Error::new(ErrorKind::Truncated {
+            after_chunk: self.next_index.checked_sub(1),
+            at_sample: self.samples,
+            sample_rate: self.header.format.sample_rate,
+            offset: at,
+        })
+    }
+
+    fn advance_inner(&mut self) -> Result<Current> {
+        self.parsed = None;
+        let start = self.offset;
+        let index = self.next_index;
+        let mut prefix = [0u8; PREFIX_LEN];
+        let n = read_full(&mut self.inner, &mut prefix)?;
+        if n < PREFIX_LEN {
+            return Err(self.truncated(start + n as u64));
+        }
+        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+        let stored_index = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
+        let place = Place::chunk(index, start);
+        if len < BODY_HEADER_LEN as u32 {
+            return Err(Error::malformed(format!("chunk body length {len} is below the minimum of 12"), place));
+        }
+        if len > self.header.max_chunk_len {
+            return Err(Error::new(ErrorKind::LimitExceeded {
+                what: "chunk body length",
+                found: len as u64,
+                limit: self.header.max_chunk_len as u64,
+                place,
+            }));
+        }
+        if stored_index != index {
+            // A dropped, duplicated or reordered chunk: it is not authentic here.
+            return Err(Error::new(ErrorKind::AuthFailed { place }));
+        }
+        let len = len as usize;
+        self.buf.resize(len + self.tag_len, 0);
+        let n = read_full(&mut self.inner, &mut self.buf)?;
+        if n < self.buf.len() {
+            return Err(self.truncated(start + (PREFIX_LEN + n) as u64));
+        }
+        let (body, tag) = self.buf.split_at_mut(len);
+        if !self.suite.open(&self.h, &prefix, body, tag) {
+            return Err(Error::new(ErrorKind::AuthFailed { place }));
+        }
+        let mut tag_copy = [0u8; 32];
+        tag_copy[..self.tag_len].copy_from_slice(tag);
+        let c = Current {
+            index,
+            offset: start,
+            chunk_type: ChunkType([body[0], body[1], body[2], body[3]]),
+            timestamp: u64::from_be_bytes(body[4..12].try_into().expect("8 bytes")),
+            len,
+        };
+        self.offset = start + (PREFIX_LEN + len + self.tag_len) as u64;
+        self.next_index += 1;
+        self.current = Some(c);
+        self.check_structure(&c)?;
+        if c.chunk_type != ChunkType::END {
+            self.manifest.update(&tag_copy[..self.tag_len]);
+        }
+        Ok(c)
+    }
+
+    /// The format's structural rules for an authenticated chunk.
+    fn check_structure(&mut self, c: &Current) -> Result<()> {
+        let place = self.place(Some(c));
+        let payload_len = c.len - BODY_HEADER_LEN;
+        if (c.index == 0) != (c.chunk_type == ChunkType::INFO) {
+            return Err(Error::malformed(
+                if c.index == 0 { "the first chunk is not an INFO chunk" } else { "an INFO chunk after chunk 0" },
+                place,
+            ));
+        }
+        if c.timestamp != self.samples {
+            return Err(Error::malformed(
+                format!("timestamp {} but the audio before this chunk ends at sample {}", c.timestamp, self.samples),
+                place,
+            ));
+        }
+        let is_index_or_end = c.chunk_type == ChunkType::INDEX || c.chunk_type == ChunkType::END;
+        if !is_index_or_end {
+            let e = IndexEntry { chunk_type: c.chunk_type, offset: c.offset, timestamp: c.timestamp };
+            self.idx_hasher.update(e.to_bytes());
+            self.idx_count += 1;
+        }
+        match c.chunk_type {
+            ChunkType::AUDIO => {
+                if payload_len == 0 || payload_len % self.block_align != 0 {
+                    return Err(Error::malformed(
+                        format!("audio payload of {payload_len} bytes is not a positive whole number of {}-byte frames", self.block_align),
+                        place,
+                    ));
+                }
+                self.samples += (payload_len / self.block_align) as u64;
+                self.audio_bytes += payload_len as u64;
+            }
+            ChunkType::INFO | ChunkType::PARTICIPANT | ChunkType::EVENT | ChunkType::ANNOTATION => {
+                self.parse_metadata(c, place)?;
+            }
+            ChunkType::INDEX => {
+                let payload = &self.buf[BODY_HEADER_LEN..c.len];
+                let h = IndexHeader::parse(payload)
+                    .ok_or_else(|| Error::malformed("index payload length does not match its entry count", place))?;
+                let expect: [u8; 32] = std::mem::take(&mut self.idx_hasher).finalize().into();
+                let got: [u8; 32] = Sha256::digest(&payload[INDEX_HEADER_LEN..]).into();
+                if h.prev_index_offset != self.last_index_offset
+                    || h.first_chunk != self.idx_first
+                    || h.count as u64 != self.idx_count
+                    || got != expect
+                {
+                    return Err(Error::malformed("the index does not match the chunks it describes", place));
+                }
+                self.last_index_offset = c.offset;
+                self.idx_first = c.index + 1;
+                self.idx_count = 0;
+                self.parsed = Some(Parsed::Index(h));
+            }
+            ChunkType::END => {
+                let t = Totals::from_payload(&self.buf[BODY_HEADER_LEN..c.len])
+                    .ok_or_else(|| Error::malformed("end payload is not 80 bytes with zero reserved bytes", place))?;
+                let manifest: [u8; 32] = std::mem::take(&mut self.manifest).finalize().into();
+                let bad = |what: &str| Error::malformed(format!("end chunk {what} does not match the stream"), place);
+                if t.chunks != c.index {
+                    return Err(bad("chunk count"));
+                }
+                if t.samples != self.samples {
+                    return Err(bad("sample total"));
+                }
+                if t.audio_bytes != self.audio_bytes {
+                    return Err(bad("audio byte total"));
+                }
+                if t.stream_bytes != c.offset {
+                    return Err(bad("stream byte total"));
+                }
+                if t.last_index_offset != self.last_index_offset {
+                    return Err(bad("last index offset"));
+                }
+                if t.manifest != manifest {
+                    return Err(bad("manifest digest"));
+                }
+                if t.flags & !END_FLAG_RECOVERED != 0 {
+                    return Err(Error::malformed(format!("unknown end flags {:#x}", t.flags), place));
+                }
+                let dc = self.header.duration_class;
+                if dc != DurationClass::Undeclared && dc != DurationClass::of(t.samples, self.header.format.sample_rate) {
+                    return Err(Error::malformed("the header's duration class does not match the audio", place));
+                }
+                let mut probe = [0u8; 1];
+                if read_full(&mut self.inner, &mut probe)? != 0 {
+                    return Err(Error::new(ErrorKind::TrailingData { offset: self.offset }));
+                }
+                self.totals = Some(t);
+            }
+            t if t.is_critical() => {
+                return Err(Error::unsupported(format!("critical chunk type {:?}", t.display()), place));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn parse_metadata(&mut self, c: &Current, place: Place) -> Result<()> {
+        let payload = &self.buf[BODY_HEADER_LEN..c.len];
+        meta::check_json_limits(payload, self.limits.max_json_len, self.limits.max_json_depth).map_err(
+            |(what, found, limit)| Error::new(ErrorKind::LimitExceeded { what, found, limit, place }),
+        )?;
+        let v: serde_json::Value = serde_json::from_slice(payload)
+            .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))?;
+        let as_malformed = |e: Error| match e.into_kind() {
+            ErrorKind::InvalidMetadata { path, reason } => Error::malformed(format!("metadata {path}: {reason}"), place),
+            k => Error::new(k),
+        };
+        let ty = c.chunk_type;
+        let name = ty.display();
+        match ty {
+            ChunkType::INFO => {
+                self.info = RecordingInfo::from_json(&v, "recording", self.header.format.channels).map_err(as_malformed)?;
+            }
+            ChunkType::PARTICIPANT => {
+                let p = Participant::from_json(&v, &name, self.header.format.channels).map_err(as_malformed)?;
+                if self.participants.len() >= self.limits.max_participants {
+                    return Err(Error::new(ErrorKind::LimitExceeded {
+                        what: "participant count",
+                        found: self.participants.len() as u64 + 1,
+                        limit: self.limits.max_participants as u64,
+                        place,
+                    }));
+                }
+                if !self.participants.insert(p.id.clone()) {
+                    return Err(Error::malformed(format!("duplicate participant id {:?}", p.id), place));
+                }
+                self.parsed = Some(Parsed::Participant(p));
+            }
+            ChunkType::EVENT => {
+                let ids = &self.participants;
+                let known = |id: &str| ids.contains(id);
+                let e = Event::from_payload(&v, &name, c.timestamp, Some(&known)).map_err(as_malformed)?;
+                self.parsed = Some(Parsed::Event(e));
+            }
+            _ => {
+                let a = Annotation::from_payload(&v, &name, c.timestamp).map_err(as_malformed)?;
+                self.parsed = Some(Parsed::Annotation(a));
+            }
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,576 @@
+//! The streaming writer: [`WriterBuilder`] configures, [`WriterBuilder::wrap_output`]
+//! writes the header and gives a [`Writer`], and [`Writer::finish`] writes the index
+//! and end chunks. The writer never seeks.
+
+use std::collections::HashMap;
+use std::io::Write;
+
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+use crate::audio::AudioFormat;
+use crate::crypto::{keyless_header_tag, FileKeys, Integrity, Key, Suite, MANIFEST_LABEL};
+use crate::error::{Error, Result};
+use crate::format::*;
+use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+
+/// Default audio per chunk: one second, which also bounds what a crash can lose.
+pub const DEFAULT_CHUNK_SECONDS: u32 = 1;
+/// Default number of chunks described by one index chunk.
+pub const DEFAULT_INDEX_INTERVAL: u32 = 1024;
+/// Default chunk-length cap declared in the header: 1 MiB.
+pub const DEFAULT_MAX_CHUNK_LEN: u32 = 1024 * 1024;
+
+/// Configures a SASF stream. Consumed by [`WriterBuilder::wrap_output`].
+///
+/// ```
+/// use sasf_core::{AudioFormat, Encoding, Key, WriterBuilder, Decoder, Item};
+/// let format = AudioFormat::new(Encoding::MuLaw, 2, 8000).unwrap();
+/// let key = Key::from_bytes([7; 32]);
+/// let mut w = WriterBuilder::new(format).encrypted(key.clone()).wrap_output(Vec::new()).unwrap();
+/// w.write_audio(&[0xFF; 16000]).unwrap();
+/// let file = w.finish().unwrap();
+///
+/// let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key)).unwrap();
+/// let mut audio = Vec::new();
+/// while let Some(item) = r.next_item().unwrap() {
+///     if let Item::Audio { data, .. } = item { audio.extend_from_slice(data); }
+/// }
+/// assert_eq!(audio.len(), 16000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WriterBuilder {
+    format: AudioFormat,
+    integrity: Integrity,
+    key: Option<Key>,
+    info: RecordingInfo,
+    max_chunk_len: u32,
+    chunk_frames: Option<u64>,
+    index_interval: u32,
+    retention_days: u32,
+    duration_class: DurationClass,
+    salt: Option<[u8; 32]>,
+    flush_each_chunk: bool,
+    recovered: bool,
+}
+
+impl WriterBuilder {
+    /// A keyless (level 1) stream of `format` with default settings.
+    pub fn new(format: AudioFormat) -> WriterBuilder {
+        WriterBuilder {
+            format,
+            integrity: Integrity::Keyless,
+            key: None,
+            info: RecordingInfo::default(),
+            max_chunk_len: DEFAULT_MAX_CHUNK_LEN,
+            chunk_frames: None,
+            index_interval: DEFAULT_INDEX_INTERVAL,
+            retention_days: 0,
+            duration_class: DurationClass::Undeclared,
+            salt: None,
+            flush_each_chunk: true,
+            recovered: false,
+        }
+    }
+    /// Level 2: HMAC-SHA256 under `key`.
+    pub fn authenticated(mut self, key: Key) -> Self {
+        self.integrity = Integrity::Hmac;
+        self.key = Some(key);
+        self
+    }
+    /// Level 3: AES-256-GCM under `key`.
+    pub fn encrypted(mut self, key: Key) -> Self {
+        self.integrity = Integrity::Encrypted;
+        self.key = Some(key);
+        self
+    }
+    /// The recording information (id, start time, channel map) for the INFO chunk.
+    pub fn info(mut self, info: RecordingInfo) -> Self {
+        self.info = info;
+        self
+    }
+    /// The chunk-length cap declared in the header (1 KiB ..= 16 MiB).
+    pub fn max_chunk_len(mut self, n: u32) -> Self {
+        self.max_chunk_len = n;
+        self
+    }
+    /// Audio frames per chunk (the flush interval); default one second, and never more
+    /// than fits under the chunk-length cap.
+    pub fn chunk_frames(mut self, frames: u64) -> Self {
+        self.chunk_frames = Some(frames);
+        self
+    }
+    /// Chunks per index chunk (default 1024).
+    pub fn index_interval(mut self, n: u32) -> Self {
+        self.index_interval = n;
+        self
+    }
+    /// Retention in days (public header field).
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+    /// Declared duration class (public header field); checked by readers at the end.
+    pub fn duration_class(mut self, c: DurationClass) -> Self {
+        self.duration_class = c;
+        self
+    }
+    /// Fixes the salt instead of drawing a random one. Only for reproducible test
+    /// vectors: a salt must never be used twice with one key.
+    pub fn salt_for_test_vectors(mut self, salt: [u8; 32]) -> Self {
+        self.salt = Some(salt);
+        self
+    }
+    /// Whether to flush the output after every chunk (default true, for crash safety).
+    pub fn flush_each_chunk(mut self, yes: bool) -> Self {
+        self.flush_each_chunk = yes;
+        self
+    }
+    /// Marks the stream as rebuilt by a recovery tool (a flag in the end chunk).
+    pub fn recovered(mut self, yes: bool) -> Self {
+        self.recovered = yes;
+        self
+    }
+
+    /// Writes the header and the INFO chunk to `out` and returns the writer.
+    pub fn wrap_output<W: Write>(self, mut out: W) -> Result<Writer<W>> {
+        let f = self.format;
+        AudioFormat::new(f.encoding, f.channels, f.sample_rate)?;
+        if !(MIN_CHUNK_LEN..=MAX_CHUNK_LEN).contains(&self.max_chunk_len) {
+            return Err(Error::misuse(format!(
+                "chunk-length cap must be {MIN_CHUNK_LEN}..={MAX_CHUNK_LEN}"
+            )));
+        }
+        let ba = f.block_align() as u64;
+        let max_frames = (self.max_chunk_len as u64 - BODY_HEADER_LEN as u64) / ba;
+        if max_frames == 0 {
+            return Err(Error::misuse("one audio frame does not fit in a chunk"));
+        }
+        let chunk_frames = self
+            .chunk_frames
+            .unwrap_or(f.sample_rate as u64 * DEFAULT_CHUNK_SECONDS as u64)
+            .clamp(1, max_frames);
+        let max_entries =
+            (self.max_chunk_len as usize - BODY_HEADER_LEN - INDEX_HEADER_LEN) / INDEX_ENTRY_LEN;
+        let index_interval = (self.index_interval as usize).clamp(1, max_entries);
+        if !self.info.channels.is_empty() && self.info.channels.len() != f.channels as usize {
+            return Err(Error::metadata(
+                "recording.channels",
+                "the channel map must have one entry per channel",
+            ));
+        }
+        let salt = match self.salt {
+            Some(s) => s,
+            None => {
+                let mut s = [0u8; 32];
+                getrandom::getrandom(&mut s)
+                    .map_err(|e| Error::from(std::io::Error::other(format!("random generator failed: {e}"))))?;
+                s
+            }
+        };
+        let keys = match (self.integrity, &self.key) {
+            (Integrity::Keyless, _) => None,
+            (level, Some(k)) => Some(FileKeys::derive(level, k, &salt)),
+            (_, None) => return Err(Error::misuse("this integrity level needs a key")),
+        };
+        let mut header = Header {
+            integrity: self.integrity,
+            format: f,
+            max_chunk_len: self.max_chunk_len,
+            retention_days: self.retention_days,
+            duration_class: self.duration_class,
+            salt,
+            commitment: keys.as_ref().map(|k| k.commitment).unwrap_or([0u8; 32]),
+            extensions: Vec::new(),
+            tag: [0u8; 32],
+        };
+        let unsigned = header.unsigned_bytes();
+        header.tag = match &keys {
+            Some(k) => k.header_tag(&unsigned),
+            None => keyless_header_tag(&unsigned),
+        };
+        let header_bytes = header.to_bytes();
+        let h: [u8; 32] = Sha256::digest(&header_bytes).into();
+        out.write_all(&header_bytes)?;
+        let mut manifest = Sha256::new();
+        manifest.update(MANIFEST_LABEL);
+        let mut w = Writer {
+            out,
+            suite: keys.map(|k| k.suite).unwrap_or(Suite::Keyless),
+            tag_len: self.integrity.tag_len(),
+            h,
+            header,
+            block_align: ba as usize,
+            chunk_frames,
+            index_interval,
+            flush_each_chunk: self.flush_each_chunk,
+            recovered: self.recovered,
+            next_index: 0,
+            offset: header_bytes.len() as u64,
+            samples_sealed: 0,
+            audio_bytes: 0,
+            body: Vec::with_capacity(BODY_HEADER_LEN + (chunk_frames * ba) as usize),
+            pending: Vec::new(),
+            participants: HashMap::new(),
+            manifest,
+            index_entries: Vec::new(),
+            index_first: 0,
+            last_index_offset: NO_OFFSET,
+            dead: false,
+        };
+        let info = serde_json::to_vec(&w_info_json(&self.info)).map_err(|e| Error::misuse(e.to_string()))?;
+        w.body.clear();
+        w.write_chunk(ChunkType::INFO, 0, Some(&info))?;
+        w.body_reset();
+        Ok(w)
+    }
+}
+
+fn w_info_json(info: &RecordingInfo) -> Value {
+    info.to_json()
+}
+
+enum PendingItem {
+    Participant(Participant),
+    Event(Event),
+    Annotation(Annotation),
+}
+
+struct Pending {
+    at: u64,
+    item: PendingItem,
+}
+
+/// A SASF stream being written. Created by [`WriterBuilder::wrap_output`]; must be
+/// completed with [`Writer::finish`] (dropping it leaves a stream that readers report
+/// as truncated, and that a recovery tool can salvage).
+pub struct Writer<W: Write> {
+    out: W,
+    suite: Suite,
+    tag_len: usize,
+    h: [u8; 32],
+    header: Header,
+    block_align: usize,
+    chunk_frames: u64,
+    index_interval: usize,
+    flush_each_chunk: bool,
+    recovered: bool,
+    next_index: u64,
+    offset: u64,
+    samples_sealed: u64,
+    audio_bytes: u64,
+    /// Body of the audio chunk being filled: 12-byte body header, then samples.
+    body: Vec<u8>,
+    pending: Vec<Pending>,
+    /// Participant id -> sample position of its PART chunk.
+    participants: HashMap<String, u64>,
+    manifest: Sha256,
+    index_entries: Vec<IndexEntry>,
+    index_first: u64,
+    last_index_offset: u64,
+    dead: bool,
+}
+
+impl<W: Write> Writer<W> {
+    /// The header written.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Audio frames accepted so far (sealed or buffered).
+    pub fn position(&self) -> u64 {
+        self.samples_sealed + self.buffered_frames()
+    }
+
+    /// Number of chunks written so far.
+    pub fn chunks_written(&self) -> u64 {
+        self.next_index
+    }
+
+    /// Bytes written so far.
+    pub fn bytes_written(&self) -> u64 {
+        self.offset
+    }
+
+    fn buffered_frames(&self) -> u64 {
+        ((self.body.len() - BODY_HEADER_LEN) / self.block_align) as u64
+    }
+
+    fn body_reset(&mut self) {
+        self.body.clear();
+        self.body.resize(BODY_HEADER_LEN, 0);
+    }
+
+    fn alive(&self) -> Result<()> {
+        if self.dead {
+            Err(Error::misuse("the writer failed earlier and cannot be used"))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Appends audio in the file's encoding (interleaved frames, little-endian). A
+    /// partial frame is kept until the rest arrives. Each chunk is sealed and written
+    /// as soon as it is full.
+    pub fn write_audio(&mut self, mut data: &[u8]) -> Result<()> {
+        self.alive()?;
+        let r = (|| {
+            while !data.is_empty() {
+                self.emit_due()?;
+                let limit = self.current_limit_frames();
+                let want = BODY_HEADER_LEN + limit as usize * self.block_align;
+                let take = (want - self.body.len()).min(data.len());
+                self.body.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if self.body.len() == want {
+                    self.seal_audio(limit)?;
+                }
+            }
+            Ok(())
+        })();
+        self.poison_on_err(r)
+    }
+
+    /// Frames allowed in the current audio chunk: up to the chunk size or the next
+    /// pending metadata item, whichever comes first.
+    fn current_limit_frames(&self) -> u64 {
+        match self.pending.first() {
+            Some(p) => self.chunk_frames.min(p.at - self.samples_sealed),
+            None => self.chunk_frames,
+        }
+    }
+
+    /// Seals the first `frames` buffered frames as an audio chunk, keeping the rest.
+    fn seal_audio(&mut self, frames: u64) -> Result<()> {
+        if frames == 0 {
+            return Ok(());
+        }
+        let n = frames as usize * self.block_align;
+        let extra: Vec<u8> = self.body[BODY_HEADER_LEN + n..].to_vec();
+        self.body.truncate(BODY_HEADER_LEN + n);
+        let ts = self.samples_sealed;
+        self.write_chunk(ChunkType::AUDIO, ts, None)?;
+        self.samples_sealed += frames;
+        self.audio_bytes += n as u64;
+        self.body_reset();
+        self.body.extend_from_slice(&extra);
+        Ok(())
+    }
+
+    /// Emits every pending item whose time is the current sealed position.
+    fn emit_due(&mut self) -> Result<()> {
+        while self.pending.first().is_some_and(|p| p.at == self.samples_sealed) {
+            let p = self.pending.remove(0);
+            let (ty, payload) = match &p.item {
+                PendingItem::Participant(x) => (ChunkType::PARTICIPANT, x.to_json()),
+                PendingItem::Event(x) => (ChunkType::EVENT, x.to_payload()),
+                PendingItem::Annotation(x) => (ChunkType::ANNOTATION, x.to_payload()),
+            };
+            let bytes = serde_json::to_vec(&payload).map_err(|e| Error::misuse(e.to_string()))?;
+            let max = self.header.max_chunk_len as usize - BODY_HEADER_LEN;
+            if bytes.len() > max {
+                return Err(Error::metadata(
+                    ty.display(),
+                    format!("a metadata record of {} bytes exceeds the chunk cap", bytes.len()),
+                ));
+            }
+            let saved = std::mem::take(&mut self.body);
+            let r = self.write_chunk(ty, p.at, Some(&bytes));
+            self.body = saved;
+            r?;
+        }
+        Ok(())
+    }
+
+    /// Queues a metadata item at `at`, splitting buffered audio if `at` falls inside it.
+    fn enqueue(&mut self, at: u64, item: PendingItem) -> Result<()> {
+        self.alive()?;
+        if at < self.samples_sealed {
+            return Err(Error::misuse(format!(
+                "metadata at sample {at} is before audio already sealed (sample {})",
+                self.samples_sealed
+            )));
+        }
+        let pos = self.pending.partition_point(|p| p.at <= at);
+        self.pending.insert(pos, Pending { at, item });
+        let r = (|| {
+            if at <= self.position() {
+                // Seal the buffered audio before `at`, then emit what is due.
+                let k = at - self.samples_sealed;
+                self.seal_audio(k)?;
+                self.emit_due()?;
+            }
+            Ok(())
+        })();
+        self.poison_on_err(r)
+    }
+
+    /// Declares a participant at the current position. Events may name it from then on.
+    pub fn add_participant(&mut self, p: Participant) -> Result<()> {
+        if self.participants.contains_key(&p.id) {
+            return Err(Error::metadata("participant.id", format!("duplicate participant id {:?}", p.id)));
+        }
+        if p.channels.iter().any(|&c| c >= self.header.format.channels) {
+            return Err(Error::metadata("participant.channels", "channel index out of range"));
+        }
+        let at = self.position();
+        self.participants.insert(p.id.clone(), at);
+        self.enqueue(at, PendingItem::Participant(p))
+    }
+
+    /// Adds an event at `event.at_sample`, which may be ahead of the audio written so
+    /// far (it is held until the audio reaches it) but not behind audio already sealed.
+    /// Participants it names must have been declared at or before its time.
+    pub fn add_event(&mut self, event: Event) -> Result<()> {
+        let mut names: Vec<&String> = event.participant.iter().collect();
+        if let crate::meta::EventKind::Conference { participants } = &event.kind {
+            names.extend(participants.iter());
+        }
+        for n in names {
+            match self.participants.get(n) {
+                None => return Err(Error::metadata("event.participant", format!("unknown participant {n:?}"))),
+                Some(&t) if t > event.at_sample => {
+                    return Err(Error::metadata(
+                        "event.participant",
+                        format!("participant {n:?} is declared after the event"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let at = event.at_sample;
+        self.enqueue(at, PendingItem::Event(event))
+    }
+
+    /// Adds an annotation at `a.at_sample` (same rules as events).
+    pub fn add_annotation(&mut self, a: Annotation) -> Result<()> {
+        let at = a.at_sample;
+        self.enqueue(at, PendingItem::Annotation(a))
+    }
+
+    /// Seals any buffered whole frames now (a short chunk) and flushes the output, so
+    /// a crash after this point loses nothing written before it.
+    pub fn flush(&mut self) -> Result<()> {
+        self.alive()?;
+        let r = (|| {
+            let k = self.buffered_frames();
+            self.seal_audio(k)?;
+            self.emit_due()?;
+            self.out.flush()?;
+            Ok(())
+        })();
+        self.poison_on_err(r)
+    }
+
+    fn poison_on_err<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.dead = true;
+        }
+        r
+    }
+
+    /// Writes one chunk. The body is `self.body` (already holding its 12-byte header
+    /// space) when `payload` is `None`, else a fresh body built from `payload`.
+    fn write_chunk(&mut self, ty: ChunkType, ts: u64, payload: Option<&[u8]>) -> Result<()> {
+        if let Some(p) = payload {
+            self.body.clear();
+            self.body.resize(BODY_HEADER_LEN, 0);
+            self.body.extend_from_slice(p);
+        }
+        self.body[0..4].copy_from_slice(&ty.0);
+        self.body[4..12].copy_from_slice(&ts.to_be_bytes());
+        let len = self.body.len();
+        debug_assert!(len <= self.header.max_chunk_len as usize);
+        let prefix = chunk_prefix(len as u32, self.next_index);
+        let tag = self.suite.seal(&self.h, &prefix, &mut self.body);
+        self.out.write_all(&prefix)?;
+        self.out.write_all(&self.body)?;
+        self.out.write_all(tag.as_slice())?;
+        if self.flush_each_chunk {
+            self.out.flush()?;
+        }
+        if ty != ChunkType::END {
+            self.manifest.update(tag.as_slice());
+        }
+        if ty != ChunkType::INDEX && ty != ChunkType::END {
+            self.index_entries.push(IndexEntry { chunk_type: ty, offset: self.offset, timestamp: ts });
+        }
+        self.offset += (PREFIX_LEN + len + self.tag_len) as u64;
+        self.next_index += 1;
+        if self.index_entries.len() >= self.index_interval && ty != ChunkType::INDEX {
+            let saved = std::mem::take(&mut self.body);
+            let r = self.write_index();
+            self.body = saved;
+            r?;
+        }
+        Ok(())
+    }
+
+    fn write_index(&mut self) -> Result<()> {
+        if self.index_entries.is_empty() {
+            return Ok(());
+        }
+        let hdr = IndexHeader {
+            prev_index_offset: self.last_index_offset,
+            first_chunk: self.index_first,
+            count: self.index_entries.len() as u32,
+        };
+        let mut p = Vec::with_capacity(INDEX_HEADER_LEN + self.index_entries.len() * INDEX_ENTRY_LEN);
+        p.extend_from_slice(&hdr.to_bytes());
+        for e in &self.index_entries {
+            p.extend_from_slice(&e.to_bytes());
+        }
+        self.index_entries.clear();
+        let at = self.offset;
+        self.write_chunk(ChunkType::INDEX, self.samples_sealed, Some(&p))?;
+        self.last_index_offset = at;
+        self.index_first = self.next_index;
+        Ok(())
+    }
+
+    /// Seals the remaining audio, emits the remaining metadata, writes the last index
+    /// chunk and the end chunk, flushes, and returns the output.
+    ///
+    /// Fails if the audio ends in a partial frame or metadata lies after the end.
+    pub fn finish(mut self) -> Result<W> {
+        self.alive()?;
+        if (self.body.len() - BODY_HEADER_LEN) % self.block_align != 0 {
+            return Err(Error::misuse("the audio ends with a partial frame"));
+        }
+        let k = self.buffered_frames();
+        self.seal_audio(k)?;
+        self.emit_due()?;
+        if let Some(p) = self.pending.first() {
+            return Err(Error::metadata(
+                "events",
+                format!(
+                    "metadata at sample {} is after the end of the audio (sample {})",
+                    p.at, self.samples_sealed
+                ),
+            ));
+        }
+        {
+            let saved = std::mem::take(&mut self.body);
+            self.write_index()?;
+            self.body = saved;
+        }
+        let manifest: [u8; 32] = std::mem::take(&mut self.manifest).finalize().into();
+        let totals = Totals {
+            chunks: self.next_index,
+            samples: self.samples_sealed,
+            audio_bytes: self.audio_bytes,
+            stream_bytes: self.offset,
+            last_index_offset: self.last_index_offset,
+            flags: if self.recovered { END_FLAG_RECOVERED } else { 0 },
+            manifest,
+        };
+        if self.header.duration_class != DurationClass::Undeclared
+            && self.header.duration_class != DurationClass::of(totals.samples, self.header.format.sample_rate)
+        {
+            return Err(Error::misuse("the declared duration class does not match the audio"));
+        }
+        self.write_chunk(ChunkType::END, totals.samples, Some(&totals.to_payload()))?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
