@@ -349,9 +349,11 @@ impl<W: Write> Writer<W> {
         let extra: Vec<u8> = self.body[BODY_HEADER_LEN + n..].to_vec();
         self.body.truncate(BODY_HEADER_LEN + n);
         let ts = self.samples_sealed;
-        self.write_chunk(ChunkType::AUDIO, ts, None)?;
+        // Counted before writing: an index chunk written right after this one must
+        // carry the position after it.
         self.samples_sealed += frames;
         self.audio_bytes += n as u64;
+        self.write_chunk(ChunkType::AUDIO, ts, None)?;
         self.body_reset();
         self.body.extend_from_slice(&extra);
         Ok(())

@@ -1,0 +1,204 @@
+//! Hostile changes to a small file of each level: every one must give an error, and no
+//! byte the reader released before the error may differ from the original.
+
+mod common;
+use common::*;
+
+use sasf_core::{Integrity, Key};
+
+/// Reads `bytes`; asserts an error and that every released audio byte, event and
+/// participant is a prefix of the original's.
+fn assert_rejected(bytes: &[u8], key: Option<&Key>, original: &Outcome, what: &str) -> String {
+    let out = read_all(bytes, key);
+    let err = match out.error {
+        Some(e) => e,
+        None => panic!("{what}: accepted"),
+    };
+    assert!(out.audio.len() <= original.audio.len(), "{what}");
+    assert_eq!(out.audio[..], original.audio[..out.audio.len()], "{what}: released altered audio");
+    assert_eq!(out.events[..], original.events[..out.events.len()], "{what}: released altered events");
+    assert_eq!(
+        out.participants[..],
+        original.participants[..out.participants.len()],
+        "{what}: released altered participants"
+    );
+    err.class().to_string()
+}
+
+fn original(level: Integrity) -> (Vec<u8>, Outcome) {
+    let (file, _) = small_file(level, &key(), 1);
+    let out = read_all(&file, Some(&key()));
+    assert!(out.error.is_none());
+    (file, out)
+}
+
+#[test]
+fn every_single_byte_change_is_detected() {
+    let mut n = 0;
+    for level in LEVELS {
+        let (file, orig) = original(level);
+        for i in 0..file.len() {
+            for x in [0x01u8, 0x80, 0xFF] {
+                let mut f = file.clone();
+                f[i] ^= x;
+                assert_rejected(&f, Some(&key()), &orig, &format!("{level:?} byte {i} ^ {x:#x}"));
+                n += 1;
+            }
+        }
+    }
+    assert!(n > 3000, "{n}");
+}
+
+#[test]
+fn truncation_at_every_offset_is_detected() {
+    for level in LEVELS {
+        let (file, orig) = original(level);
+        for cut in 0..file.len() {
+            let class = assert_rejected(&file[..cut], Some(&key()), &orig, &format!("{level:?} cut at {cut}"));
+            let want = if cut == 0 { "not-sasf" } else { "truncated" };
+            assert_eq!(class, want, "{level:?} cut at {cut}");
+        }
+    }
+}
+
+#[test]
+fn truncation_on_every_chunk_boundary_names_the_last_chunk() {
+    for level in LEVELS {
+        let (file, _) = original(level);
+        let (header, chunks) = split(&file, level.tag_len());
+        for keep in 0..chunks.len() {
+            let f = join(&header, &chunks[..keep]);
+            let e = read_all(&f, Some(&key())).error.unwrap();
+            match e.kind() {
+                sasf_core::ErrorKind::Truncated { after_chunk, offset, .. } => {
+                    assert_eq!(*after_chunk, keep.checked_sub(1).map(|k| k as u64));
+                    assert_eq!(*offset as usize, f.len());
+                }
+                k => panic!("{level:?} keep {keep}: {k:?}"),
+            }
+        }
+    }
+}
+
+#[test]
+fn dropped_duplicated_swapped_and_retyped_chunks_are_detected() {
+    for level in LEVELS {
+        let (file, orig) = original(level);
+        let (header, chunks) = split(&file, level.tag_len());
+        let n = chunks.len();
+        assert!(n >= 10, "the small file has every chunk type");
+        for i in 0..n {
+            let mut c = chunks.clone();
+            c.remove(i);
+            assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} drop {i}"));
+            let mut c = chunks.clone();
+            c.insert(i, chunks[i].clone());
+            assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} dup {i}"));
+            for j in (i + 1)..n {
+                let mut c = chunks.clone();
+                c.swap(i, j);
+                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} swap {i} {j}"));
+            }
+            // Retype: the type code is the first 4 bytes of the body (byte 12 of the chunk).
+            for code in [*b"AUDI", *b"EVNT", *b"END ", *b"xtra", *b"INDX"] {
+                let mut c = chunks.clone();
+                c[i][12..16].copy_from_slice(&code);
+                if c[i] == chunks[i] {
+                    continue;
+                }
+                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} retype {i}"));
+            }
+            // Restamping the chunk index to match its new place does not help either.
+            if i + 1 < n {
+                let mut c = chunks.clone();
+                c.remove(i);
+                for (k, ch) in c.iter_mut().enumerate().skip(i) {
+                    ch[4..12].copy_from_slice(&(k as u64).to_be_bytes());
+                }
+                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} drop+renumber {i}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn a_chunk_spliced_in_from_another_file_with_the_same_key_is_detected() {
+    for level in LEVELS {
+        let (a, orig) = original(level);
+        let (b, _) = small_file(level, &key(), 2);
+        let (ha, ca) = split(&a, level.tag_len());
+        let (hb, cb) = split(&b, level.tag_len());
+        assert_eq!(ca.len(), cb.len());
+        for i in 0..ca.len() {
+            let mut c = ca.clone();
+            c[i] = cb[i].clone();
+            if c[i] == ca[i] {
+                continue;
+            }
+            let class = assert_rejected(&join(&ha, &c), Some(&key()), &orig, &format!("{level:?} splice {i}"));
+            assert_eq!(class, "auth-failed", "{level:?} splice {i}");
+        }
+        // B's header with A's chunks: every chunk is bound to A's header.
+        if level != Integrity::Keyless || ha != hb {
+            let class = assert_rejected(&join(&hb, &ca), Some(&key()), &orig, &format!("{level:?} header swap"));
+            assert_eq!(class, "auth-failed");
+        }
+    }
+}
+
+#[test]
+fn trailing_data_and_a_second_end_chunk_are_errors() {
+    for level in LEVELS {
+        let (file, orig) = original(level);
+        let mut f = file.clone();
+        f.push(0);
+        assert_eq!(assert_rejected(&f, Some(&key()), &orig, "trailing"), "trailing-data");
+        let (header, chunks) = split(&file, level.tag_len());
+        let mut c = chunks.clone();
+        c.push(chunks.last().unwrap().clone());
+        assert_eq!(assert_rejected(&join(&header, &c), Some(&key()), &orig, "two ends"), "trailing-data");
+        let mut c = chunks.clone();
+        c.pop();
+        assert_eq!(assert_rejected(&join(&header, &c), Some(&key()), &orig, "no end"), "truncated");
+    }
+}
+
+#[test]
+fn wrong_key_and_missing_key() {
+    for level in [Integrity::Hmac, Integrity::Encrypted] {
+        let (file, _) = original(level);
+        let other = Key::from_bytes([0x43; 32]);
+        let out = read_all(&file, Some(&other));
+        assert_eq!(out.error.unwrap().class(), "wrong-key");
+        assert!(out.audio.is_empty());
+        assert_eq!(read_all(&file, None).error.unwrap().class(), "key-required");
+    }
+    // A keyless file ignores a key.
+    let (file, _) = original(Integrity::Keyless);
+    assert!(read_all(&file, Some(&Key::from_bytes([1; 32]))).error.is_none());
+}
+
+#[test]
+fn header_field_changes_are_reported_by_class() {
+    let (file, orig) = original(Integrity::Encrypted);
+    let cases: &[(usize, u8, &str)] = &[
+        (0, 0x00, "not-sasf"),
+        (9, 0x02, "unsupported-version"),
+        (10, 0x09, "unsupported"),
+        (10, 0x02, "wrong-key"),   // downgrade to HMAC: the commitment is bound to the level
+        (11, 0x02, "auth-failed"), // encoding changed
+        (13, 0x00, "malformed-header"), // zero channels
+        (13, 0x03, "auth-failed"), // channels changed
+        (17, 0x11, "auth-failed"), // sample rate changed
+        (27, 0x01, "malformed-header"),
+        (40, 0x00, "wrong-key"),   // salt changed: commitment no longer matches
+        (70, 0x00, "wrong-key"),   // commitment changed
+        (100, 0x00, "auth-failed"), // tag changed
+    ];
+    for &(at, val, want) in cases {
+        let mut f = file.clone();
+        f[at] = if f[at] == val { val ^ 0x10 } else { val };
+        let class = assert_rejected(&f, Some(&key()), &orig, &format!("byte {at}"));
+        assert_eq!(class, want, "byte {at} = {val:#x}");
+    }
+}
