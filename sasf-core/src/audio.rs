@@ -114,7 +114,9 @@ impl AudioFormat {
             return Err(Error::misuse("an audio format needs at least one channel"));
         }
         if sample_rate == 0 {
-            return Err(Error::misuse("an audio format needs a non-zero sample rate"));
+            return Err(Error::misuse(
+                "an audio format needs a non-zero sample rate",
+            ));
         }
         Ok(AudioFormat {
             encoding,
@@ -182,9 +184,7 @@ pub fn decode_to_pcm16(encoding: Encoding, input: &[u8], out: &mut Vec<u8>) {
     out.reserve(input.len() / bps * 2);
     let mut push = |s: i16| out.extend_from_slice(&s.to_le_bytes());
     match encoding {
-        Encoding::U8 => input
-            .iter()
-            .for_each(|&b| push(((b as i16) - 128) << 8)),
+        Encoding::U8 => input.iter().for_each(|&b| push(((b as i16) - 128) << 8)),
         Encoding::S16 => input
             .chunks_exact(2)
             .for_each(|c| push(i16::from_le_bytes([c[0], c[1]]))),
@@ -196,7 +196,7 @@ pub fn decode_to_pcm16(encoding: Encoding, input: &[u8], out: &mut Vec<u8>) {
             .for_each(|c| push(i16::from_le_bytes([c[2], c[3]]))),
         Encoding::F32 => input.chunks_exact(4).for_each(|c| {
             push(float_to_i16(
-                f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64,
+                f32::from_le_bytes([c[0], c[1], c[2], c[3]]) as f64
             ))
         }),
         Encoding::F64 => input.chunks_exact(8).for_each(|c| {

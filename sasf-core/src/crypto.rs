@@ -75,7 +75,9 @@ impl Key {
 
     /// The key file text for this key (a comment line and the hex line).
     pub fn to_key_file(&self) -> Zeroizing<String> {
-        let mut s = Zeroizing::new(String::from("# sasf key file (256-bit master key); keep it secret\n"));
+        let mut s = Zeroizing::new(String::from(
+            "# sasf key file (256-bit master key); keep it secret\n",
+        ));
         for b in self.0.iter() {
             s.push(char::from_digit((b >> 4) as u32, 16).unwrap_or('0'));
             s.push(char::from_digit((b & 15) as u32, 16).unwrap_or('0'));
@@ -221,8 +223,8 @@ impl FileKeys {
 
     /// The header tag for levels 2 and 3.
     pub fn header_tag(&self, unsigned_header: &[u8]) -> [u8; 32] {
-        let mut mac =
-            <HmacSha256 as Mac>::new_from_slice(&self.header_key[..]).expect("HMAC takes any key length");
+        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.header_key[..])
+            .expect("HMAC takes any key length");
         mac.update(unsigned_header);
         mac.finalize().into_bytes().into()
     }
@@ -347,7 +349,10 @@ mod tests {
     fn key_file_round_trip_and_refusals() {
         let k = key(0xab);
         let text = k.to_key_file();
-        assert_eq!(Key::from_key_file(text.as_bytes()).unwrap().as_bytes(), k.as_bytes());
+        assert_eq!(
+            Key::from_key_file(text.as_bytes()).unwrap().as_bytes(),
+            k.as_bytes()
+        );
         for bad in [
             &b""[..],
             b"# only a comment\n",
@@ -372,7 +377,10 @@ mod tests {
         all.sort();
         all.dedup();
         assert_eq!(all.len(), n);
-        assert_eq!(label(Integrity::Encrypted, "payload"), "SASF-v1/AES-256-GCM/payload");
+        assert_eq!(
+            label(Integrity::Encrypted, "payload"),
+            "SASF-v1/AES-256-GCM/payload"
+        );
     }
 
     #[test]

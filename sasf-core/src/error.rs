@@ -279,7 +279,10 @@ impl fmt::Display for Error {
             ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
             ErrorKind::NotSasf => write!(f, "not a SASF file (bad magic bytes)"),
             ErrorKind::UnsupportedVersion { found } => {
-                write!(f, "unsupported SASF version {found} (this reader knows version 1)")
+                write!(
+                    f,
+                    "unsupported SASF version {found} (this reader knows version 1)"
+                )
             }
             ErrorKind::Unsupported { what, place } => write!(f, "unsupported {what} at {place}"),
             ErrorKind::MalformedHeader { reason, offset } => {
@@ -308,14 +311,20 @@ impl fmt::Display for Error {
                 }
             }
             ErrorKind::TrailingData { offset } => {
-                write!(f, "trailing data after the end chunk at byte offset {offset}")
+                write!(
+                    f,
+                    "trailing data after the end chunk at byte offset {offset}"
+                )
             }
             ErrorKind::LimitExceeded {
                 what,
                 found,
                 limit,
                 place,
-            } => write!(f, "limit exceeded at {place}: {what} is {found}, limit {limit}"),
+            } => write!(
+                f,
+                "limit exceeded at {place}: {what} is {found}, limit {limit}"
+            ),
             ErrorKind::WavUnsupported { what } => write!(f, "unsupported WAV: {what}"),
             ErrorKind::WavMalformed { reason, offset } => {
                 write!(f, "malformed WAV at byte offset {offset}: {reason}")

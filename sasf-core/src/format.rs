@@ -65,7 +65,11 @@ impl ChunkType {
 
     /// The code as text, with non-printable bytes escaped.
     pub fn display(self) -> String {
-        self.0.iter().flat_map(|b| std::ascii::escape_default(*b)).map(char::from).collect()
+        self.0
+            .iter()
+            .flat_map(|b| std::ascii::escape_default(*b))
+            .map(char::from)
+            .collect()
     }
 }
 
@@ -201,10 +205,12 @@ impl Header {
     /// Parses the 96 fixed bytes (after the magic and version have been checked).
     /// Returns the header with no extensions yet and the declared extension length.
     pub(crate) fn parse_fixed(b: &[u8; HEADER_FIXED_LEN]) -> Result<(Header, usize)> {
-        let integrity = Integrity::from_code(b[10])
-            .ok_or_else(|| Error::unsupported(format!("integrity level {}", b[10]), Place::header(10)))?;
-        let encoding = Encoding::from_code(b[11])
-            .ok_or_else(|| Error::unsupported(format!("audio encoding code {}", b[11]), Place::header(11)))?;
+        let integrity = Integrity::from_code(b[10]).ok_or_else(|| {
+            Error::unsupported(format!("integrity level {}", b[10]), Place::header(10))
+        })?;
+        let encoding = Encoding::from_code(b[11]).ok_or_else(|| {
+            Error::unsupported(format!("audio encoding code {}", b[11]), Place::header(11))
+        })?;
         let channels = BigEndian::read_u16(&b[12..14]);
         if channels == 0 {
             return Err(Error::malformed_header("channel count is 0", 12));
@@ -216,19 +222,31 @@ impl Header {
         let max_chunk_len = BigEndian::read_u32(&b[18..22]);
         if !(MIN_CHUNK_LEN..=MAX_CHUNK_LEN).contains(&max_chunk_len) {
             return Err(Error::malformed_header(
-                format!("chunk length cap {max_chunk_len} outside {MIN_CHUNK_LEN}..={MAX_CHUNK_LEN}"),
+                format!(
+                    "chunk length cap {max_chunk_len} outside {MIN_CHUNK_LEN}..={MAX_CHUNK_LEN}"
+                ),
                 18,
             ));
         }
-        let format = AudioFormat { encoding, channels, sample_rate };
+        let format = AudioFormat {
+            encoding,
+            channels,
+            sample_rate,
+        };
         if (BODY_HEADER_LEN + format.block_align()) as u64 > max_chunk_len as u64 {
-            return Err(Error::malformed_header("chunk length cap is smaller than one audio frame", 18));
+            return Err(Error::malformed_header(
+                "chunk length cap is smaller than one audio frame",
+                18,
+            ));
         }
         let retention_days = BigEndian::read_u32(&b[22..26]);
         let duration_class = DurationClass::from_code(b[26])
             .ok_or_else(|| Error::malformed_header(format!("duration class {}", b[26]), 26))?;
         if b[27] != 0 {
-            return Err(Error::malformed_header(format!("unknown header flags {:#04x}", b[27]), 27));
+            return Err(Error::malformed_header(
+                format!("unknown header flags {:#04x}", b[27]),
+                27,
+            ));
         }
         let ext_len = BigEndian::read_u16(&b[28..30]) as usize;
         if ext_len > MAX_EXTENSIONS_LEN {
@@ -245,7 +263,10 @@ impl Header {
         let mut commitment = [0u8; 32];
         commitment.copy_from_slice(&b[64..96]);
         if integrity == Integrity::Keyless && commitment != [0u8; 32] {
-            return Err(Error::malformed_header("a keyless file's commitment must be zero", 64));
+            return Err(Error::malformed_header(
+                "a keyless file's commitment must be zero",
+                64,
+            ));
         }
         Ok((
             Header {
@@ -271,12 +292,18 @@ impl Header {
         while at < area.len() {
             let off = (HEADER_FIXED_LEN + at) as u64;
             if area.len() - at < 4 {
-                return Err(Error::malformed_header("extension entry shorter than 4 bytes", off));
+                return Err(Error::malformed_header(
+                    "extension entry shorter than 4 bytes",
+                    off,
+                ));
             }
             let ext_type = BigEndian::read_u16(&area[at..at + 2]);
             let len = BigEndian::read_u16(&area[at + 2..at + 4]) as usize;
             if area.len() - at - 4 < len {
-                return Err(Error::malformed_header("extension runs past the extension area", off));
+                return Err(Error::malformed_header(
+                    "extension runs past the extension area",
+                    off,
+                ));
             }
             if ext_type & 0x8000 != 0 {
                 return Err(Error::unsupported(
@@ -284,7 +311,10 @@ impl Header {
                     Place::header(off),
                 ));
             }
-            out.push(Extension { ext_type, data: area[at + 4..at + 4 + len].to_vec() });
+            out.push(Extension {
+                ext_type,
+                data: area[at + 4..at + 4 + len].to_vec(),
+            });
             at += 4 + len;
         }
         Ok(out)
@@ -464,7 +494,11 @@ mod tests {
 
     #[test]
     fn index_header_checks_count_against_length() {
-        let h = IndexHeader { prev_index_offset: 5, first_chunk: 0, count: 2 };
+        let h = IndexHeader {
+            prev_index_offset: 5,
+            first_chunk: 0,
+            count: 2,
+        };
         let mut p = h.to_bytes().to_vec();
         assert!(IndexHeader::parse(&p).is_none());
         p.extend_from_slice(&[0u8; 48]);
@@ -475,8 +509,17 @@ mod tests {
 
     #[test]
     fn duration_classes_have_exact_boundaries() {
-        assert_eq!(DurationClass::of(59 * 8000 + 7999, 8000), DurationClass::UnderOneMinute);
-        assert_eq!(DurationClass::of(60 * 8000, 8000), DurationClass::UnderTenMinutes);
-        assert_eq!(DurationClass::of(3600 * 8000, 8000), DurationClass::OneHourOrMore);
+        assert_eq!(
+            DurationClass::of(59 * 8000 + 7999, 8000),
+            DurationClass::UnderOneMinute
+        );
+        assert_eq!(
+            DurationClass::of(60 * 8000, 8000),
+            DurationClass::UnderTenMinutes
+        );
+        assert_eq!(
+            DurationClass::of(3600 * 8000, 8000),
+            DurationClass::OneHourOrMore
+        );
     }
 }

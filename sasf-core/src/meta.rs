@@ -96,9 +96,16 @@ impl Role {
     }
     /// The role for a JSON name.
     pub fn from_name(s: &str) -> Option<Role> {
-        [Role::Agent, Role::Customer, Role::Supervisor, Role::Ivr, Role::System, Role::Other]
-            .into_iter()
-            .find(|r| r.name() == s)
+        [
+            Role::Agent,
+            Role::Customer,
+            Role::Supervisor,
+            Role::Ivr,
+            Role::System,
+            Role::Other,
+        ]
+        .into_iter()
+        .find(|r| r.name() == s)
     }
 }
 
@@ -283,19 +290,24 @@ pub struct Metadata {
 // ---------- JSON helpers ----------
 
 fn want_obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>> {
-    v.as_object().ok_or_else(|| Error::metadata(path, "expected an object"))
+    v.as_object()
+        .ok_or_else(|| Error::metadata(path, "expected an object"))
 }
 
 fn opt_str(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>> {
     match o.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::metadata(format!("{path}.{key}"), "expected a string")),
+        Some(_) => Err(Error::metadata(
+            format!("{path}.{key}"),
+            "expected a string",
+        )),
     }
 }
 
 fn req_str(o: &Map<String, Value>, key: &str, path: &str) -> Result<String> {
-    opt_str(o, key, path)?.ok_or_else(|| Error::metadata(format!("{path}.{key}"), "missing (a string is required)"))
+    opt_str(o, key, path)?
+        .ok_or_else(|| Error::metadata(format!("{path}.{key}"), "missing (a string is required)"))
 }
 
 fn opt_u64(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u64>> {
@@ -307,10 +319,16 @@ fn opt_u64(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u64>>
             } else if n.as_i64().is_some_and(|i| i < 0) || n.as_f64().is_some_and(|f| f < 0.0) {
                 Err(Error::metadata(format!("{path}.{key}"), "negative time"))
             } else {
-                Err(Error::metadata(format!("{path}.{key}"), "expected a non-negative integer"))
+                Err(Error::metadata(
+                    format!("{path}.{key}"),
+                    "expected a non-negative integer",
+                ))
             }
         }
-        Some(_) => Err(Error::metadata(format!("{path}.{key}"), "expected a non-negative integer")),
+        Some(_) => Err(Error::metadata(
+            format!("{path}.{key}"),
+            "expected a non-negative integer",
+        )),
     }
 }
 
@@ -342,9 +360,13 @@ impl RecordingInfo {
         let id = opt_str(o, "id", path)?;
         let started_at = opt_str(o, "started_at", path)?;
         if let Some(s) = &started_at {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).map_err(|_| {
-                Error::metadata(format!("{path}.started_at"), format!("{s:?} is not an RFC 3339 date-time"))
-            })?;
+            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
+                .map_err(|_| {
+                    Error::metadata(
+                        format!("{path}.started_at"),
+                        format!("{s:?} is not an RFC 3339 date-time"),
+                    )
+                })?;
         }
         let mut chans = Vec::new();
         match o.get("channels") {
@@ -353,20 +375,38 @@ impl RecordingInfo {
                 for (i, c) in a.iter().enumerate() {
                     chans.push(
                         c.as_str()
-                            .ok_or_else(|| Error::metadata(format!("{path}.channels[{i}]"), "expected a string"))?
+                            .ok_or_else(|| {
+                                Error::metadata(
+                                    format!("{path}.channels[{i}]"),
+                                    "expected a string",
+                                )
+                            })?
                             .to_string(),
                     );
                 }
                 if chans.len() != channels as usize {
                     return Err(Error::metadata(
                         format!("{path}.channels"),
-                        format!("the channel map has {} entries but the audio has {channels} channels", chans.len()),
+                        format!(
+                            "the channel map has {} entries but the audio has {channels} channels",
+                            chans.len()
+                        ),
                     ));
                 }
             }
-            Some(_) => return Err(Error::metadata(format!("{path}.channels"), "expected an array of strings")),
+            Some(_) => {
+                return Err(Error::metadata(
+                    format!("{path}.channels"),
+                    "expected an array of strings",
+                ))
+            }
         }
-        Ok(RecordingInfo { id, started_at, channels: chans, extra: rest(o, &["id", "started_at", "channels"]) })
+        Ok(RecordingInfo {
+            id,
+            started_at,
+            channels: chans,
+            extra: rest(o, &["id", "started_at", "channels"]),
+        })
     }
 
     /// The JSON object.
@@ -404,7 +444,9 @@ impl Participant {
         let role = Role::from_name(&role_s).ok_or_else(|| {
             Error::metadata(
                 format!("{path}.role"),
-                format!("unknown role {role_s:?} (agent, customer, supervisor, ivr, system or other)"),
+                format!(
+                    "unknown role {role_s:?} (agent, customer, supervisor, ivr, system or other)"
+                ),
             )
         })?;
         let mut chans = Vec::new();
@@ -413,17 +455,26 @@ impl Participant {
             Some(Value::Array(a)) => {
                 for (i, c) in a.iter().enumerate() {
                     let p = format!("{path}.channels[{i}]");
-                    let n = c.as_u64().ok_or_else(|| Error::metadata(&p, "expected a channel index"))?;
+                    let n = c
+                        .as_u64()
+                        .ok_or_else(|| Error::metadata(&p, "expected a channel index"))?;
                     if n >= channels as u64 {
                         return Err(Error::metadata(
                             &p,
-                            format!("channel {n} is out of range (the audio has {channels} channels)"),
+                            format!(
+                                "channel {n} is out of range (the audio has {channels} channels)"
+                            ),
                         ));
                     }
                     chans.push(n as u16);
                 }
             }
-            Some(_) => return Err(Error::metadata(format!("{path}.channels"), "expected an array of channel indexes")),
+            Some(_) => {
+                return Err(Error::metadata(
+                    format!("{path}.channels"),
+                    "expected an array of channel indexes",
+                ))
+            }
         }
         Ok(Participant {
             id,
@@ -580,7 +631,10 @@ impl Event {
         if let Some(known_ids) = participants {
             if let Some(p) = &participant {
                 if !known_ids(p) {
-                    return Err(Error::metadata(format!("{path}.participant"), format!("unknown participant {p:?}")));
+                    return Err(Error::metadata(
+                        format!("{path}.participant"),
+                        format!("unknown participant {p:?}"),
+                    ));
                 }
             }
             if let EventKind::Conference { participants: ps } = &kind {
@@ -594,7 +648,12 @@ impl Event {
                 }
             }
         }
-        Ok(Event { at_sample, participant, kind, extra: rest(o, &known) })
+        Ok(Event {
+            at_sample,
+            participant,
+            kind,
+            extra: rest(o, &known),
+        })
     }
 
     /// The payload object stored in an EVNT chunk (no times: the chunk carries them).
@@ -681,7 +740,9 @@ fn entry_time(o: &Map<String, Value>, path: &str, rate: u32, default: Option<u64
             Ok(s)
         }
         (None, Some(s)) => Ok(s),
-        (None, None) => default.ok_or_else(|| Error::metadata(format!("{path}.at_ms"), "missing (a time is required)")),
+        (None, None) => default.ok_or_else(|| {
+            Error::metadata(format!("{path}.at_ms"), "missing (a time is required)")
+        }),
     }
 }
 
@@ -695,7 +756,10 @@ impl Annotation {
         if kind.is_empty() {
             return Err(Error::metadata(format!("{path}.kind"), "must not be empty"));
         }
-        Ok(Annotation { at_sample, fields: rest(o, &EVENT_TIME_KEYS) })
+        Ok(Annotation {
+            at_sample,
+            fields: rest(o, &EVENT_TIME_KEYS),
+        })
     }
     /// The payload stored in an ANNO chunk.
     pub fn to_payload(&self) -> Value {
@@ -717,17 +781,38 @@ impl Metadata {
     /// Parses and validates a metadata document against the audio format. When
     /// `total_samples` is known, events after the end of the audio are refused here;
     /// otherwise the writer refuses them at `finish`.
-    pub fn from_json_str(text: &str, format: &AudioFormat, total_samples: Option<u64>) -> Result<Metadata> {
-        check_json_limits(text.as_bytes(), DEFAULT_MAX_JSON_LEN, DEFAULT_MAX_JSON_DEPTH)
-            .map_err(|(what, found, limit)| Error::metadata("$", format!("{what} is {found}, over the limit of {limit}")))?;
+    pub fn from_json_str(
+        text: &str,
+        format: &AudioFormat,
+        total_samples: Option<u64>,
+    ) -> Result<Metadata> {
+        check_json_limits(
+            text.as_bytes(),
+            DEFAULT_MAX_JSON_LEN,
+            DEFAULT_MAX_JSON_DEPTH,
+        )
+        .map_err(|(what, found, limit)| {
+            Error::metadata("$", format!("{what} is {found}, over the limit of {limit}"))
+        })?;
         let v: Value = serde_json::from_str(text).map_err(|e| {
-            Error::metadata("$", format!("malformed JSON at line {} column {}: {e}", e.line(), e.column()))
+            Error::metadata(
+                "$",
+                format!(
+                    "malformed JSON at line {} column {}: {e}",
+                    e.line(),
+                    e.column()
+                ),
+            )
         })?;
         Metadata::from_json(&v, format, total_samples)
     }
 
     /// Like [`Metadata::from_json_str`], from a parsed value.
-    pub fn from_json(v: &Value, format: &AudioFormat, total_samples: Option<u64>) -> Result<Metadata> {
+    pub fn from_json(
+        v: &Value,
+        format: &AudioFormat,
+        total_samples: Option<u64>,
+    ) -> Result<Metadata> {
         let o = want_obj(v, "$")?;
         let recording = match o.get("recording") {
             None | Some(Value::Null) => RecordingInfo::default(),
@@ -742,7 +827,10 @@ impl Metadata {
                     let path = format!("participants[{i}]");
                     let p = Participant::from_json(p, &path, format.channels)?;
                     if !ids.insert(p.id.clone()) {
-                        return Err(Error::metadata(format!("{path}.id"), format!("duplicate participant id {:?}", p.id)));
+                        return Err(Error::metadata(
+                            format!("{path}.id"),
+                            format!("duplicate participant id {:?}", p.id),
+                        ));
                     }
                     participants.push(p);
                 }
@@ -784,7 +872,10 @@ impl Metadata {
                     let xo = want_obj(x, &path)?;
                     let at = entry_time(xo, &path, format.sample_rate, Some(0))?;
                     if total_samples.is_some_and(|t| at > t) {
-                        return Err(Error::metadata(format!("{path}.at_ms"), "annotation after the end of the audio"));
+                        return Err(Error::metadata(
+                            format!("{path}.at_ms"),
+                            "annotation after the end of the audio",
+                        ));
                     }
                     annotations.push(Annotation::from_payload(x, &path, at)?);
                 }
@@ -794,17 +885,31 @@ impl Metadata {
         // Timeline order; stable, so events at one instant keep their given order.
         events.sort_by_key(|e| e.at_sample);
         annotations.sort_by_key(|a| a.at_sample);
-        Ok(Metadata { recording, participants, events, annotations })
+        Ok(Metadata {
+            recording,
+            participants,
+            events,
+            annotations,
+        })
     }
 
     /// The JSON document.
     pub fn to_json(&self, rate: u32) -> Value {
         let mut o = Map::new();
         o.insert("recording".into(), self.recording.to_json());
-        o.insert("participants".into(), self.participants.iter().map(Participant::to_json).collect());
-        o.insert("events".into(), self.events.iter().map(|e| e.to_json(rate)).collect());
+        o.insert(
+            "participants".into(),
+            self.participants.iter().map(Participant::to_json).collect(),
+        );
+        o.insert(
+            "events".into(),
+            self.events.iter().map(|e| e.to_json(rate)).collect(),
+        );
         if !self.annotations.is_empty() {
-            o.insert("annotations".into(), self.annotations.iter().map(|a| a.to_json(rate)).collect());
+            o.insert(
+                "annotations".into(),
+                self.annotations.iter().map(|a| a.to_json(rate)).collect(),
+            );
         }
         Value::Object(o)
     }
@@ -816,7 +921,10 @@ impl Metadata {
 
     /// Participants by id, for look-ups.
     pub fn participant_map(&self) -> HashMap<&str, &Participant> {
-        self.participants.iter().map(|p| (p.id.as_str(), p)).collect()
+        self.participants
+            .iter()
+            .map(|p| (p.id.as_str(), p))
+            .collect()
     }
 }
 
@@ -866,7 +974,10 @@ mod tests {
     }
 
     fn err_path(doc: &str, total: Option<u64>) -> String {
-        match Metadata::from_json_str(doc, &fmt(8000), total).unwrap_err().into_kind() {
+        match Metadata::from_json_str(doc, &fmt(8000), total)
+            .unwrap_err()
+            .into_kind()
+        {
             crate::ErrorKind::InvalidMetadata { path, .. } => path,
             k => panic!("unexpected {k:?}"),
         }
@@ -875,19 +986,82 @@ mod tests {
     #[test]
     fn each_validation_error_names_its_path() {
         let p = r#"{"id":"a","role":"agent"}"#;
-        assert_eq!(err_path(&format!(r#"{{"participants":[{p}],"events":[{{"at_ms":1,"type":"join","participant":"x"}}]}}"#), None), "events[0].participant");
-        assert_eq!(err_path(&format!(r#"{{"participants":[{p},{p}]}}"#), None), "participants[1].id");
-        assert_eq!(err_path(&format!(r#"{{"participants":[{p}],"events":[{{"at_ms":-5,"type":"join","participant":"a"}}]}}"#), None), "events[0].at_ms");
-        assert_eq!(err_path(&format!(r#"{{"participants":[{p}],"events":[{{"at_ms":5000,"type":"join","participant":"a"}}]}}"#), Some(8000)), "events[0].at_ms");
-        assert_eq!(err_path(r#"{"participants":[{"id":"a","role":"agent","channels":[2]}]}"#, None), "participants[0].channels[0]");
-        assert_eq!(err_path(r#"{"events":[{"at_ms":1,"type":"explode"}]}"#, None), "events[0].type");
-        assert_eq!(err_path(r#"{"events":[{"at_ms":1,"type":"custom","key":"flat","value":1}]}"#, None), "events[0].key");
+        assert_eq!(
+            err_path(
+                &format!(
+                    r#"{{"participants":[{p}],"events":[{{"at_ms":1,"type":"join","participant":"x"}}]}}"#
+                ),
+                None
+            ),
+            "events[0].participant"
+        );
+        assert_eq!(
+            err_path(&format!(r#"{{"participants":[{p},{p}]}}"#), None),
+            "participants[1].id"
+        );
+        assert_eq!(
+            err_path(
+                &format!(
+                    r#"{{"participants":[{p}],"events":[{{"at_ms":-5,"type":"join","participant":"a"}}]}}"#
+                ),
+                None
+            ),
+            "events[0].at_ms"
+        );
+        assert_eq!(
+            err_path(
+                &format!(
+                    r#"{{"participants":[{p}],"events":[{{"at_ms":5000,"type":"join","participant":"a"}}]}}"#
+                ),
+                Some(8000)
+            ),
+            "events[0].at_ms"
+        );
+        assert_eq!(
+            err_path(
+                r#"{"participants":[{"id":"a","role":"agent","channels":[2]}]}"#,
+                None
+            ),
+            "participants[0].channels[0]"
+        );
+        assert_eq!(
+            err_path(r#"{"events":[{"at_ms":1,"type":"explode"}]}"#, None),
+            "events[0].type"
+        );
+        assert_eq!(
+            err_path(
+                r#"{"events":[{"at_ms":1,"type":"custom","key":"flat","value":1}]}"#,
+                None
+            ),
+            "events[0].key"
+        );
         assert_eq!(err_path(r#"{"events": [}"#, None), "$");
-        assert_eq!(err_path(r#"{"events":[{"at_ms":"1","type":"marker","label":"x"}]}"#, None), "events[0].at_ms");
-        assert_eq!(err_path(r#"{"participants":[{"id":"a","role":7}]}"#, None), "participants[0].role");
-        assert_eq!(err_path(r#"{"recording":{"channels":["a"]}}"#, None), "recording.channels");
-        assert_eq!(err_path(r#"{"recording":{"started_at":"yesterday"}}"#, None), "recording.started_at");
-        assert_eq!(err_path(r#"{"events":[{"at_ms":1,"type":"dtmf","digits":"4x"}]}"#, None), "events[0].digits");
+        assert_eq!(
+            err_path(
+                r#"{"events":[{"at_ms":"1","type":"marker","label":"x"}]}"#,
+                None
+            ),
+            "events[0].at_ms"
+        );
+        assert_eq!(
+            err_path(r#"{"participants":[{"id":"a","role":7}]}"#, None),
+            "participants[0].role"
+        );
+        assert_eq!(
+            err_path(r#"{"recording":{"channels":["a"]}}"#, None),
+            "recording.channels"
+        );
+        assert_eq!(
+            err_path(r#"{"recording":{"started_at":"yesterday"}}"#, None),
+            "recording.started_at"
+        );
+        assert_eq!(
+            err_path(
+                r#"{"events":[{"at_ms":1,"type":"dtmf","digits":"4x"}]}"#,
+                None
+            ),
+            "events[0].digits"
+        );
         assert_eq!(err_path(r#"[1]"#, None), "$");
     }
 
@@ -907,7 +1081,12 @@ mod tests {
     fn json_limits_refuse_depth_and_size() {
         let deep = "[".repeat(40) + &"]".repeat(40);
         assert!(check_json_limits(deep.as_bytes(), 1000, 32).is_err());
-        assert!(check_json_limits(b"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"", 1000, 32).is_ok());
+        assert!(check_json_limits(
+            b"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"",
+            1000,
+            32
+        )
+        .is_ok());
         assert!(check_json_limits(&[b' '; 11], 10, 32).is_err());
     }
 
@@ -920,7 +1099,9 @@ mod tests {
 
     #[test]
     fn ms_round_trip_at_common_rates() {
-        for rate in [8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 192000] {
+        for rate in [
+            8000, 11025, 16000, 22050, 32000, 44100, 48000, 88200, 96000, 192000,
+        ] {
             for ms in (0..100_000).step_by(7) {
                 assert_eq!(sample_to_ms(ms_to_sample(ms, rate), rate), ms);
             }

@@ -8,7 +8,9 @@ use std::io::{self, Read};
 
 use sha2::{Digest, Sha256};
 
-use crate::crypto::{keyless_header_tag, tags_equal, FileKeys, Integrity, Key, Suite, MANIFEST_LABEL};
+use crate::crypto::{
+    keyless_header_tag, tags_equal, FileKeys, Integrity, Key, Suite, MANIFEST_LABEL,
+};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
 use crate::meta::{self, Annotation, Event, Participant, RecordingInfo};
@@ -70,7 +72,12 @@ impl<R: Read> Decoder<R> {
     /// Reads the public header with the given limits.
     pub fn with_limits(mut inner: R, limits: Limits) -> Result<Decoder<R>> {
         let trunc = |offset: u64| {
-            Error::new(ErrorKind::Truncated { after_chunk: None, at_sample: 0, sample_rate: 0, offset })
+            Error::new(ErrorKind::Truncated {
+                after_chunk: None,
+                at_sample: 0,
+                sample_rate: 0,
+                offset,
+            })
         };
         let mut fixed = [0u8; HEADER_FIXED_LEN];
         let n = read_full(&mut inner, &mut fixed[..10])?;
@@ -106,7 +113,12 @@ impl<R: Read> Decoder<R> {
         header.tag.copy_from_slice(&rest[ext_len..]);
         let mut header_bytes = fixed.to_vec();
         header_bytes.extend_from_slice(&rest);
-        Ok(Decoder { inner, header, header_bytes, limits })
+        Ok(Decoder {
+            inner,
+            header,
+            header_bytes,
+            limits,
+        })
     }
 
     /// The public header. Its fields are not authenticated until [`Decoder::open`].
@@ -122,7 +134,11 @@ impl<R: Read> Decoder<R> {
         let level = self.header.integrity;
         let unsigned_len = self.header_bytes.len() - HEADER_TAG_LEN;
         let unsigned = &self.header_bytes[..unsigned_len];
-        let header_auth = || Error::new(ErrorKind::AuthFailed { place: Place::header(unsigned_len as u64) });
+        let header_auth = || {
+            Error::new(ErrorKind::AuthFailed {
+                place: Place::header(unsigned_len as u64),
+            })
+        };
         let suite = if level == Integrity::Keyless {
             if !tags_equal(&keyless_header_tag(unsigned), &self.header.tag) {
                 return Err(header_auth());
@@ -314,9 +330,15 @@ impl<R: Read> Reader<R> {
         }
         let c = self.advance()?;
         let item = match (c.chunk_type, self.parsed.take()) {
-            (ChunkType::AUDIO, _) => Item::Audio { at_sample: c.timestamp, data: &self.buf[BODY_HEADER_LEN..c.len] },
+            (ChunkType::AUDIO, _) => Item::Audio {
+                at_sample: c.timestamp,
+                data: &self.buf[BODY_HEADER_LEN..c.len],
+            },
             (ChunkType::END, _) => Item::End(self.totals.expect("set by the end chunk")),
-            (_, Some(Parsed::Participant(p))) => Item::Participant { at_sample: c.timestamp, participant: p },
+            (_, Some(Parsed::Participant(p))) => Item::Participant {
+                at_sample: c.timestamp,
+                participant: p,
+            },
             (_, Some(Parsed::Event(e))) => Item::Event(e),
             (_, Some(Parsed::Annotation(a))) => Item::Annotation(a),
             (_, Some(Parsed::Index(h))) => Item::Index { header: h },
@@ -340,7 +362,9 @@ impl<R: Read> Reader<R> {
 
     fn advance(&mut self) -> Result<Current> {
         if self.failed {
-            return Err(Error::misuse("the reader failed earlier and cannot be used"));
+            return Err(Error::misuse(
+                "the reader failed earlier and cannot be used",
+            ));
         }
         let r = self.advance_inner();
         if r.is_err() {
@@ -372,7 +396,10 @@ impl<R: Read> Reader<R> {
         let stored_index = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
         let place = Place::chunk(index, start);
         if len < BODY_HEADER_LEN as u32 {
-            return Err(Error::malformed(format!("chunk body length {len} is below the minimum of 12"), place));
+            return Err(Error::malformed(
+                format!("chunk body length {len} is below the minimum of 12"),
+                place,
+            ));
         }
         if len > self.header.max_chunk_len {
             return Err(Error::new(ErrorKind::LimitExceeded {
@@ -421,19 +448,30 @@ impl<R: Read> Reader<R> {
         let payload_len = c.len - BODY_HEADER_LEN;
         if (c.index == 0) != (c.chunk_type == ChunkType::INFO) {
             return Err(Error::malformed(
-                if c.index == 0 { "the first chunk is not an INFO chunk" } else { "an INFO chunk after chunk 0" },
+                if c.index == 0 {
+                    "the first chunk is not an INFO chunk"
+                } else {
+                    "an INFO chunk after chunk 0"
+                },
                 place,
             ));
         }
         if c.timestamp != self.samples {
             return Err(Error::malformed(
-                format!("timestamp {} but the audio before this chunk ends at sample {}", c.timestamp, self.samples),
+                format!(
+                    "timestamp {} but the audio before this chunk ends at sample {}",
+                    c.timestamp, self.samples
+                ),
                 place,
             ));
         }
         let is_index_or_end = c.chunk_type == ChunkType::INDEX || c.chunk_type == ChunkType::END;
         if !is_index_or_end {
-            let e = IndexEntry { chunk_type: c.chunk_type, offset: c.offset, timestamp: c.timestamp };
+            let e = IndexEntry {
+                chunk_type: c.chunk_type,
+                offset: c.offset,
+                timestamp: c.timestamp,
+            };
             self.idx_hasher.update(e.to_bytes());
             self.idx_count += 1;
         }
@@ -453,8 +491,9 @@ impl<R: Read> Reader<R> {
             }
             ChunkType::INDEX => {
                 let payload = &self.buf[BODY_HEADER_LEN..c.len];
-                let h = IndexHeader::parse(payload)
-                    .ok_or_else(|| Error::malformed("index payload length does not match its entry count", place))?;
+                let h = IndexHeader::parse(payload).ok_or_else(|| {
+                    Error::malformed("index payload length does not match its entry count", place)
+                })?;
                 let expect: [u8; 32] = std::mem::take(&mut self.idx_hasher).finalize().into();
                 let got: [u8; 32] = Sha256::digest(&payload[INDEX_HEADER_LEN..]).into();
                 if h.prev_index_offset != self.last_index_offset
@@ -462,7 +501,10 @@ impl<R: Read> Reader<R> {
                     || h.count as u64 != self.idx_count
                     || got != expect
                 {
-                    return Err(Error::malformed("the index does not match the chunks it describes", place));
+                    return Err(Error::malformed(
+                        "the index does not match the chunks it describes",
+                        place,
+                    ));
                 }
                 self.last_index_offset = c.offset;
                 self.idx_first = c.index + 1;
@@ -470,10 +512,17 @@ impl<R: Read> Reader<R> {
                 self.parsed = Some(Parsed::Index(h));
             }
             ChunkType::END => {
-                let t = Totals::from_payload(&self.buf[BODY_HEADER_LEN..c.len])
-                    .ok_or_else(|| Error::malformed("end payload is not 80 bytes with zero reserved bytes", place))?;
+                let t =
+                    Totals::from_payload(&self.buf[BODY_HEADER_LEN..c.len]).ok_or_else(|| {
+                        Error::malformed(
+                            "end payload is not 80 bytes with zero reserved bytes",
+                            place,
+                        )
+                    })?;
                 let manifest: [u8; 32] = std::mem::take(&mut self.manifest).finalize().into();
-                let bad = |what: &str| Error::malformed(format!("end chunk {what} does not match the stream"), place);
+                let bad = |what: &str| {
+                    Error::malformed(format!("end chunk {what} does not match the stream"), place)
+                };
                 if t.chunks != c.index {
                     return Err(bad("chunk count"));
                 }
@@ -493,20 +542,33 @@ impl<R: Read> Reader<R> {
                     return Err(bad("manifest digest"));
                 }
                 if t.flags & !END_FLAG_RECOVERED != 0 {
-                    return Err(Error::malformed(format!("unknown end flags {:#x}", t.flags), place));
+                    return Err(Error::malformed(
+                        format!("unknown end flags {:#x}", t.flags),
+                        place,
+                    ));
                 }
                 let dc = self.header.duration_class;
-                if dc != DurationClass::Undeclared && dc != DurationClass::of(t.samples, self.header.format.sample_rate) {
-                    return Err(Error::malformed("the header's duration class does not match the audio", place));
+                if dc != DurationClass::Undeclared
+                    && dc != DurationClass::of(t.samples, self.header.format.sample_rate)
+                {
+                    return Err(Error::malformed(
+                        "the header's duration class does not match the audio",
+                        place,
+                    ));
                 }
                 let mut probe = [0u8; 1];
                 if read_full(&mut self.inner, &mut probe)? != 0 {
-                    return Err(Error::new(ErrorKind::TrailingData { offset: self.offset }));
+                    return Err(Error::new(ErrorKind::TrailingData {
+                        offset: self.offset,
+                    }));
                 }
                 self.totals = Some(t);
             }
             t if t.is_critical() => {
-                return Err(Error::unsupported(format!("critical chunk type {:?}", t.display()), place));
+                return Err(Error::unsupported(
+                    format!("critical chunk type {:?}", t.display()),
+                    place,
+                ));
             }
             _ => {}
         }
@@ -515,23 +577,37 @@ impl<R: Read> Reader<R> {
 
     fn parse_metadata(&mut self, c: &Current, place: Place) -> Result<()> {
         let payload = &self.buf[BODY_HEADER_LEN..c.len];
-        meta::check_json_limits(payload, self.limits.max_json_len, self.limits.max_json_depth).map_err(
-            |(what, found, limit)| Error::new(ErrorKind::LimitExceeded { what, found, limit, place }),
-        )?;
+        meta::check_json_limits(
+            payload,
+            self.limits.max_json_len,
+            self.limits.max_json_depth,
+        )
+        .map_err(|(what, found, limit)| {
+            Error::new(ErrorKind::LimitExceeded {
+                what,
+                found,
+                limit,
+                place,
+            })
+        })?;
         let v: serde_json::Value = serde_json::from_slice(payload)
             .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))?;
         let as_malformed = |e: Error| match e.into_kind() {
-            ErrorKind::InvalidMetadata { path, reason } => Error::malformed(format!("metadata {path}: {reason}"), place),
+            ErrorKind::InvalidMetadata { path, reason } => {
+                Error::malformed(format!("metadata {path}: {reason}"), place)
+            }
             k => Error::new(k),
         };
         let ty = c.chunk_type;
         let name = ty.display();
         match ty {
             ChunkType::INFO => {
-                self.info = RecordingInfo::from_json(&v, "recording", self.header.format.channels).map_err(as_malformed)?;
+                self.info = RecordingInfo::from_json(&v, "recording", self.header.format.channels)
+                    .map_err(as_malformed)?;
             }
             ChunkType::PARTICIPANT => {
-                let p = Participant::from_json(&v, &name, self.header.format.channels).map_err(as_malformed)?;
+                let p = Participant::from_json(&v, &name, self.header.format.channels)
+                    .map_err(as_malformed)?;
                 if self.participants.len() >= self.limits.max_participants {
                     return Err(Error::new(ErrorKind::LimitExceeded {
                         what: "participant count",
@@ -541,14 +617,18 @@ impl<R: Read> Reader<R> {
                     }));
                 }
                 if !self.participants.insert(p.id.clone()) {
-                    return Err(Error::malformed(format!("duplicate participant id {:?}", p.id), place));
+                    return Err(Error::malformed(
+                        format!("duplicate participant id {:?}", p.id),
+                        place,
+                    ));
                 }
                 self.parsed = Some(Parsed::Participant(p));
             }
             ChunkType::EVENT => {
                 let ids = &self.participants;
                 let known = |id: &str| ids.contains(id);
-                let e = Event::from_payload(&v, &name, c.timestamp, Some(&known)).map_err(as_malformed)?;
+                let e = Event::from_payload(&v, &name, c.timestamp, Some(&known))
+                    .map_err(as_malformed)?;
                 self.parsed = Some(Parsed::Event(e));
             }
             _ => {

@@ -163,8 +163,11 @@ impl WriterBuilder {
             Some(s) => s,
             None => {
                 let mut s = [0u8; 32];
-                getrandom::getrandom(&mut s)
-                    .map_err(|e| Error::from(std::io::Error::other(format!("random generator failed: {e}"))))?;
+                getrandom::getrandom(&mut s).map_err(|e| {
+                    Error::from(std::io::Error::other(format!(
+                        "random generator failed: {e}"
+                    )))
+                })?;
                 s
             }
         };
@@ -218,7 +221,8 @@ impl WriterBuilder {
             last_index_offset: NO_OFFSET,
             dead: false,
         };
-        let info = serde_json::to_vec(&w_info_json(&self.info)).map_err(|e| Error::misuse(e.to_string()))?;
+        let info = serde_json::to_vec(&w_info_json(&self.info))
+            .map_err(|e| Error::misuse(e.to_string()))?;
         w.body.clear();
         w.write_chunk(ChunkType::INFO, 0, Some(&info))?;
         w.body_reset();
@@ -303,7 +307,9 @@ impl<W: Write> Writer<W> {
 
     fn alive(&self) -> Result<()> {
         if self.dead {
-            Err(Error::misuse("the writer failed earlier and cannot be used"))
+            Err(Error::misuse(
+                "the writer failed earlier and cannot be used",
+            ))
         } else {
             Ok(())
         }
@@ -361,7 +367,11 @@ impl<W: Write> Writer<W> {
 
     /// Emits every pending item whose time is the current sealed position.
     fn emit_due(&mut self) -> Result<()> {
-        while self.pending.first().is_some_and(|p| p.at == self.samples_sealed) {
+        while self
+            .pending
+            .first()
+            .is_some_and(|p| p.at == self.samples_sealed)
+        {
             let p = self.pending.remove(0);
             let (ty, payload) = match &p.item {
                 PendingItem::Participant(x) => (ChunkType::PARTICIPANT, x.to_json()),
@@ -373,7 +383,10 @@ impl<W: Write> Writer<W> {
             if bytes.len() > max {
                 return Err(Error::metadata(
                     ty.display(),
-                    format!("a metadata record of {} bytes exceeds the chunk cap", bytes.len()),
+                    format!(
+                        "a metadata record of {} bytes exceeds the chunk cap",
+                        bytes.len()
+                    ),
                 ));
             }
             let saved = std::mem::take(&mut self.body);
@@ -410,10 +423,16 @@ impl<W: Write> Writer<W> {
     /// Declares a participant at the current position. Events may name it from then on.
     pub fn add_participant(&mut self, p: Participant) -> Result<()> {
         if self.participants.contains_key(&p.id) {
-            return Err(Error::metadata("participant.id", format!("duplicate participant id {:?}", p.id)));
+            return Err(Error::metadata(
+                "participant.id",
+                format!("duplicate participant id {:?}", p.id),
+            ));
         }
         if p.channels.iter().any(|&c| c >= self.header.format.channels) {
-            return Err(Error::metadata("participant.channels", "channel index out of range"));
+            return Err(Error::metadata(
+                "participant.channels",
+                "channel index out of range",
+            ));
         }
         let at = self.position();
         self.participants.insert(p.id.clone(), at);
@@ -430,7 +449,12 @@ impl<W: Write> Writer<W> {
         }
         for n in names {
             match self.participants.get(n) {
-                None => return Err(Error::metadata("event.participant", format!("unknown participant {n:?}"))),
+                None => {
+                    return Err(Error::metadata(
+                        "event.participant",
+                        format!("unknown participant {n:?}"),
+                    ))
+                }
                 Some(&t) if t > event.at_sample => {
                     return Err(Error::metadata(
                         "event.participant",
@@ -495,7 +519,11 @@ impl<W: Write> Writer<W> {
             self.manifest.update(tag.as_slice());
         }
         if ty != ChunkType::INDEX && ty != ChunkType::END {
-            self.index_entries.push(IndexEntry { chunk_type: ty, offset: self.offset, timestamp: ts });
+            self.index_entries.push(IndexEntry {
+                chunk_type: ty,
+                offset: self.offset,
+                timestamp: ts,
+            });
         }
         self.offset += (PREFIX_LEN + len + self.tag_len) as u64;
         self.next_index += 1;
@@ -517,7 +545,8 @@ impl<W: Write> Writer<W> {
             first_chunk: self.index_first,
             count: self.index_entries.len() as u32,
         };
-        let mut p = Vec::with_capacity(INDEX_HEADER_LEN + self.index_entries.len() * INDEX_ENTRY_LEN);
+        let mut p =
+            Vec::with_capacity(INDEX_HEADER_LEN + self.index_entries.len() * INDEX_ENTRY_LEN);
         p.extend_from_slice(&hdr.to_bytes());
         for e in &self.index_entries {
             p.extend_from_slice(&e.to_bytes());
@@ -563,13 +592,20 @@ impl<W: Write> Writer<W> {
             audio_bytes: self.audio_bytes,
             stream_bytes: self.offset,
             last_index_offset: self.last_index_offset,
-            flags: if self.recovered { END_FLAG_RECOVERED } else { 0 },
+            flags: if self.recovered {
+                END_FLAG_RECOVERED
+            } else {
+                0
+            },
             manifest,
         };
         if self.header.duration_class != DurationClass::Undeclared
-            && self.header.duration_class != DurationClass::of(totals.samples, self.header.format.sample_rate)
+            && self.header.duration_class
+                != DurationClass::of(totals.samples, self.header.format.sample_rate)
         {
-            return Err(Error::misuse("the declared duration class does not match the audio"));
+            return Err(Error::misuse(
+                "the declared duration class does not match the audio",
+            ));
         }
         self.write_chunk(ChunkType::END, totals.samples, Some(&totals.to_payload()))?;
         self.out.flush()?;

@@ -18,7 +18,13 @@ fn every_level_every_encoding_boundary_sizes() {
             for channels in [1u16, 2, 3] {
                 let format = AudioFormat::new(enc, channels, 8000).unwrap();
                 let ba = format.block_align();
-                for frames in [0u64, 1, chunk_frames, chunk_frames + 1, chunk_frames * 7 + 5] {
+                for frames in [
+                    0u64,
+                    1,
+                    chunk_frames,
+                    chunk_frames + 1,
+                    chunk_frames * 7 + 5,
+                ] {
                     let audio = noise(frames as usize * ba, frames + channels as u64);
                     let mut w = builder(format, level, &key)
                         .chunk_frames(chunk_frames)
@@ -27,15 +33,25 @@ fn every_level_every_encoding_boundary_sizes() {
                     w.write_audio(&audio).unwrap();
                     let file = w.finish().unwrap();
                     let out = read_all(&file, Some(&key));
-                    assert!(out.error.is_none(), "{level:?} {enc:?} {frames}: {:?}", out.error);
-                    assert_eq!(out.audio, audio, "{level:?} {enc:?} {channels}ch {frames} frames");
+                    assert!(
+                        out.error.is_none(),
+                        "{level:?} {enc:?} {frames}: {:?}",
+                        out.error
+                    );
+                    assert_eq!(
+                        out.audio, audio,
+                        "{level:?} {enc:?} {channels}ch {frames} frames"
+                    );
                     let expect_chunks = frames.div_ceil(chunk_frames) as usize;
                     assert_eq!(out.audio_positions.len(), expect_chunks);
                     for (i, p) in out.audio_positions.iter().enumerate() {
                         assert_eq!(*p, i as u64 * chunk_frames);
                     }
                     if level == Integrity::Encrypted && audio.len() >= 16 {
-                        assert!(!file.windows(16).any(|w| w == &audio[..16]), "plaintext visible");
+                        assert!(
+                            !file.windows(16).any(|w| w == &audio[..16]),
+                            "plaintext visible"
+                        );
                     }
                     cases += 1;
                 }
@@ -73,7 +89,9 @@ fn one_byte_at_a_time_matches_bulk_and_partial_frames_wait() {
 #[test]
 fn finish_refuses_a_partial_frame() {
     let format = AudioFormat::new(Encoding::S16, 2, 8000).unwrap();
-    let mut w = sasf_core::WriterBuilder::new(format).wrap_output(Vec::new()).unwrap();
+    let mut w = sasf_core::WriterBuilder::new(format)
+        .wrap_output(Vec::new())
+        .unwrap();
     w.write_audio(&[1, 2, 3]).unwrap();
     assert_eq!(w.finish().unwrap_err().class(), "misuse");
 }
@@ -88,11 +106,19 @@ fn metadata_is_interleaved_at_its_sample_and_round_trips() {
         assert_eq!(out.audio, audio);
         assert_eq!(out.participants.len(), 2);
         assert_eq!(out.events.len(), 2);
-        assert_eq!(out.events[1].kind, EventKind::Dtmf { digits: Some("42".into()) });
+        assert_eq!(
+            out.events[1].kind,
+            EventKind::Dtmf {
+                digits: Some("42".into())
+            }
+        );
         // INFO is not an item; the order shows each event exactly where its audio ends.
         assert_eq!(
             out.items,
-            ["PART", "PART", "EVNT@0", "AUDI", "AUDI", "EVNT@130", "AUDI", "AUDI", "ANNO", "INDX", "END"]
+            [
+                "PART", "PART", "EVNT@0", "AUDI", "AUDI", "EVNT@130", "AUDI", "AUDI", "ANNO",
+                "INDX", "END"
+            ]
         );
         assert_eq!(out.audio_positions, [0, 100, 130, 230]);
     }
@@ -101,12 +127,25 @@ fn metadata_is_interleaved_at_its_sample_and_round_trips() {
 #[test]
 fn events_ahead_of_the_audio_wait_and_events_in_the_past_are_refused() {
     let format = AudioFormat::new(Encoding::U8, 1, 8000).unwrap();
-    let mut w = sasf_core::WriterBuilder::new(format).chunk_frames(10).wrap_output(Vec::new()).unwrap();
+    let mut w = sasf_core::WriterBuilder::new(format)
+        .chunk_frames(10)
+        .wrap_output(Vec::new())
+        .unwrap();
     w.add_participant(participant("a", Role::Agent, 0)).unwrap();
     w.add_event(event(25, "a", EventKind::Mute)).unwrap();
     w.write_audio(&[128; 40]).unwrap();
-    assert_eq!(w.add_event(event(5, "a", EventKind::Unmute)).unwrap_err().class(), "misuse");
-    assert_eq!(w.add_event(event(45, "zz", EventKind::Unmute)).unwrap_err().class(), "invalid-metadata");
+    assert_eq!(
+        w.add_event(event(5, "a", EventKind::Unmute))
+            .unwrap_err()
+            .class(),
+        "misuse"
+    );
+    assert_eq!(
+        w.add_event(event(45, "zz", EventKind::Unmute))
+            .unwrap_err()
+            .class(),
+        "invalid-metadata"
+    );
     w.add_event(event(60, "a", EventKind::Unmute)).unwrap();
     // The event at 60 lies after the end of the audio (40 frames).
     assert_eq!(w.finish().unwrap_err().class(), "invalid-metadata");
@@ -119,12 +158,19 @@ fn a_writer_dropped_without_finish_reads_as_truncated() {
         let format = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
         let mut out = Vec::new();
         {
-            let mut w = builder(format, level, &key).chunk_frames(10).wrap_output(&mut out).unwrap();
+            let mut w = builder(format, level, &key)
+                .chunk_frames(10)
+                .wrap_output(&mut out)
+                .unwrap();
             w.write_audio(&noise(2 * 35, 3)).unwrap();
         }
         let r = read_all(&out, Some(&key));
         assert_eq!(r.error.unwrap().class(), "truncated");
-        assert_eq!(r.audio.len(), 2 * 30, "three whole chunks were sealed and are authentic");
+        assert_eq!(
+            r.audio.len(),
+            2 * 30,
+            "three whole chunks were sealed and are authentic"
+        );
     }
 }
 

@@ -15,8 +15,16 @@ fn assert_rejected(bytes: &[u8], key: Option<&Key>, original: &Outcome, what: &s
         None => panic!("{what}: accepted"),
     };
     assert!(out.audio.len() <= original.audio.len(), "{what}");
-    assert_eq!(out.audio[..], original.audio[..out.audio.len()], "{what}: released altered audio");
-    assert_eq!(out.events[..], original.events[..out.events.len()], "{what}: released altered events");
+    assert_eq!(
+        out.audio[..],
+        original.audio[..out.audio.len()],
+        "{what}: released altered audio"
+    );
+    assert_eq!(
+        out.events[..],
+        original.events[..out.events.len()],
+        "{what}: released altered events"
+    );
     assert_eq!(
         out.participants[..],
         original.participants[..out.participants.len()],
@@ -41,7 +49,12 @@ fn every_single_byte_change_is_detected() {
             for x in [0x01u8, 0x80, 0xFF] {
                 let mut f = file.clone();
                 f[i] ^= x;
-                assert_rejected(&f, Some(&key()), &orig, &format!("{level:?} byte {i} ^ {x:#x}"));
+                assert_rejected(
+                    &f,
+                    Some(&key()),
+                    &orig,
+                    &format!("{level:?} byte {i} ^ {x:#x}"),
+                );
                 n += 1;
             }
         }
@@ -54,7 +67,12 @@ fn truncation_at_every_offset_is_detected() {
     for level in LEVELS {
         let (file, orig) = original(level);
         for cut in 0..file.len() {
-            let class = assert_rejected(&file[..cut], Some(&key()), &orig, &format!("{level:?} cut at {cut}"));
+            let class = assert_rejected(
+                &file[..cut],
+                Some(&key()),
+                &orig,
+                &format!("{level:?} cut at {cut}"),
+            );
             let want = if cut == 0 { "not-sasf" } else { "truncated" };
             assert_eq!(class, want, "{level:?} cut at {cut}");
         }
@@ -70,7 +88,11 @@ fn truncation_on_every_chunk_boundary_names_the_last_chunk() {
             let f = join(&header, &chunks[..keep]);
             let e = read_all(&f, Some(&key())).error.unwrap();
             match e.kind() {
-                sasf_core::ErrorKind::Truncated { after_chunk, offset, .. } => {
+                sasf_core::ErrorKind::Truncated {
+                    after_chunk,
+                    offset,
+                    ..
+                } => {
                     assert_eq!(*after_chunk, keep.checked_sub(1).map(|k| k as u64));
                     assert_eq!(*offset as usize, f.len());
                 }
@@ -90,14 +112,29 @@ fn dropped_duplicated_swapped_and_retyped_chunks_are_detected() {
         for i in 0..n {
             let mut c = chunks.clone();
             c.remove(i);
-            assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} drop {i}"));
+            assert_rejected(
+                &join(&header, &c),
+                Some(&key()),
+                &orig,
+                &format!("{level:?} drop {i}"),
+            );
             let mut c = chunks.clone();
             c.insert(i, chunks[i].clone());
-            assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} dup {i}"));
+            assert_rejected(
+                &join(&header, &c),
+                Some(&key()),
+                &orig,
+                &format!("{level:?} dup {i}"),
+            );
             for j in (i + 1)..n {
                 let mut c = chunks.clone();
                 c.swap(i, j);
-                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} swap {i} {j}"));
+                assert_rejected(
+                    &join(&header, &c),
+                    Some(&key()),
+                    &orig,
+                    &format!("{level:?} swap {i} {j}"),
+                );
             }
             // Retype: the type code is the first 4 bytes of the body (byte 12 of the chunk).
             for code in [*b"AUDI", *b"EVNT", *b"END ", *b"xtra", *b"INDX"] {
@@ -106,7 +143,12 @@ fn dropped_duplicated_swapped_and_retyped_chunks_are_detected() {
                 if c[i] == chunks[i] {
                     continue;
                 }
-                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} retype {i}"));
+                assert_rejected(
+                    &join(&header, &c),
+                    Some(&key()),
+                    &orig,
+                    &format!("{level:?} retype {i}"),
+                );
             }
             // Restamping the chunk index to match its new place does not help either.
             if i + 1 < n {
@@ -115,7 +157,12 @@ fn dropped_duplicated_swapped_and_retyped_chunks_are_detected() {
                 for (k, ch) in c.iter_mut().enumerate().skip(i) {
                     ch[4..12].copy_from_slice(&(k as u64).to_be_bytes());
                 }
-                assert_rejected(&join(&header, &c), Some(&key()), &orig, &format!("{level:?} drop+renumber {i}"));
+                assert_rejected(
+                    &join(&header, &c),
+                    Some(&key()),
+                    &orig,
+                    &format!("{level:?} drop+renumber {i}"),
+                );
             }
         }
     }
@@ -135,12 +182,22 @@ fn a_chunk_spliced_in_from_another_file_with_the_same_key_is_detected() {
             if c[i] == ca[i] {
                 continue;
             }
-            let class = assert_rejected(&join(&ha, &c), Some(&key()), &orig, &format!("{level:?} splice {i}"));
+            let class = assert_rejected(
+                &join(&ha, &c),
+                Some(&key()),
+                &orig,
+                &format!("{level:?} splice {i}"),
+            );
             assert_eq!(class, "auth-failed", "{level:?} splice {i}");
         }
         // B's header with A's chunks: every chunk is bound to A's header.
         if level != Integrity::Keyless || ha != hb {
-            let class = assert_rejected(&join(&hb, &ca), Some(&key()), &orig, &format!("{level:?} header swap"));
+            let class = assert_rejected(
+                &join(&hb, &ca),
+                Some(&key()),
+                &orig,
+                &format!("{level:?} header swap"),
+            );
             assert_eq!(class, "auth-failed");
         }
     }
@@ -152,14 +209,23 @@ fn trailing_data_and_a_second_end_chunk_are_errors() {
         let (file, orig) = original(level);
         let mut f = file.clone();
         f.push(0);
-        assert_eq!(assert_rejected(&f, Some(&key()), &orig, "trailing"), "trailing-data");
+        assert_eq!(
+            assert_rejected(&f, Some(&key()), &orig, "trailing"),
+            "trailing-data"
+        );
         let (header, chunks) = split(&file, level.tag_len());
         let mut c = chunks.clone();
         c.push(chunks.last().unwrap().clone());
-        assert_eq!(assert_rejected(&join(&header, &c), Some(&key()), &orig, "two ends"), "trailing-data");
+        assert_eq!(
+            assert_rejected(&join(&header, &c), Some(&key()), &orig, "two ends"),
+            "trailing-data"
+        );
         let mut c = chunks.clone();
         c.pop();
-        assert_eq!(assert_rejected(&join(&header, &c), Some(&key()), &orig, "no end"), "truncated");
+        assert_eq!(
+            assert_rejected(&join(&header, &c), Some(&key()), &orig, "no end"),
+            "truncated"
+        );
     }
 }
 
@@ -175,7 +241,9 @@ fn wrong_key_and_missing_key() {
     }
     // A keyless file ignores a key.
     let (file, _) = original(Integrity::Keyless);
-    assert!(read_all(&file, Some(&Key::from_bytes([1; 32]))).error.is_none());
+    assert!(read_all(&file, Some(&Key::from_bytes([1; 32])))
+        .error
+        .is_none());
 }
 
 #[test]
@@ -185,14 +253,14 @@ fn header_field_changes_are_reported_by_class() {
         (0, 0x00, "not-sasf"),
         (9, 0x02, "unsupported-version"),
         (10, 0x09, "unsupported"),
-        (10, 0x02, "wrong-key"),   // downgrade to HMAC: the commitment is bound to the level
+        (10, 0x02, "wrong-key"), // downgrade to HMAC: the commitment is bound to the level
         (11, 0x02, "auth-failed"), // encoding changed
         (13, 0x00, "malformed-header"), // zero channels
         (13, 0x03, "auth-failed"), // channels changed
         (17, 0x11, "auth-failed"), // sample rate changed
         (27, 0x01, "malformed-header"),
-        (40, 0x00, "wrong-key"),   // salt changed: commitment no longer matches
-        (70, 0x00, "wrong-key"),   // commitment changed
+        (40, 0x00, "wrong-key"), // salt changed: commitment no longer matches
+        (70, 0x00, "wrong-key"), // commitment changed
         (100, 0x00, "auth-failed"), // tag changed
     ];
     for &(at, val, want) in cases {

@@ -21,7 +21,9 @@ pub fn builder(format: AudioFormat, level: Integrity, key: &Key) -> WriterBuilde
 
 /// Deterministic pseudo-random bytes.
 pub fn noise(n: usize, seed: u64) -> Vec<u8> {
-    let mut x = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+    let mut x = seed
+        .wrapping_mul(6364136223846793005)
+        .wrapping_add(1442695040888963407);
     (0..n)
         .map(|_| {
             x ^= x << 13;
@@ -44,7 +46,12 @@ pub fn participant(id: &str, role: Role, ch: u16) -> Participant {
 }
 
 pub fn event(at: u64, p: &str, kind: EventKind) -> Event {
-    Event { at_sample: at, participant: Some(p.into()), kind, extra: Default::default() }
+    Event {
+        at_sample: at,
+        participant: Some(p.into()),
+        kind,
+        extra: Default::default(),
+    }
 }
 
 /// A small file with every v1 chunk type: INFO, PART×2, AUDI×3+, EVNT×2, ANNO, INDX, END.
@@ -53,16 +60,31 @@ pub fn small_file(level: Integrity, key: &Key, seed: u64) -> (Vec<u8>, Vec<u8>) 
     let audio = noise(2 * 250, seed);
     let mut w = builder(format, level, key)
         .chunk_frames(100)
-        .info(RecordingInfo { id: Some(format!("call-{seed}")), ..Default::default() })
+        .info(RecordingInfo {
+            id: Some(format!("call-{seed}")),
+            ..Default::default()
+        })
         .wrap_output(Vec::new())
         .unwrap();
-    w.add_participant(participant("a1", Role::Agent, 0)).unwrap();
-    w.add_participant(participant("c1", Role::Customer, 1)).unwrap();
+    w.add_participant(participant("a1", Role::Agent, 0))
+        .unwrap();
+    w.add_participant(participant("c1", Role::Customer, 1))
+        .unwrap();
     w.add_event(event(0, "a1", EventKind::Join)).unwrap();
-    w.add_event(event(130, "c1", EventKind::Dtmf { digits: Some("42".into()) })).unwrap();
+    w.add_event(event(
+        130,
+        "c1",
+        EventKind::Dtmf {
+            digits: Some("42".into()),
+        },
+    ))
+    .unwrap();
     w.add_annotation(sasf_core::meta::Annotation {
         at_sample: 250,
-        fields: serde_json::json!({"kind": "tag", "value": "escalated"}).as_object().unwrap().clone(),
+        fields: serde_json::json!({"kind": "tag", "value": "escalated"})
+            .as_object()
+            .unwrap()
+            .clone(),
     })
     .unwrap();
     w.write_audio(&audio).unwrap();
