@@ -1,1 +1,114 @@
-fn main() {}
+//! `sasf`: the command line of the SASF toolkit. Every real operation is a call into
+//! `sasf-core`; this crate parses arguments, opens files and pipes, and prints.
+//!
+//! Exit codes: 0 success; 1 the SASF input failed verification; 2 the command could
+//! not run (bad arguments, unreadable input, missing key, bad WAV or metadata, I/O).
+#![forbid(unsafe_code)]
+
+mod cli;
+mod commands;
+mod io;
+
+use std::process::ExitCode;
+
+use anyhow::Result;
+use clap::{CommandFactory, Parser};
+
+use cli::{Cli, Command};
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    let q = cli.quiet;
+    match cli.command {
+        Command::Keygen { output } => commands::keygen::run(&output)?,
+        Command::Pack {
+            input,
+            output,
+            meta,
+            encrypt,
+            chunk_seconds,
+            retention_days,
+            no_verify,
+            key,
+        } => commands::pack::run(
+            &input,
+            &output,
+            meta.as_deref(),
+            encrypt,
+            chunk_seconds,
+            retention_days,
+            no_verify,
+            &key,
+            q,
+        )?,
+        Command::Verify { files, json, key } => return commands::verify::run(&files, json, &key),
+        Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
+        Command::Extract {
+            file,
+            meta,
+            audio,
+            pcm16,
+            key,
+        } => commands::extract::run(&file, &meta, audio.as_deref(), pcm16, &key, q)?,
+        Command::Convert {
+            file,
+            output,
+            pcm16,
+            key,
+        } => commands::convert::run(&file, &output, pcm16, &key, q)?,
+        Command::Completions { shell } => {
+            clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut std::io::stdout());
+        }
+        Command::Man { output } => write_man_pages(&output)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_man_pages(dir: &std::path::Path) -> Result<()> {
+    std::fs::create_dir_all(dir)?;
+    let cmd = Cli::command();
+    let mut pages = vec![("sasf".to_string(), cmd.clone())];
+    for sub in cmd.get_subcommands() {
+        pages.push((
+            format!("sasf-{}", sub.get_name()),
+            sub.clone().name(format!("sasf-{}", sub.get_name())),
+        ));
+    }
+    for (name, c) in pages {
+        let mut buf = Vec::new();
+        clap_mangen::Man::new(c).render(&mut buf)?;
+        std::fs::write(dir.join(format!("{name}.1")), buf)?;
+    }
+    Ok(())
+}
+
+/// True when the error is a closed stdout (e.g. `sasf info x | head`): not a failure.
+fn is_broken_pipe(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            || c.downcast_ref::<sasf_core::Error>().is_some_and(|s| {
+                matches!(s.kind(), sasf_core::ErrorKind::Io(io) if io.kind() == std::io::ErrorKind::BrokenPipe)
+            })
+    })
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
+        Err(e) => {
+            let verification = e.chain().any(|c| {
+                c.downcast_ref::<sasf_core::Error>()
+                    .is_some_and(|s| s.is_verification_failure())
+            });
+            eprintln!("sasf: {e:#}");
+            ExitCode::from(if verification { 1 } else { 2 })
+        }
+    }
+}

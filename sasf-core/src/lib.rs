@@ -44,6 +44,7 @@
 #![deny(missing_docs)]
 
 pub mod audio;
+pub mod bridge;
 pub mod crypto;
 pub mod error;
 pub mod format;

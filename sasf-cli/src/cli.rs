@@ -1,0 +1,179 @@
+//! The command-line interface, as clap definitions only (so the man page and shell
+//! completions are generated from the same source).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exit-code and key-handling notes shown under every `--help`.
+pub const AFTER_HELP: &str = "\
+Exit codes: 0 success; 1 the SASF input failed verification (corrupt, tampered,
+truncated, malformed, or the wrong key); 2 the command could not run (bad arguments,
+missing or unreadable file, missing key, unsupported or malformed WAV or metadata,
+I/O error).
+
+Keys are read from a key file (--key-file, or the path in SASF_KEY_FILE), never from
+a command-line value. Make one with `sasf keygen -o KEYFILE`.";
+
+/// sasf: pack call recordings into SASF (Secure Authenticated Stream Format), verify,
+/// inspect, extract and convert them.
+#[derive(Debug, Parser)]
+#[command(name = "sasf", version, about, after_help = AFTER_HELP, propagate_version = true)]
+pub struct Cli {
+    /// Do not show progress bars.
+    #[arg(short, long, global = true)]
+    pub quiet: bool,
+    /// The command.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the key comes from.
+#[derive(Debug, Args, Clone)]
+pub struct KeyArgs {
+    /// Key file (64 hex digits); defaults to the path in SASF_KEY_FILE.
+    #[arg(long, value_name = "KEYFILE", env = "SASF_KEY_FILE")]
+    pub key_file: Option<PathBuf>,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Make a new random 256-bit key file (mode 0600; never overwrites).
+    #[command(after_help = "Example:\n  sasf keygen -o archive.key")]
+    Keygen {
+        /// The key file to create.
+        #[arg(short, long, value_name = "KEYFILE")]
+        output: PathBuf,
+    },
+
+    /// Pack a WAV recording (and its metadata) into a SASF file.
+    #[command(after_help = "\
+Without a key the file gets keyless integrity (SHA-256); with a key, HMAC-SHA256;
+with --encrypt, AES-256-GCM. Samples are stored bit for bit in their original
+encoding. INPUT and OUTPUT may be - for stdin/stdout.
+
+Examples:
+  sasf pack call.wav -o call.sasf --meta call.json
+  sasf pack call.wav -o call.sasf --meta call.json --key-file archive.key --encrypt
+  cat call.wav | sasf pack - -o - --key-file archive.key --encrypt > call.sasf")]
+    Pack {
+        /// The WAV file to pack, or - for stdin.
+        input: PathBuf,
+        /// The SASF file to write, or - for stdout.
+        #[arg(short, long, value_name = "OUTPUT")]
+        output: PathBuf,
+        /// Participant and event metadata (JSON; see the README for the schema).
+        #[arg(long, value_name = "META.json")]
+        meta: Option<PathBuf>,
+        /// Encrypt with AES-256-GCM (needs a key).
+        #[arg(long)]
+        encrypt: bool,
+        /// Seconds of audio per chunk: the most a crash while recording can lose.
+        #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
+        chunk_seconds: f64,
+        /// Retention in days, stored as a public header field (0 = unspecified).
+        #[arg(long, value_name = "DAYS", default_value_t = 0)]
+        retention_days: u32,
+        /// Skip reading the finished file back before renaming it into place.
+        #[arg(long)]
+        no_verify: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Verify SASF files completely: header, every chunk, totals and end.
+    #[command(after_help = "\
+Prints one line per file: OK with duration and integrity level, or the error with
+its chunk index and byte offset.
+
+Examples:
+  sasf verify call.sasf
+  sasf verify --key-file archive.key archive/*.sasf
+  sasf verify --json call.sasf")]
+    Verify {
+        /// Files to verify (- for stdin).
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        /// One JSON object per line instead of text.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Show a file's format, integrity, duration, participants and timeline.
+    #[command(after_help = "\
+Without a key, an encrypted file shows only its public header fields.
+
+Examples:
+  sasf info call.sasf --key-file archive.key
+  sasf info --json call.sasf")]
+    Info {
+        /// The SASF file (- for stdin).
+        file: PathBuf,
+        /// Print everything as JSON.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Extract participants and events as JSON, and optionally the audio as WAV.
+    #[command(after_help = "\
+Examples:
+  sasf extract call.sasf --meta call.json --key-file archive.key
+  sasf extract call.sasf --meta - --audio call.wav")]
+    Extract {
+        /// The SASF file (- for stdin).
+        file: PathBuf,
+        /// Where to write the metadata JSON (- for stdout).
+        #[arg(long, value_name = "OUT.json")]
+        meta: PathBuf,
+        /// Also write the audio, as `convert` does.
+        #[arg(long, value_name = "OUT.wav")]
+        audio: Option<PathBuf>,
+        /// Decode the audio to 16-bit PCM.
+        #[arg(long)]
+        pcm16: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Convert a SASF file to WAV, with the original samples in their original encoding.
+    #[command(after_help = "\
+mu-law stays mu-law and 24-bit stays 24-bit; --pcm16 decodes to 16-bit PCM instead.
+Audio over 4 GiB is written as RF64. Written to stdout (-), the WAV has its size
+fields set to 0xFFFFFFFF (read to end of file).
+
+Examples:
+  sasf convert call.sasf -o call.wav --key-file archive.key
+  sasf convert call.sasf -o - --pcm16 | play -")]
+    Convert {
+        /// The SASF file (- for stdin).
+        file: PathBuf,
+        /// The WAV file to write (- for stdout).
+        #[arg(short, long, value_name = "OUT.wav")]
+        output: PathBuf,
+        /// Decode to 16-bit PCM.
+        #[arg(long)]
+        pcm16: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Print shell completions for SHELL to stdout.
+    #[command(after_help = "Example:\n  sasf completions bash > /etc/bash_completion.d/sasf")]
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+
+    /// Write the man pages (sasf.1 and one per command) into a directory.
+    #[command(after_help = "Example:\n  sasf man -o /usr/local/share/man/man1")]
+    Man {
+        /// The directory to write into.
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+    },
+}

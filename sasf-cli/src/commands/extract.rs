@@ -1,0 +1,30 @@
+//! `sasf extract`: metadata as JSON, and optionally the audio as WAV.
+
+use std::io::Write;
+use std::path::Path;
+
+use anyhow::{bail, Result};
+
+use crate::cli::KeyArgs;
+use crate::io::{is_dash, Output};
+
+pub fn run(
+    file: &Path,
+    meta: &Path,
+    audio: Option<&Path>,
+    pcm16: bool,
+    key_args: &KeyArgs,
+    quiet: bool,
+) -> Result<()> {
+    if let Some(a) = audio {
+        if is_dash(a) && is_dash(meta) {
+            bail!("--meta and --audio cannot both be stdout (-)");
+        }
+    }
+    let (contents, rate) =
+        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), key_args, quiet)?;
+    let mut out = Output::create(meta)?;
+    serde_json::to_writer_pretty(&mut out, &contents.metadata.to_json(rate))?;
+    out.write_all(b"\n")?;
+    out.commit()
+}

@@ -1,0 +1,232 @@
+//! `sasf info`: header, totals, participants and the timeline.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sasf_core::bridge::{read_all, Contents};
+use sasf_core::error::format_time;
+use sasf_core::meta::{sample_to_ms, EventKind, Metadata};
+use sasf_core::{Decoder, Header};
+use serde_json::{json, Value};
+
+use crate::cli::KeyArgs;
+use crate::io::{load_key, open_input, shown};
+
+fn retention(days: u32) -> String {
+    match days {
+        0 => "unspecified".into(),
+        u32::MAX => "indefinite (legal hold)".into(),
+        d => format!("{d} days"),
+    }
+}
+
+fn header_json(h: &Header) -> Value {
+    json!({
+        "format_version": sasf_core::format::VERSION,
+        "integrity": h.integrity.name(),
+        "encoding": h.format.encoding.name(),
+        "channels": h.format.channels,
+        "sample_rate": h.format.sample_rate,
+        "max_chunk_len": h.max_chunk_len,
+        "retention_days": h.retention_days,
+        "duration_class": h.duration_class.name(),
+    })
+}
+
+fn details(kind: &EventKind) -> String {
+    match kind {
+        EventKind::Conference { participants } => participants.join(", "),
+        EventKind::Transfer { mode, from, to } => format!(
+            "{:?} transfer{} to {to}",
+            mode,
+            from.as_ref()
+                .map(|f| format!(" from {f}"))
+                .unwrap_or_default()
+        )
+        .to_lowercase(),
+        EventKind::Dtmf { digits: Some(d) } => format!("digits {d}"),
+        EventKind::Dtmf { digits: None } => "digits redacted".into(),
+        EventKind::Marker { label } => label.clone(),
+        EventKind::Disconnect { reason } => reason.clone(),
+        EventKind::Custom { key, value } => {
+            format!(
+                "{key} = {}",
+                value
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| value.to_string())
+            )
+        }
+        _ => String::new(),
+    }
+}
+
+fn who(m: &Metadata, id: Option<&String>) -> String {
+    match id {
+        None => "-".into(),
+        Some(id) => match m.participant(id).and_then(|p| p.name.as_ref()) {
+            Some(n) => format!("{n} ({id})"),
+            None => id.clone(),
+        },
+    }
+}
+
+fn text(name: &str, h: &Header, c: &Contents) -> String {
+    let f = h.format;
+    let t = &c.totals;
+    let m = &c.metadata;
+    let mut s = String::new();
+    let _ = writeln!(s, "file:          {name}");
+    let _ = writeln!(
+        s,
+        "format:        SASF version {}",
+        sasf_core::format::VERSION
+    );
+    let _ = writeln!(s, "integrity:     {}", h.integrity.name());
+    let _ = writeln!(
+        s,
+        "status:        {}",
+        if t.recovered() {
+            "verified, RECOVERED from a damaged file"
+        } else {
+            "verified"
+        }
+    );
+    let _ = writeln!(
+        s,
+        "audio:         {}, {} channel(s), {} Hz",
+        f.encoding.describe(),
+        f.channels,
+        f.sample_rate
+    );
+    let _ = writeln!(
+        s,
+        "duration:      {} ({} samples)",
+        format_time(t.samples, f.sample_rate),
+        t.samples
+    );
+    let _ = writeln!(
+        s,
+        "chunks:        {} ({} index)",
+        t.chunks + 1,
+        c.index_chunks
+    );
+    let _ = writeln!(s, "retention:     {}", retention(h.retention_days));
+    let r = &m.recording;
+    if let Some(id) = &r.id {
+        let _ = writeln!(s, "recording id:  {id}");
+    }
+    if let Some(at) = &r.started_at {
+        let _ = writeln!(s, "started at:    {at}");
+    }
+    if !r.channels.is_empty() {
+        let map: Vec<String> = r
+            .channels
+            .iter()
+            .enumerate()
+            .map(|(i, c)| format!("{i}={c}"))
+            .collect();
+        let _ = writeln!(s, "channel map:   {}", map.join(" "));
+    }
+    let _ = writeln!(s, "\nparticipants:  {}", m.participants.len());
+    for p in &m.participants {
+        let chans: Vec<String> = p.channels.iter().map(u16::to_string).collect();
+        let _ = writeln!(
+            s,
+            "  {:<8} {:<20} {:<10} {:<24} channels {}",
+            p.id,
+            p.name.as_deref().unwrap_or("-"),
+            p.role.name(),
+            p.address.as_deref().unwrap_or("-"),
+            if chans.is_empty() {
+                "-".to_string()
+            } else {
+                chans.join(",")
+            }
+        );
+    }
+    let _ = writeln!(s, "\ntimeline:      {} event(s)", m.events.len());
+    if !m.events.is_empty() {
+        let _ = writeln!(s, "  {:<13} {:<14} {:<24} DETAILS", "TIME", "EVENT", "WHO");
+        for e in &m.events {
+            let _ = writeln!(
+                s,
+                "  {:<13} {:<14} {:<24} {}",
+                format_time(e.at_sample, f.sample_rate),
+                e.kind.type_name(),
+                who(m, e.participant.as_ref()),
+                details(&e.kind)
+            );
+        }
+    }
+    if !m.annotations.is_empty() {
+        let _ = writeln!(s, "\nannotations:   {}", m.annotations.len());
+        for a in &m.annotations {
+            let _ = writeln!(
+                s,
+                "  {:<13} {}",
+                format_time(a.at_sample, f.sample_rate),
+                Value::Object(a.fields.clone())
+            );
+        }
+    }
+    s
+}
+
+pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
+    let key = load_key(key_args)?;
+    let name = shown(file);
+    let d = Decoder::new(open_input(file)?).with_context(|| name.clone())?;
+    let header = d.header().clone();
+    if header.integrity.needs_key() && key.is_none() {
+        // Only the public header can be shown, and it is not authenticated yet.
+        if json_out {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({"file": name, "header": header_json(&header),
+                    "verified": false, "note": "content needs a key"})
+                )?
+            );
+        } else {
+            println!("file:          {name}");
+            println!("format:        SASF version {}", sasf_core::format::VERSION);
+            println!("integrity:     {}", header.integrity.name());
+            println!(
+                "audio:         {}, {} channel(s), {} Hz",
+                header.format.encoding.describe(),
+                header.format.channels,
+                header.format.sample_rate
+            );
+            println!("duration:      class {}", header.duration_class.name());
+            println!("retention:     {}", retention(header.retention_days));
+            println!("status:        not verified: the content needs a key (--key-file or SASF_KEY_FILE)");
+        }
+        return Ok(());
+    }
+    let mut r = d.open(key.as_ref()).with_context(|| name.clone())?;
+    let c = read_all(&mut r, super::MAX_RECORDS, |_| Ok(())).with_context(|| name.clone())?;
+    if json_out {
+        let t = &c.totals;
+        let rate = header.format.sample_rate;
+        let doc = json!({
+            "file": name,
+            "header": header_json(&header),
+            "verified": true,
+            "recovered": t.recovered(),
+            "duration": format_time(t.samples, rate),
+            "duration_ms": sample_to_ms(t.samples, rate),
+            "samples": t.samples,
+            "audio_bytes": t.audio_bytes,
+            "chunks": t.chunks + 1,
+            "index_chunks": c.index_chunks,
+            "manifest": t.manifest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
+            "metadata": c.metadata.to_json(rate),
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
+    } else {
+        print!("{}", text(&name, &header, &c));
+    }
+    Ok(())
+}

@@ -1,0 +1,226 @@
+//! Whole-stream operations built on the reader and writer: packing a WAV stream with
+//! its metadata into SASF, and reading a SASF stream to the end while handing out its
+//! audio and collecting its metadata. The `sasf` command is a thin layer over these.
+
+use std::io::{Read, Write};
+
+use crate::audio::{decode_to_pcm16, AudioFormat, Encoding};
+use crate::error::{Error, ErrorKind, Place, Result};
+use crate::format::{DurationClass, Totals};
+use crate::meta::Metadata;
+use crate::read::{Item, Reader};
+use crate::wav::WavReader;
+use crate::write::WriterBuilder;
+
+/// Size of the buffer audio is moved through.
+pub const IO_BUFFER: usize = 256 * 1024;
+
+/// Packs the audio of `wav` and the metadata `meta` into a SASF stream written to
+/// `out`. `configure` receives a builder for the WAV's format (to choose the integrity
+/// level, key and chunking); the recording information comes from `meta`, and the
+/// duration class is declared when the WAV states its length. `progress` is called
+/// with the number of audio bytes read so far.
+///
+/// Participants are declared at sample 0, events and annotations at their times.
+/// Metadata after the end of the audio is refused (at the start when the WAV states
+/// its length, otherwise at the end, before the stream is completed).
+pub fn pack_wav<R: Read, W: Write>(
+    wav: &mut WavReader<R>,
+    configure: impl FnOnce(WriterBuilder) -> WriterBuilder,
+    meta: &Metadata,
+    out: W,
+    progress: &mut dyn FnMut(u64),
+) -> Result<W> {
+    let info = wav.info().clone();
+    let format = info.format;
+    let mut builder = configure(WriterBuilder::new(format)).info(meta.recording.clone());
+    if let Some(len) = info.data_len {
+        builder = builder.duration_class(DurationClass::of(
+            len / format.block_align() as u64,
+            format.sample_rate,
+        ));
+    }
+    let mut w = builder.wrap_output(out)?;
+    for p in &meta.participants {
+        w.add_participant(p.clone())?;
+    }
+    for e in &meta.events {
+        w.add_event(e.clone())?;
+    }
+    for a in &meta.annotations {
+        w.add_annotation(a.clone())?;
+    }
+    let mut buf = vec![0u8; IO_BUFFER];
+    let mut total = 0u64;
+    loop {
+        let n = wav.read_data(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        w.write_audio(&buf[..n])?;
+        total += n as u64;
+        progress(total);
+    }
+    w.finish()
+}
+
+/// Everything a stream holds but its audio.
+#[derive(Debug, Clone)]
+pub struct Contents {
+    /// Recording information, participants, events and annotations, in stream order.
+    pub metadata: Metadata,
+    /// The verified totals of the end chunk.
+    pub totals: Totals,
+    /// Number of index chunks met.
+    pub index_chunks: u64,
+    /// Number of unknown ancillary chunks skipped.
+    pub skipped_chunks: u64,
+}
+
+/// Reads `r` to its end chunk, passing each authenticated audio payload to `on_audio`
+/// and collecting the metadata (at most `max_records` participants, events and
+/// annotations together, so a hostile stream cannot make the collection unbounded).
+pub fn read_all<R: Read>(
+    r: &mut Reader<R>,
+    max_records: usize,
+    mut on_audio: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<Contents> {
+    let mut metadata = Metadata {
+        recording: r.info().clone(),
+        ..Default::default()
+    };
+    let (mut index_chunks, mut skipped_chunks) = (0, 0);
+    let mut records = 0usize;
+    loop {
+        let (offset, chunk) = (r.offset(), r.chunks());
+        let item = match r.next_item()? {
+            Some(i) => i,
+            None => return Err(Error::misuse("the stream was already read to its end")),
+        };
+        let count = |records: &mut usize| {
+            *records += 1;
+            if *records > max_records {
+                Err(Error::new(ErrorKind::LimitExceeded {
+                    what: "metadata records",
+                    found: *records as u64,
+                    limit: max_records as u64,
+                    place: Place::chunk(chunk, offset),
+                }))
+            } else {
+                Ok(())
+            }
+        };
+        match item {
+            Item::Audio { data, .. } => on_audio(data)?,
+            Item::Participant { participant, .. } => {
+                count(&mut records)?;
+                metadata.participants.push(participant);
+            }
+            Item::Event(e) => {
+                count(&mut records)?;
+                metadata.events.push(e);
+            }
+            Item::Annotation(a) => {
+                count(&mut records)?;
+                metadata.annotations.push(a);
+            }
+            Item::Index { .. } => index_chunks += 1,
+            Item::Skipped { .. } => skipped_chunks += 1,
+            Item::End(totals) => {
+                return Ok(Contents {
+                    metadata,
+                    totals,
+                    index_chunks,
+                    skipped_chunks,
+                })
+            }
+        }
+    }
+}
+
+/// The format a converted WAV gets: the stream's own, or 16-bit PCM with `pcm16`.
+pub fn wav_output_format(format: AudioFormat, pcm16: bool) -> AudioFormat {
+    if pcm16 {
+        AudioFormat {
+            encoding: Encoding::S16,
+            ..format
+        }
+    } else {
+        format
+    }
+}
+
+/// Turns an audio payload into what a converted WAV holds: the bytes as they are, or
+/// decoded to 16-bit PCM with `pcm16` (into `scratch`).
+pub fn wav_payload<'a>(
+    encoding: Encoding,
+    pcm16: bool,
+    data: &'a [u8],
+    scratch: &'a mut Vec<u8>,
+) -> &'a [u8] {
+    if pcm16 && encoding != Encoding::S16 {
+        scratch.clear();
+        decode_to_pcm16(encoding, data, scratch);
+        scratch
+    } else {
+        data
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::read::Decoder;
+    use crate::wav::WavWriter;
+
+    #[test]
+    fn pack_then_read_all_gives_back_audio_and_metadata() {
+        let format = AudioFormat::new(Encoding::MuLaw, 2, 8000).unwrap();
+        let audio: Vec<u8> = (0..16000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let mut wav = WavWriter::new_seekable(std::io::Cursor::new(Vec::new()), format).unwrap();
+        wav.write_data(&audio).unwrap();
+        let wav = wav.finish_seekable().unwrap().into_inner();
+        let meta = Metadata::from_json_str(
+            r#"{"participants":[{"id":"a","role":"agent","channels":[0]}],
+                "events":[{"at_ms":500,"type":"hold","participant":"a"},{"at_ms":1000,"type":"disconnect","reason":"normal"}]}"#,
+            &format,
+            Some(8000),
+        )
+        .unwrap();
+        let mut reader = WavReader::new(&wav[..]).unwrap();
+        let mut seen = 0;
+        let file = pack_wav(&mut reader, |b| b, &meta, Vec::new(), &mut |n| seen = n).unwrap();
+        assert_eq!(seen, 16000);
+        let mut r = Decoder::new(&file[..]).unwrap().open(None).unwrap();
+        assert_eq!(r.header().duration_class, DurationClass::UnderOneMinute);
+        let mut back = Vec::new();
+        let c = read_all(&mut r, 10, |d| {
+            back.extend_from_slice(d);
+            Ok(())
+        })
+        .unwrap();
+        assert_eq!(back, audio);
+        assert_eq!(c.metadata, meta);
+        assert_eq!(c.totals.samples, 8000);
+    }
+
+    #[test]
+    fn read_all_caps_the_records_it_collects() {
+        let format = AudioFormat::new(Encoding::U8, 1, 8000).unwrap();
+        let mut w = WriterBuilder::new(format).wrap_output(Vec::new()).unwrap();
+        for i in 0..5 {
+            w.add_annotation(crate::meta::Annotation {
+                at_sample: 0,
+                fields: serde_json::json!({"kind": "tag", "n": i})
+                    .as_object()
+                    .unwrap()
+                    .clone(),
+            })
+            .unwrap();
+        }
+        let file = w.finish().unwrap();
+        let mut r = Decoder::new(&file[..]).unwrap().open(None).unwrap();
+        let e = read_all(&mut r, 4, |_| Ok(())).unwrap_err();
+        assert_eq!(e.class(), "limit-exceeded");
+    }
+}
