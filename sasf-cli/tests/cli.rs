@@ -738,3 +738,86 @@ fn help_has_examples_and_man_and_completions_generate() {
         .clone();
     assert!(String::from_utf8(out).unwrap().contains("sasf"));
 }
+
+#[test]
+fn bad_metadata_is_refused_before_anything_is_written() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let p = r#"{"id":"a1","role":"agent","channels":[0]}"#;
+    let cases = [
+        (
+            format!(
+                r#"{{"participants":[{p}],"events":[{{"at_ms":5,"type":"join","participant":"zz"}}]}}"#
+            ),
+            "events[0].participant",
+        ),
+        (
+            format!(r#"{{"participants":[{p},{p}]}}"#),
+            "participants[1].id",
+        ),
+        (
+            format!(
+                r#"{{"participants":[{p}],"events":[{{"at_ms":-1,"type":"join","participant":"a1"}}]}}"#
+            ),
+            "events[0].at_ms",
+        ),
+        (
+            format!(
+                r#"{{"participants":[{p}],"events":[{{"at_ms":999999,"type":"join","participant":"a1"}}]}}"#
+            ),
+            "after the end of the audio",
+        ),
+        (
+            r#"{"participants":[{"id":"a1","role":"agent","channels":[2]}]}"#.to_string(),
+            "participants[0].channels[0]",
+        ),
+        (
+            r#"{"events":[{"at_ms":5,"type":"teleport"}]}"#.to_string(),
+            "events[0].type",
+        ),
+        (
+            r#"{"events":[{"at_ms":5,"type":"marker""#.to_string(),
+            "malformed JSON",
+        ),
+        (
+            r#"{"participants":[{"id":"a1","role":"agent","channels":"0"}]}"#.to_string(),
+            "participants[0].channels",
+        ),
+        (
+            r#"{"recording":{"started_at":12}}"#.to_string(),
+            "recording.started_at",
+        ),
+    ];
+    for (doc, needle) in cases {
+        fs::write(d.join("m.json"), &doc).unwrap();
+        let before = listing(d);
+        let out = sasf()
+            .arg("pack")
+            .arg(sample())
+            .arg("-o")
+            .arg(d.join("o.sasf"))
+            .arg("--meta")
+            .arg(d.join("m.json"))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        let err = stderr_line(&out);
+        assert!(
+            err.contains(needle) && err.contains("m.json"),
+            "{doc}: {err}"
+        );
+        assert_eq!(listing(d), before);
+        // Also to stdout: nothing is written at all.
+        let out = sasf()
+            .arg("pack")
+            .arg(sample())
+            .args(["-o", "-", "--meta"])
+            .arg(d.join("m.json"))
+            .assert()
+            .code(2)
+            .get_output()
+            .clone();
+        assert!(out.stdout.is_empty(), "{doc}");
+    }
+}
