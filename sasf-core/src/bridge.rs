@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use crate::audio::{decode_to_pcm16, AudioFormat, Encoding};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::{DurationClass, Totals};
-use crate::meta::Metadata;
+use crate::meta::{Metadata, RecordingInfo};
 use crate::read::{Item, Reader};
 use crate::wav::WavReader;
 use crate::write::WriterBuilder;
@@ -136,6 +136,59 @@ pub fn read_all<R: Read>(
             }
         }
     }
+}
+
+/// The recording information of a cut starting at frame `from`: the start anchor moves
+/// by `from / rate` seconds.
+pub fn shift_info(info: &RecordingInfo, from: u64, rate: u32) -> RecordingInfo {
+    let mut out = info.clone();
+    if let (Some(start), true) = (info.started_at_utc(), from > 0) {
+        let nanos = (from as i128 * 1_000_000_000) / rate.max(1) as i128;
+        if let Some(t) = start.checked_add(time::Duration::nanoseconds_i128(nanos)) {
+            if let Ok(s) = t.format(&time::format_description::well_known::Rfc3339) {
+                out.started_at = Some(s);
+            }
+        }
+    }
+    out
+}
+
+/// Reads `r` to its end chunk (so the whole stream is verified), passing the audio
+/// frames in `[from, to)` to `on_audio`, and returns the metadata of that range:
+/// every participant, and the events and annotations at
+/// times in `[from, to]`, re-based onto `from`. The fallback for inputs that cannot
+/// seek; [`crate::seek::RandomAccess::read_range`] reads only what it needs.
+pub fn read_range_stream<R: Read>(
+    r: &mut Reader<R>,
+    from: u64,
+    to: u64,
+    max_records: usize,
+    mut on_audio: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<Metadata> {
+    let ba = r.header().format.block_align() as u64;
+    let rate = r.header().format.sample_rate;
+    let mut pos = 0u64;
+    let c = read_all(r, max_records, |data| {
+        let start = pos;
+        let end = start + data.len() as u64 / ba;
+        pos = end;
+        let (a, b) = (from.max(start), to.min(end));
+        if a < b {
+            on_audio(&data[((a - start) * ba) as usize..((b - start) * ba) as usize])?;
+        }
+        Ok(())
+    })?;
+    let to = to.min(c.totals.samples);
+    let from = from.min(to);
+    let mut m = c.metadata;
+    m.recording = shift_info(&m.recording, from, rate);
+    m.events
+        .retain(|e| e.at_sample >= from && e.at_sample <= to);
+    m.events.iter_mut().for_each(|e| e.at_sample -= from);
+    m.annotations
+        .retain(|a| a.at_sample >= from && a.at_sample <= to);
+    m.annotations.iter_mut().for_each(|a| a.at_sample -= from);
+    Ok(m)
 }
 
 /// The format a converted WAV gets: the stream's own, or 16-bit PCM with `pcm16`.

@@ -50,6 +50,8 @@ pub mod error;
 pub mod format;
 pub mod meta;
 pub mod read;
+pub mod recover;
+pub mod seek;
 pub mod wav;
 pub mod write;
 

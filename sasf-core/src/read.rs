@@ -639,3 +639,27 @@ impl<R: Read> Reader<R> {
         Ok(())
     }
 }
+
+/// What an opened reader knows, handed to the random-access reader.
+pub(crate) struct OpenParts<R> {
+    pub inner: R,
+    pub header: Header,
+    pub h: [u8; 32],
+    pub suite: Suite,
+    pub limits: Limits,
+    pub info: RecordingInfo,
+}
+
+impl<R: Read> Reader<R> {
+    /// Gives up streaming and returns what random access needs.
+    pub(crate) fn into_parts(self) -> OpenParts<R> {
+        OpenParts {
+            inner: self.inner,
+            header: self.header,
+            h: self.h,
+            suite: self.suite,
+            limits: self.limits,
+            info: self.info,
+        }
+    }
+}
