@@ -36,6 +36,17 @@ pub struct KeyArgs {
     pub key_file: Option<PathBuf>,
 }
 
+/// A time range on the recording (HH:MM:SS[.mmm], MM:SS or seconds).
+#[derive(Debug, Args, Clone, Default)]
+pub struct RangeArgs {
+    /// Start of the range, e.g. 00:01:30 or 90.5 (default: the start).
+    #[arg(long, value_name = "TIME")]
+    pub from: Option<String>,
+    /// End of the range, e.g. 00:02:10 (default: the end).
+    #[arg(long, value_name = "TIME")]
+    pub to: Option<String>,
+}
+
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -121,9 +132,12 @@ Examples:
 
     /// Extract participants and events as JSON, and optionally the audio as WAV.
     #[command(after_help = "\
+With --from/--to, only that range: its audio, and its events re-based onto its start.
+
 Examples:
   sasf extract call.sasf --meta call.json --key-file archive.key
-  sasf extract call.sasf --meta - --audio call.wav")]
+  sasf extract call.sasf --meta - --audio call.wav
+  sasf extract call.sasf --meta cut.json --audio cut.wav --from 00:01:30 --to 00:02:10")]
     Extract {
         /// The SASF file (- for stdin).
         file: PathBuf,
@@ -137,6 +151,8 @@ Examples:
         #[arg(long)]
         pcm16: bool,
         #[command(flatten)]
+        range: RangeArgs,
+        #[command(flatten)]
         key: KeyArgs,
     },
 
@@ -146,9 +162,13 @@ mu-law stays mu-law and 24-bit stays 24-bit; --pcm16 decodes to 16-bit PCM inste
 Audio over 4 GiB is written as RF64. Written to stdout (-), the WAV has its size
 fields set to 0xFFFFFFFF (read to end of file).
 
+With --from/--to, exactly the samples of that range; a seekable file is read through
+its authenticated index (only the chunks needed), a pipe is read to its end.
+
 Examples:
   sasf convert call.sasf -o call.wav --key-file archive.key
-  sasf convert call.sasf -o - --pcm16 | play -")]
+  sasf convert call.sasf -o - --pcm16 | play -
+  sasf convert call.sasf -o cut.wav --from 00:01:30 --to 00:02:10")]
     Convert {
         /// The SASF file (- for stdin).
         file: PathBuf,
@@ -158,6 +178,27 @@ Examples:
         /// Decode to 16-bit PCM.
         #[arg(long)]
         pcm16: bool,
+        #[command(flatten)]
+        range: RangeArgs,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
+    /// Salvage the authenticated part of a SASF file whose writer died.
+    #[command(after_help = "\
+Keeps every chunk up to the first one that is incomplete or fails authentication (never
+past it), re-seals them into a new file with a new salt, adds a `sasf.recovered` event
+saying where the original stopped, and marks the file as recovered. The original is
+left untouched; `sasf verify` still reports it as truncated.
+
+Example:
+  sasf recover broken.sasf -o fixed.sasf --key-file archive.key")]
+    Recover {
+        /// The damaged SASF file (- for stdin).
+        file: PathBuf,
+        /// The recovered SASF file to write (- for stdout).
+        #[arg(short, long, value_name = "FIXED.sasf")]
+        output: PathBuf,
         #[command(flatten)]
         key: KeyArgs,
     },

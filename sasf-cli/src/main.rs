@@ -47,14 +47,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             meta,
             audio,
             pcm16,
+            range,
             key,
-        } => commands::extract::run(&file, &meta, audio.as_deref(), pcm16, &key, q)?,
+        } => commands::extract::run(&file, &meta, audio.as_deref(), pcm16, &range, &key, q)?,
         Command::Convert {
             file,
             output,
             pcm16,
+            range,
             key,
-        } => commands::convert::run(&file, &output, pcm16, &key, q)?,
+        } => commands::convert::run(&file, &output, pcm16, &range, &key, q)?,
+        Command::Recover { file, output, key } => commands::recover::run(&file, &output, &key)?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut std::io::stdout());
         }

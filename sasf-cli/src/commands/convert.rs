@@ -1,25 +1,113 @@
-//! `sasf convert`: SASF to WAV, samples as stored (or decoded with --pcm16).
+//! `sasf convert`: SASF to WAV, samples as stored (or decoded with --pcm16), whole or
+//! a range.
 
+use std::fs::File;
 use std::path::Path;
 
-use anyhow::{Context, Result};
-use sasf_core::bridge::{read_all, wav_output_format, wav_payload};
+use anyhow::{bail, Context, Result};
+use sasf_core::bridge::{read_all, read_range_stream, shift_info, wav_output_format, wav_payload};
+use sasf_core::error::format_time;
+use sasf_core::meta::Metadata;
+use sasf_core::{Decoder, Key};
 
-use crate::cli::KeyArgs;
+use crate::cli::{KeyArgs, RangeArgs};
 use crate::io::{is_dash, load_key, shown, Progress, WavOut};
 
-/// Reads `file` to its end, writing its audio to a WAV at `audio_out`; returns the
-/// contents and the sample rate. The WAV is committed only after the end chunk verifies.
+/// Parses HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
+pub fn parse_time(s: &str) -> Result<u128> {
+    let bad = || anyhow::anyhow!("{s:?} is not a time (use HH:MM:SS[.mmm], MM:SS or seconds)");
+    let parts: Vec<&str> = s.trim().split(':').collect();
+    if parts.is_empty() || parts.len() > 3 {
+        return Err(bad());
+    }
+    let (whole, frac) = match parts[parts.len() - 1].split_once('.') {
+        Some((w, f)) => (w, f),
+        None => (parts[parts.len() - 1], ""),
+    };
+    if frac.len() > 9 || !frac.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let num = |t: &str| -> Result<u128> {
+        if t.is_empty() || t.len() > 12 || !t.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        Ok(t.parse::<u128>()?)
+    };
+    let mut secs = num(whole)?;
+    let mut mult = 60;
+    for p in parts[..parts.len() - 1].iter().rev() {
+        secs += num(p)? * mult;
+        mult *= 60;
+    }
+    let frac_ns = if frac.is_empty() {
+        0
+    } else {
+        frac.parse::<u128>()? * 10u128.pow(9 - frac.len() as u32)
+    };
+    Ok(secs * 1_000_000_000 + frac_ns)
+}
+
+/// The range in frames: `[from, to)`, nearest sample.
+fn frames(range: &RangeArgs, rate: u32) -> Result<Option<(u64, u64)>> {
+    if range.from.is_none() && range.to.is_none() {
+        return Ok(None);
+    }
+    let conv =
+        |ns: u128| ((ns * rate as u128 + 500_000_000) / 1_000_000_000).min(u64::MAX as u128) as u64;
+    let from = range
+        .from
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .context("--from")?
+        .map(conv)
+        .unwrap_or(0);
+    let to = range
+        .to
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .context("--to")?
+        .map(conv)
+        .unwrap_or(u64::MAX);
+    if from >= to {
+        bail!("--from must be before --to");
+    }
+    Ok(Some((from, to)))
+}
+
+fn check_from(from: u64, total: u64, rate: u32) -> Result<()> {
+    if from >= total && total > 0 || from > total {
+        bail!(
+            "--from {} is past the end of the recording ({})",
+            format_time(from, rate),
+            format_time(total, rate)
+        );
+    }
+    Ok(())
+}
+
+/// Whether `p` is a regular file, which can be read through the index.
+fn seekable(p: &Path) -> bool {
+    !is_dash(p) && std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
+}
+
+/// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`;
+/// returns the metadata (re-based for a range) and the sample rate. The WAV is
+/// committed only after the input has verified.
 pub fn to_wav(
     file: &Path,
     audio_out: Option<(&Path, bool)>,
+    range: &RangeArgs,
     key_args: &KeyArgs,
     quiet: bool,
-) -> Result<(sasf_core::bridge::Contents, u32)> {
+) -> Result<(Metadata, u32)> {
     let key = load_key(key_args)?;
     let name = shown(file);
     let mut r = super::open_sasf(file, key.as_ref())?;
     let format = r.header().format;
+    let rate = format.sample_rate;
+    let span = frames(range, rate)?;
     let mut wav = match audio_out {
         Some((p, pcm16)) => Some((
             WavOut::create(p, wav_output_format(format, pcm16))?,
@@ -28,34 +116,108 @@ pub fn to_wav(
         )),
         None => None,
     };
-    let size = if is_dash(file) {
-        None
-    } else {
-        std::fs::metadata(file).ok().map(|m| m.len())
-    };
-    let progress = Progress::new(size, "reading", quiet);
     let mut scratch = Vec::new();
-    let result = read_all(&mut r, super::MAX_RECORDS, |data| {
+    let mut on_audio = |data: &[u8]| {
         if let Some((w, pcm16, _)) = &mut wav {
             w.write(wav_payload(format.encoding, *pcm16, data, &mut scratch))?;
         }
         Ok(())
-    });
-    progress.set(r.offset());
-    progress.finish();
-    let contents = result.with_context(|| match &wav {
+    };
+    let incomplete = |wav: &Option<(WavOut, bool, &Path)>| match wav {
         Some((_, _, p)) if is_dash(p) => {
             format!("{name} (the audio written to stdout is incomplete)")
         }
         _ => name.clone(),
-    })?;
+    };
+    let metadata = match span {
+        None => {
+            let size = if is_dash(file) {
+                None
+            } else {
+                std::fs::metadata(file).ok().map(|m| m.len())
+            };
+            let progress = Progress::new(size, "reading", quiet);
+            let result = read_all(&mut r, super::MAX_RECORDS, &mut on_audio);
+            progress.set(r.offset());
+            progress.finish();
+            result.with_context(|| incomplete(&wav))?.metadata
+        }
+        Some((from, to)) if seekable(file) => {
+            drop(r);
+            let m = read_range_indexed(file, key.as_ref(), from, to, &mut on_audio)
+                .with_context(|| incomplete(&wav))?;
+            m
+        }
+        Some((from, to)) => {
+            let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
+                .with_context(|| incomplete(&wav))?;
+            let total = r.totals().map(|t| t.samples).unwrap_or(0);
+            check_from(from, total, rate)?;
+            m
+        }
+    };
     if let Some((w, _, _)) = wav {
         w.commit()?;
     }
-    Ok((contents, format.sample_rate))
+    Ok((metadata, rate))
 }
 
-pub fn run(file: &Path, output: &Path, pcm16: bool, key_args: &KeyArgs, quiet: bool) -> Result<()> {
-    to_wav(file, Some((output, pcm16)), key_args, quiet)?;
+/// A range through the authenticated index: reads only the chunks it needs.
+fn read_range_indexed(
+    file: &Path,
+    key: Option<&Key>,
+    from: u64,
+    to: u64,
+    on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
+) -> Result<Metadata> {
+    let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let mut ra = Decoder::new(f)?.open(key)?.into_random_access()?;
+    let rate = ra.header().format.sample_rate;
+    check_from(from, ra.totals().samples, rate)?;
+    let m = ra.read_range(from, to, on_audio)?;
+    Ok(Metadata {
+        recording: shift_info(ra.info(), from, rate),
+        participants: m.participants,
+        events: m.events,
+        annotations: m.annotations,
+    })
+}
+
+pub fn run(
+    file: &Path,
+    output: &Path,
+    pcm16: bool,
+    range: &RangeArgs,
+    key_args: &KeyArgs,
+    quiet: bool,
+) -> Result<()> {
+    to_wav(file, Some((output, pcm16)), range, key_args, quiet)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_in_every_form() {
+        assert_eq!(parse_time("00:01:30").unwrap(), 90_000_000_000);
+        assert_eq!(parse_time("1:30.5").unwrap(), 90_500_000_000);
+        assert_eq!(parse_time("90.25").unwrap(), 90_250_000_000);
+        assert_eq!(
+            parse_time("10:00:00.000000001").unwrap(),
+            36_000_000_000_001
+        );
+        for bad in [
+            "",
+            "a",
+            "1:2:3:4",
+            "1.2.3",
+            "-5",
+            "1:",
+            "99999999999999999:00",
+        ] {
+            assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
 }

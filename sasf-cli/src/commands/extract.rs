@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{bail, Result};
 
-use crate::cli::KeyArgs;
+use crate::cli::{KeyArgs, RangeArgs};
 use crate::io::{is_dash, Output};
 
 pub fn run(
@@ -13,6 +13,7 @@ pub fn run(
     meta: &Path,
     audio: Option<&Path>,
     pcm16: bool,
+    range: &RangeArgs,
     key_args: &KeyArgs,
     quiet: bool,
 ) -> Result<()> {
@@ -21,10 +22,10 @@ pub fn run(
             bail!("--meta and --audio cannot both be stdout (-)");
         }
     }
-    let (contents, rate) =
-        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), key_args, quiet)?;
+    let (metadata, rate) =
+        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), range, key_args, quiet)?;
     let mut out = Output::create(meta)?;
-    serde_json::to_writer_pretty(&mut out, &contents.metadata.to_json(rate))?;
+    serde_json::to_writer_pretty(&mut out, &metadata.to_json(rate))?;
     out.write_all(b"\n")?;
     out.commit()
 }

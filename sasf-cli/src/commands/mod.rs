@@ -5,6 +5,7 @@ pub mod extract;
 pub mod info;
 pub mod keygen;
 pub mod pack;
+pub mod recover;
 pub mod verify;
 
 use std::io::Read;

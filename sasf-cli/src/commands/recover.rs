@@ -1,0 +1,31 @@
+//! `sasf recover`: salvage the authenticated prefix of a damaged file.
+
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use sasf_core::error::format_time;
+use sasf_core::recover::recover;
+
+use crate::cli::KeyArgs;
+use crate::io::{load_key, open_input, shown, Output};
+
+pub fn run(file: &Path, output: &Path, key_args: &KeyArgs) -> Result<()> {
+    let key = load_key(key_args)?;
+    let name = shown(file);
+    let mut out = Output::create(output)?;
+    let (_, rep) =
+        recover(open_input(file)?, key.as_ref(), &mut out).with_context(|| name.clone())?;
+    out.commit()?;
+    let at = format_time(rep.samples, rep.sample_rate);
+    match &rep.stop {
+        Some(e) => eprintln!(
+            "sasf: {name}: recovered {} chunk(s), {at} of audio; the original stopped: {e}",
+            rep.chunks_kept
+        ),
+        None => eprintln!(
+            "sasf: {name}: the file was complete; copied {} chunk(s), {at} of audio",
+            rep.chunks_kept
+        ),
+    }
+    Ok(())
+}
