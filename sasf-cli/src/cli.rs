@@ -23,6 +23,13 @@ pub struct Cli {
     /// Do not show progress bars.
     #[arg(short, long, global = true)]
     pub quiet: bool,
+    /// Flush each output file to disk (fsync) before renaming it into place. Off by
+    /// default: a SASF file cut short by a power loss never verifies as complete.
+    #[arg(long, global = true)]
+    pub fsync: bool,
+    /// Threads that seal and verify chunks (default: every core).
+    #[arg(short = 'j', long, global = true, value_name = "N")]
+    pub threads: Option<usize>,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -203,6 +210,47 @@ Example:
         key: KeyArgs,
     },
 
+    /// Merge an ad hoc WAV recording into the snippet that started while it ran.
+    #[command(after_help = "\
+The result is one snippet from the ad hoc start to the snippet's end: the ad hoc audio
+up to the snippet's start, then the snippet's audio (where they overlap, the snippet's
+audio wins). The snippet's participants and events move onto the new timeline, and the
+merge is recorded as events: adhoc_start at 0, snippet_start and a `sasf.merge` custom
+event where the snippet begins. It has the snippet's integrity level and key, a new
+salt, and starts (INFO started_at) at the ad hoc start. The inputs are not changed.
+
+The ad hoc start is --adhoc-start, or else the WAV's BWF bext origination date and time,
+taken as UTC. The snippet's start is its INFO started_at. A WAV that ends up to one
+second before the snippet starts (bext times have one-second resolution) is taken to
+have run until it. Exit 2 for a different sample format, rate or channel count, an ad
+hoc recording that starts after the snippet or ends before it, or a snippet without a
+start time.
+
+Examples:
+  sasf merge --adhoc adhoc.wav --snippet snip.sasf -o merged.sasf --key-file archive.key
+  sasf merge --adhoc adhoc.wav --snippet snip.sasf -o merged.sasf --adhoc-start 2026-11-23T10:14:50Z")]
+    Merge(MergeArgs),
+
+    /// Replay a call's recording actions over its audio, as the recording system would.
+    #[command(after_help = "\
+ACTIONS.json is a list of {\"at_ms\", \"action\", \"by\"} in time order; action is adhoc_start
+(Record), adhoc_stop, snippet_start (Snip), snippet_stop or disconnect (which may have a
+\"reason\"). The rules: a snippet takes precedence; an ad hoc recording running when a
+snippet starts merges into it (the snippet then runs from the ad hoc start, and Record
+or Snip stops it); no ad hoc recording can start while a snippet runs. The end of the
+audio ends the call.
+
+OUTDIR (created if missing, and must be empty) receives adhoc-N.wav for each ad hoc
+recording that was not merged, snippet-N.sasf for each snippet, and report.json; a
+summary, with every refused action and why, is printed. --meta gives the call's
+recording information, participants (declared in every snippet) and events (kept in
+the snippets that span them). Refused actions are part of the replay: exit 0.
+
+Examples:
+  sasf session actions.json --audio call.wav -o out/
+  sasf session actions.json --audio call.wav -o out/ --meta call.json --key-file archive.key --encrypt")]
+    Session(SessionArgs),
+
     /// Print shell completions for SHELL to stdout.
     #[command(after_help = "Example:\n  sasf completions bash > /etc/bash_completion.d/sasf")]
     Completions {
@@ -217,4 +265,46 @@ Example:
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
     },
+}
+
+/// Arguments of `sasf merge`.
+#[derive(Debug, Args)]
+pub struct MergeArgs {
+    /// The ad hoc recording (WAV).
+    #[arg(long, value_name = "ADHOC.wav")]
+    pub adhoc: PathBuf,
+    /// The snippet (SASF) that started while the ad hoc recording ran.
+    #[arg(long, value_name = "SNIPPET.sasf")]
+    pub snippet: PathBuf,
+    /// The merged SASF file to write (- for stdout).
+    #[arg(short, long, value_name = "OUT.sasf")]
+    pub output: PathBuf,
+    /// When the ad hoc recording started (RFC 3339); default: the WAV's bext
+    /// origination date and time, taken as UTC.
+    #[arg(long, value_name = "RFC3339")]
+    pub adhoc_start: Option<String>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Arguments of `sasf session`.
+#[derive(Debug, Args)]
+pub struct SessionArgs {
+    /// The user actions: a JSON list of {"at_ms", "action", "by"}.
+    #[arg(value_name = "ACTIONS.json")]
+    pub actions: PathBuf,
+    /// The call audio (WAV, - for stdin).
+    #[arg(long, value_name = "CALL.wav")]
+    pub audio: PathBuf,
+    /// The directory to write the recordings and report.json into.
+    #[arg(short, long, value_name = "OUTDIR")]
+    pub output: PathBuf,
+    /// The call's recording information, participants and events (JSON, as for pack).
+    #[arg(long, value_name = "META.json")]
+    pub meta: Option<PathBuf>,
+    /// Encrypt the snippets with AES-256-GCM (needs a key).
+    #[arg(long)]
+    pub encrypt: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }

@@ -16,6 +16,30 @@ use crate::cli::KeyArgs;
 /// Buffer size for files and pipes.
 const BUF: usize = 256 * 1024;
 
+static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+
+/// Sets the number of threads that seal and verify chunks (`None`: every core).
+pub fn set_threads(n: Option<usize>) {
+    let n = n.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let _ = THREADS.set(n.max(1));
+}
+
+static FSYNC: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Whether outputs are flushed to disk before they are renamed into place.
+pub fn set_fsync(on: bool) {
+    FSYNC.store(on, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The number of threads that seal and verify chunks.
+pub fn threads() -> usize {
+    THREADS.get().copied().unwrap_or(1)
+}
+
 /// Whether `p` names stdin/stdout.
 pub fn is_dash(p: &Path) -> bool {
     p.as_os_str() == "-"
@@ -113,9 +137,11 @@ impl FileOut {
     pub fn commit(self) -> Result<()> {
         let path = self.path;
         let tmp = self.tmp.into_inner().map_err(|e| e.into_error())?;
-        tmp.as_file()
-            .sync_all()
-            .with_context(|| format!("cannot write {}", path.display()))?;
+        if FSYNC.load(std::sync::atomic::Ordering::Relaxed) {
+            tmp.as_file()
+                .sync_all()
+                .with_context(|| format!("cannot write {}", path.display()))?;
+        }
         tmp.persist(&path)
             .map_err(|e| e.error)
             .with_context(|| format!("cannot create {}", path.display()))?;
@@ -141,21 +167,33 @@ impl Seek for FileOut {
     }
 }
 
-/// An output: a file committed on success, or stdout.
+/// An output: a regular file committed on success, or a stream (stdout, or an
+/// existing device or pipe such as /dev/null, written in place).
 pub enum Output {
-    /// A file.
+    /// A regular file.
     File(FileOut),
-    /// Standard output.
-    Stdout(BufWriter<io::Stdout>),
+    /// Standard output, or a device or pipe.
+    Stdout(BufWriter<Box<dyn Write>>),
 }
 
 impl Output {
     /// Creates the output for `path` (`-` is stdout).
     pub fn create(path: &Path) -> Result<Output> {
         if is_dash(path) {
-            Ok(Output::Stdout(BufWriter::with_capacity(BUF, io::stdout())))
-        } else {
-            Ok(Output::File(FileOut::create(path)?))
+            return Ok(Output::Stdout(BufWriter::with_capacity(
+                BUF,
+                Box::new(io::stdout()),
+            )));
+        }
+        match std::fs::metadata(path) {
+            Ok(m) if !m.is_file() && !m.is_dir() => {
+                let f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .open(path)
+                    .with_context(|| format!("cannot open {}", path.display()))?;
+                Ok(Output::Stdout(BufWriter::with_capacity(BUF, Box::new(f))))
+            }
+            _ => Ok(Output::File(FileOut::create(path)?)),
         }
     }
 
@@ -194,8 +232,8 @@ impl Write for Output {
 pub enum WavOut {
     /// To a file.
     File(WavWriter<FileOut>),
-    /// To stdout.
-    Stdout(WavWriter<BufWriter<io::Stdout>>),
+    /// To stdout, a device or a pipe.
+    Stdout(WavWriter<BufWriter<Box<dyn Write>>>),
 }
 
 impl WavOut {

@@ -18,6 +18,8 @@ use cli::{Cli, Command};
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let q = cli.quiet;
+    io::set_threads(cli.threads);
+    io::set_fsync(cli.fsync);
     match cli.command {
         Command::Keygen { output } => commands::keygen::run(&output)?,
         Command::Pack {
@@ -58,6 +60,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
         } => commands::convert::run(&file, &output, pcm16, &range, &key, q)?,
         Command::Recover { file, output, key } => commands::recover::run(&file, &output, &key)?,
+        Command::Merge(args) => commands::merge::run(&args)?,
+        Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {
             clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut std::io::stdout());
         }

@@ -48,10 +48,13 @@ pub mod bridge;
 pub mod crypto;
 pub mod error;
 pub mod format;
+pub mod merge;
 pub mod meta;
+pub(crate) mod pool;
 pub mod read;
 pub mod recover;
 pub mod seek;
+pub mod session;
 pub mod wav;
 pub mod write;
 

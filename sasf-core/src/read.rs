@@ -3,8 +3,9 @@
 //! chunks in order. Memory is bounded by the chunk-length cap, whatever the length of
 //! the stream; nothing is returned before it is authenticated.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::io::{self, Read};
+use std::sync::Arc;
 
 use sha2::{Digest, Sha256};
 
@@ -14,6 +15,7 @@ use crate::crypto::{
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
 use crate::meta::{self, Annotation, Event, Participant, RecordingInfo};
+use crate::pool::{Ordered, Workers};
 
 /// Limits a reader enforces against hostile input. Every length read from a file is
 /// checked against these before anything is allocated.
@@ -61,6 +63,7 @@ pub struct Decoder<R> {
     header: Header,
     header_bytes: Vec<u8>,
     limits: Limits,
+    threads: usize,
 }
 
 impl<R: Read> Decoder<R> {
@@ -118,7 +121,17 @@ impl<R: Read> Decoder<R> {
             header,
             header_bytes,
             limits,
+            threads: 1,
         })
+    }
+
+    /// Threads that open chunks (default 1: everything on the caller's thread). With
+    /// more, the reader reads ahead (at most about 8 MiB) and chunks are verified in
+    /// parallel; they are still released in order, each only once it is authentic,
+    /// and errors are the same as with one thread.
+    pub fn threads(mut self, n: usize) -> Decoder<R> {
+        self.threads = n.max(1);
+        self
     }
 
     /// The public header. Its fields are not authenticated until [`Decoder::open`].
@@ -158,14 +171,27 @@ impl<R: Read> Decoder<R> {
         let h: [u8; 32] = Sha256::digest(&self.header_bytes).into();
         let mut manifest = Sha256::new();
         manifest.update(MANIFEST_LABEL);
+        let max_inflight =
+            (8 * 1024 * 1024 / self.header.max_chunk_len as usize).clamp(2 * self.threads, 32);
         let mut r = Reader {
             inner: self.inner,
+            read_offset: self.header_bytes.len() as u64,
+            read_index: 0,
+            par: (self.threads > 1).then(|| ReadPar {
+                workers: Workers::new(self.threads),
+                done: Ordered::new(),
+                queue: VecDeque::new(),
+                next_seq: 0,
+                free: Vec::new(),
+                stopped: false,
+                max_inflight,
+            }),
             offset: self.header_bytes.len() as u64,
             tag_len: level.tag_len(),
             block_align: self.header.format.block_align(),
             header: self.header,
             h,
-            suite,
+            suite: Arc::new(suite),
             limits: self.limits,
             next_index: 0,
             samples: 0,
@@ -245,6 +271,102 @@ enum Parsed {
     Index(IndexHeader),
 }
 
+/// Why reading stopped before a whole chunk could be read; turned into an error when
+/// the reader reaches that point in order.
+enum Stop {
+    /// The input ended at byte `at`; `clean` if exactly on a chunk boundary.
+    Eof {
+        at: u64,
+        clean: bool,
+    },
+    TooShort(u32),
+    TooLong(u32),
+    WrongIndex,
+    Io(io::Error),
+}
+
+/// A chunk read from the input and not yet authenticated, or why there is none.
+enum Fetched {
+    Chunk {
+        prefix: [u8; PREFIX_LEN],
+        buf: Vec<u8>,
+        len: usize,
+    },
+    Stop(Stop),
+}
+
+/// Reads the chunk at `*offset`, checking only what can be checked before
+/// authentication (length against the cap, index against `*index`). Never allocates
+/// more than the cap plus a tag.
+fn fetch<R: Read>(
+    inner: &mut R,
+    offset: &mut u64,
+    index: &mut u64,
+    cap: u32,
+    tag_len: usize,
+    mut buf: Vec<u8>,
+) -> Fetched {
+    let start = *offset;
+    let mut prefix = [0u8; PREFIX_LEN];
+    let n = match read_full(inner, &mut prefix) {
+        Ok(n) => n,
+        Err(e) => return Fetched::Stop(Stop::Io(e)),
+    };
+    if n < PREFIX_LEN {
+        return Fetched::Stop(Stop::Eof {
+            at: start + n as u64,
+            clean: n == 0,
+        });
+    }
+    let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
+    let stored_index = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
+    if len < BODY_HEADER_LEN as u32 {
+        return Fetched::Stop(Stop::TooShort(len));
+    }
+    if len > cap {
+        return Fetched::Stop(Stop::TooLong(len));
+    }
+    if stored_index != *index {
+        return Fetched::Stop(Stop::WrongIndex);
+    }
+    let len = len as usize;
+    buf.clear();
+    buf.resize(len + tag_len, 0);
+    let n = match read_full(inner, &mut buf) {
+        Ok(n) => n,
+        Err(e) => return Fetched::Stop(Stop::Io(e)),
+    };
+    if n < buf.len() {
+        return Fetched::Stop(Stop::Eof {
+            at: start + (PREFIX_LEN + n) as u64,
+            clean: false,
+        });
+    }
+    *offset = start + (PREFIX_LEN + len + tag_len) as u64;
+    *index += 1;
+    Fetched::Chunk { prefix, buf, len }
+}
+
+enum Queued {
+    Job {
+        seq: u64,
+        prefix: [u8; PREFIX_LEN],
+        len: usize,
+    },
+    Stopped(Stop),
+}
+
+/// The read-ahead state of a [`Reader`] with more than one thread.
+struct ReadPar {
+    workers: Workers,
+    done: Ordered<(Vec<u8>, bool)>,
+    queue: VecDeque<Queued>,
+    next_seq: u64,
+    free: Vec<Vec<u8>>,
+    stopped: bool,
+    max_inflight: usize,
+}
+
 #[derive(Clone, Copy)]
 struct Current {
     index: u64,
@@ -257,12 +379,16 @@ struct Current {
 /// An opened SASF stream yielding authenticated chunks in order.
 pub struct Reader<R> {
     inner: R,
+    /// Where the next chunk will be read from (ahead of `offset` when reading ahead).
+    read_offset: u64,
+    read_index: u64,
+    par: Option<ReadPar>,
     offset: u64,
     tag_len: usize,
     block_align: usize,
     header: Header,
     h: [u8; 32],
-    suite: Suite,
+    suite: Arc<Suite>,
     limits: Limits,
     next_index: u64,
     samples: u64,
@@ -383,46 +509,110 @@ impl<R: Read> Reader<R> {
         })
     }
 
-    fn advance_inner(&mut self) -> Result<Current> {
-        self.parsed = None;
-        let start = self.offset;
-        let index = self.next_index;
-        let mut prefix = [0u8; PREFIX_LEN];
-        let n = read_full(&mut self.inner, &mut prefix)?;
-        if n < PREFIX_LEN {
-            return Err(self.truncated(start + n as u64));
+    /// Reads ahead until enough chunks are in flight or reading stopped.
+    fn fill_ahead(&mut self) {
+        let Some(par) = &mut self.par else { return };
+        while !par.stopped && par.queue.len() < par.max_inflight {
+            let buf = par.free.pop().unwrap_or_default();
+            let cap = self.header.max_chunk_len;
+            let (off, idx) = (&mut self.read_offset, &mut self.read_index);
+            match fetch(&mut self.inner, off, idx, cap, self.tag_len, buf) {
+                Fetched::Chunk {
+                    prefix,
+                    mut buf,
+                    len,
+                } => {
+                    let (suite, h) = (Arc::clone(&self.suite), self.h);
+                    let (tx, seq) = (par.done.sender(), par.next_seq);
+                    par.next_seq += 1;
+                    par.workers.run(move || {
+                        let (body, tag) = buf.split_at_mut(len);
+                        let ok = suite.open(&h, &prefix, body, tag);
+                        let _ = tx.send((seq, (buf, ok)));
+                    });
+                    par.queue.push_back(Queued::Job { seq, prefix, len });
+                }
+                Fetched::Stop(stop) => {
+                    par.queue.push_back(Queued::Stopped(stop));
+                    par.stopped = true;
+                }
+            }
         }
-        let len = u32::from_be_bytes([prefix[0], prefix[1], prefix[2], prefix[3]]);
-        let stored_index = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
-        let place = Place::chunk(index, start);
-        if len < BODY_HEADER_LEN as u32 {
-            return Err(Error::malformed(
+    }
+
+    fn stop_error(&self, start: u64, stop: Stop) -> Error {
+        let place = Place::chunk(self.next_index, start);
+        match stop {
+            Stop::Eof { at, .. } => self.truncated(at),
+            Stop::TooShort(len) => Error::malformed(
                 format!("chunk body length {len} is below the minimum of 12"),
                 place,
-            ));
-        }
-        if len > self.header.max_chunk_len {
-            return Err(Error::new(ErrorKind::LimitExceeded {
+            ),
+            Stop::TooLong(len) => Error::new(ErrorKind::LimitExceeded {
                 what: "chunk body length",
                 found: len as u64,
                 limit: self.header.max_chunk_len as u64,
                 place,
-            }));
-        }
-        if stored_index != index {
+            }),
             // A dropped, duplicated or reordered chunk: it is not authentic here.
+            Stop::WrongIndex => Error::new(ErrorKind::AuthFailed { place }),
+            Stop::Io(e) => e.into(),
+        }
+    }
+
+    /// Whether the input ends right here (after the END chunk).
+    fn input_ends_here(&mut self) -> Result<bool> {
+        if let Some(par) = &mut self.par {
+            if let Some(front) = par.queue.front() {
+                return Ok(matches!(
+                    front,
+                    Queued::Stopped(Stop::Eof { clean: true, .. })
+                ));
+            }
+        }
+        let mut probe = [0u8; 1];
+        Ok(read_full(&mut self.inner, &mut probe)? == 0)
+    }
+
+    fn advance_inner(&mut self) -> Result<Current> {
+        self.parsed = None;
+        let start = self.offset;
+        let index = self.next_index;
+        let place = Place::chunk(index, start);
+        let (_prefix, len, ok) = if self.par.is_some() {
+            self.fill_ahead();
+            let par = self.par.as_mut().expect("checked");
+            match par.queue.pop_front().expect("fill_ahead leaves an entry") {
+                Queued::Job { seq, prefix, len } => {
+                    let (buf, ok) = par.done.wait(seq);
+                    let old = std::mem::replace(&mut self.buf, buf);
+                    par.free.push(old);
+                    (prefix, len, ok)
+                }
+                Queued::Stopped(stop) => return Err(self.stop_error(start, stop)),
+            }
+        } else {
+            let cap = self.header.max_chunk_len;
+            let buf = std::mem::take(&mut self.buf);
+            let (off, idx) = (&mut self.read_offset, &mut self.read_index);
+            match fetch(&mut self.inner, off, idx, cap, self.tag_len, buf) {
+                Fetched::Chunk {
+                    prefix,
+                    mut buf,
+                    len,
+                } => {
+                    let (body, tag) = buf.split_at_mut(len);
+                    let ok = self.suite.open(&self.h, &prefix, body, tag);
+                    self.buf = buf;
+                    (prefix, len, ok)
+                }
+                Fetched::Stop(stop) => return Err(self.stop_error(start, stop)),
+            }
+        };
+        if !ok {
             return Err(Error::new(ErrorKind::AuthFailed { place }));
         }
-        let len = len as usize;
-        self.buf.resize(len + self.tag_len, 0);
-        let n = read_full(&mut self.inner, &mut self.buf)?;
-        if n < self.buf.len() {
-            return Err(self.truncated(start + (PREFIX_LEN + n) as u64));
-        }
-        let (body, tag) = self.buf.split_at_mut(len);
-        if !self.suite.open(&self.h, &prefix, body, tag) {
-            return Err(Error::new(ErrorKind::AuthFailed { place }));
-        }
+        let (body, tag) = self.buf.split_at(len);
         let mut tag_copy = [0u8; 32];
         tag_copy[..self.tag_len].copy_from_slice(tag);
         let c = Current {
@@ -556,8 +746,7 @@ impl<R: Read> Reader<R> {
                         place,
                     ));
                 }
-                let mut probe = [0u8; 1];
-                if read_full(&mut self.inner, &mut probe)? != 0 {
+                if !self.input_ends_here()? {
                     return Err(Error::new(ErrorKind::TrailingData {
                         offset: self.offset,
                     }));
@@ -645,7 +834,7 @@ pub(crate) struct OpenParts<R> {
     pub inner: R,
     pub header: Header,
     pub h: [u8; 32],
-    pub suite: Suite,
+    pub suite: Arc<Suite>,
     pub limits: Limits,
     pub info: RecordingInfo,
 }

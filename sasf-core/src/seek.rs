@@ -56,7 +56,7 @@ pub struct RandomAccess<R> {
     inner: R,
     header: Header,
     h: [u8; 32],
-    suite: Suite,
+    suite: std::sync::Arc<Suite>,
     tag_len: usize,
     limits: Limits,
     info: RecordingInfo,

@@ -2,17 +2,19 @@
 //! writes the header and gives a [`Writer`], and [`Writer::finish`] writes the index
 //! and end chunks. The writer never seeks.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::io::Write;
+use std::sync::Arc;
 
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 use crate::audio::AudioFormat;
-use crate::crypto::{keyless_header_tag, FileKeys, Integrity, Key, Suite, MANIFEST_LABEL};
+use crate::crypto::{keyless_header_tag, FileKeys, Integrity, Key, Suite, Tag, MANIFEST_LABEL};
 use crate::error::{Error, Result};
 use crate::format::*;
 use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+use crate::pool::{Ordered, Workers};
 
 /// Default audio per chunk: one second, which also bounds what a crash can lose.
 pub const DEFAULT_CHUNK_SECONDS: u32 = 1;
@@ -52,6 +54,7 @@ pub struct WriterBuilder {
     salt: Option<[u8; 32]>,
     flush_each_chunk: bool,
     recovered: bool,
+    threads: usize,
 }
 
 impl WriterBuilder {
@@ -70,6 +73,7 @@ impl WriterBuilder {
             salt: None,
             flush_each_chunk: true,
             recovered: false,
+            threads: 1,
         }
     }
     /// Level 2: HMAC-SHA256 under `key`.
@@ -124,6 +128,13 @@ impl WriterBuilder {
     /// Whether to flush the output after every chunk (default true, for crash safety).
     pub fn flush_each_chunk(mut self, yes: bool) -> Self {
         self.flush_each_chunk = yes;
+        self
+    }
+    /// Threads that seal chunks (default 1: everything on the caller's thread). With
+    /// more, chunks are sealed in parallel and written in order; the bytes written are
+    /// the same as with one thread.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
         self
     }
     /// Marks the stream as rebuilt by a recovery tool (a flag in the end chunk).
@@ -199,7 +210,7 @@ impl WriterBuilder {
         manifest.update(MANIFEST_LABEL);
         let mut w = Writer {
             out,
-            suite: keys.map(|k| k.suite).unwrap_or(Suite::Keyless),
+            suite: Arc::new(keys.map(|k| k.suite).unwrap_or(Suite::Keyless)),
             tag_len: self.integrity.tag_len(),
             h,
             header,
@@ -220,6 +231,16 @@ impl WriterBuilder {
             index_first: 0,
             last_index_offset: NO_OFFSET,
             dead: false,
+            par: (self.threads > 1).then(|| Par {
+                workers: Workers::new(self.threads),
+                done: Ordered::new(),
+                pending: VecDeque::new(),
+                next_seq: 0,
+                free: Vec::new(),
+                // Enough chunks in flight to keep every worker busy, bounded in bytes.
+                max_inflight: (8 * 1024 * 1024 / self.max_chunk_len as usize)
+                    .clamp(2 * self.threads, 32),
+            }),
         };
         let info = serde_json::to_vec(&w_info_json(&self.info))
             .map_err(|e| Error::misuse(e.to_string()))?;
@@ -232,6 +253,40 @@ impl WriterBuilder {
 
 fn w_info_json(info: &RecordingInfo) -> Value {
     info.to_json()
+}
+
+/// The parallel sealing state of a [`Writer`].
+struct Par {
+    workers: Workers,
+    done: Ordered<(Vec<u8>, Tag)>,
+    /// Chunks handed to the workers, oldest first: sequence number, prefix and type.
+    pending: VecDeque<(u64, [u8; PREFIX_LEN], ChunkType)>,
+    next_seq: u64,
+    /// Body buffers to reuse.
+    free: Vec<Vec<u8>>,
+    max_inflight: usize,
+}
+
+/// Writes one sealed chunk and accounts for its tag.
+fn put<W: Write>(
+    out: &mut W,
+    manifest: &mut Sha256,
+    flush: bool,
+    prefix: &[u8],
+    body: &[u8],
+    tag: &Tag,
+    ty: ChunkType,
+) -> std::io::Result<()> {
+    out.write_all(prefix)?;
+    out.write_all(body)?;
+    out.write_all(tag.as_slice())?;
+    if flush {
+        out.flush()?;
+    }
+    if ty != ChunkType::END {
+        manifest.update(tag.as_slice());
+    }
+    Ok(())
 }
 
 enum PendingItem {
@@ -250,7 +305,7 @@ struct Pending {
 /// as truncated, and that a recovery tool can salvage).
 pub struct Writer<W: Write> {
     out: W,
-    suite: Suite,
+    suite: Arc<Suite>,
     tag_len: usize,
     h: [u8; 32],
     header: Header,
@@ -273,6 +328,7 @@ pub struct Writer<W: Write> {
     index_first: u64,
     last_index_offset: u64,
     dead: bool,
+    par: Option<Par>,
 }
 
 impl<W: Write> Writer<W> {
@@ -482,6 +538,7 @@ impl<W: Write> Writer<W> {
             let k = self.buffered_frames();
             self.seal_audio(k)?;
             self.emit_due()?;
+            self.drain(0)?;
             self.out.flush()?;
             Ok(())
         })();
@@ -508,15 +565,39 @@ impl<W: Write> Writer<W> {
         let len = self.body.len();
         debug_assert!(len <= self.header.max_chunk_len as usize);
         let prefix = chunk_prefix(len as u32, self.next_index);
-        let tag = self.suite.seal(&self.h, &prefix, &mut self.body);
-        self.out.write_all(&prefix)?;
-        self.out.write_all(&self.body)?;
-        self.out.write_all(tag.as_slice())?;
-        if self.flush_each_chunk {
-            self.out.flush()?;
+        if ty == ChunkType::END {
+            // The END chunk carries the manifest over every tag before it.
+            self.drain(0)?;
         }
-        if ty != ChunkType::END {
-            self.manifest.update(tag.as_slice());
+        match &mut self.par {
+            Some(par) if ty != ChunkType::END => {
+                let mut body =
+                    std::mem::replace(&mut self.body, par.free.pop().unwrap_or_default());
+                let (suite, h, tx, seq) = (
+                    Arc::clone(&self.suite),
+                    self.h,
+                    par.done.sender(),
+                    par.next_seq,
+                );
+                par.next_seq += 1;
+                par.workers.run(move || {
+                    let tag = suite.seal(&h, &prefix, &mut body);
+                    let _ = tx.send((seq, (body, tag)));
+                });
+                par.pending.push_back((seq, prefix, ty));
+            }
+            _ => {
+                let tag = self.suite.seal(&self.h, &prefix, &mut self.body);
+                put(
+                    &mut self.out,
+                    &mut self.manifest,
+                    self.flush_each_chunk,
+                    &prefix,
+                    &self.body,
+                    &tag,
+                    ty,
+                )?;
+            }
         }
         if ty != ChunkType::INDEX && ty != ChunkType::END {
             self.index_entries.push(IndexEntry {
@@ -532,6 +613,35 @@ impl<W: Write> Writer<W> {
             let r = self.write_index();
             self.body = saved;
             r?;
+        }
+        // A stream flushed chunk by chunk (a live recording) writes each chunk as soon
+        // as it is sealed, so a crash loses at most the chunk in progress.
+        let keep = match &self.par {
+            Some(p) if !self.flush_each_chunk => p.max_inflight,
+            _ => 0,
+        };
+        self.drain(keep)
+    }
+
+    /// Writes sealed chunks, in order, until at most `keep` are still in flight.
+    fn drain(&mut self, keep: usize) -> Result<()> {
+        let Some(par) = &mut self.par else {
+            return Ok(());
+        };
+        while par.pending.len() > keep {
+            let (seq, prefix, ty) = par.pending.pop_front().expect("non-empty");
+            let (mut body, tag) = par.done.wait(seq);
+            put(
+                &mut self.out,
+                &mut self.manifest,
+                self.flush_each_chunk,
+                &prefix,
+                &body,
+                &tag,
+                ty,
+            )?;
+            body.clear();
+            par.free.push(body);
         }
         Ok(())
     }
@@ -585,6 +695,7 @@ impl<W: Write> Writer<W> {
             self.write_index()?;
             self.body = saved;
         }
+        self.drain(0)?;
         let manifest: [u8; 32] = std::mem::take(&mut self.manifest).finalize().into();
         let totals = Totals {
             chunks: self.next_index,

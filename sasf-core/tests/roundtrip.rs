@@ -264,3 +264,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn parallel_sealing_writes_the_same_bytes_as_one_thread() {
+    let key = key();
+    for level in LEVELS {
+        for (chunk_frames, frames) in [
+            (7u64, 0usize),
+            (7, 1),
+            (7, 7),
+            (50, 5000),
+            (1, 300),
+            (4000, 123_457),
+        ] {
+            let format = AudioFormat::new(Encoding::S16, 2, 8000).unwrap();
+            let audio = noise(frames * 4, frames as u64);
+            let mk = |threads: usize| {
+                let mut w = builder(format, level, &key)
+                    .chunk_frames(chunk_frames)
+                    .index_interval(16)
+                    .threads(threads)
+                    .salt_for_test_vectors([3; 32])
+                    .wrap_output(Vec::new())
+                    .unwrap();
+                w.add_participant(participant("a", Role::Agent, 0)).unwrap();
+                for t in (0..=frames as u64).step_by(997) {
+                    w.add_event(event(t, "a", EventKind::Mute)).unwrap();
+                }
+                for piece in audio.chunks(1001) {
+                    w.write_audio(piece).unwrap();
+                }
+                w.flush().unwrap();
+                w.finish().unwrap()
+            };
+            let one = mk(1);
+            for threads in [2, 3, 8] {
+                assert!(
+                    mk(threads) == one,
+                    "{level:?} {chunk_frames} {frames} threads {threads}"
+                );
+            }
+            assert_eq!(read_all(&one, Some(&key)).audio, audio);
+        }
+    }
+}

@@ -270,3 +270,46 @@ fn header_field_changes_are_reported_by_class() {
         assert_eq!(class, want, "byte {at} = {val:#x}");
     }
 }
+
+/// The parallel reader must release the same bytes and report the same error, at the
+/// same place, as the one-thread reader, for every damaged file.
+#[test]
+fn the_parallel_reader_behaves_exactly_like_the_sequential_one() {
+    let same = |f: &[u8], what: &str| {
+        let a = read_all(f, Some(&key()));
+        for threads in [2, 4] {
+            let b = common::read_all_threads(f, Some(&key()), threads);
+            assert_eq!(a.audio, b.audio, "{what}");
+            assert_eq!(a.items, b.items, "{what}");
+            assert_eq!(
+                a.error.as_ref().map(|e| e.to_string()),
+                b.error.as_ref().map(|e| e.to_string()),
+                "{what}"
+            );
+        }
+    };
+    for level in LEVELS {
+        let (file, _) = original(level);
+        same(&file, "intact");
+        for i in (0..file.len()).step_by(3) {
+            let mut f = file.clone();
+            f[i] ^= 0x41;
+            same(&f, &format!("{level:?} flip {i}"));
+        }
+        for cut in 0..file.len() {
+            same(&file[..cut], &format!("{level:?} cut {cut}"));
+        }
+        let (header, chunks) = split(&file, level.tag_len());
+        for i in 0..chunks.len() {
+            let mut c = chunks.clone();
+            c.remove(i);
+            same(&join(&header, &c), "drop");
+            let mut c = chunks.clone();
+            c.push(chunks[i].clone());
+            same(&join(&header, &c), "appended chunk");
+        }
+        let mut f = file.clone();
+        f.extend_from_slice(&[0u8; 40]);
+        same(&f, "trailing zeros");
+    }
+}

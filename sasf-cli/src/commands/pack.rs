@@ -9,7 +9,7 @@ use sasf_core::wav::WavReader;
 use sasf_core::Decoder;
 
 use crate::cli::KeyArgs;
-use crate::io::{is_dash, load_key, open_input, shown, Output, Progress};
+use crate::io::{is_dash, load_key, open_input, shown, threads, Output, Progress};
 
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -46,10 +46,17 @@ pub fn run(
     let chunk_frames = ((chunk_seconds * format.sample_rate as f64).round() as u64).max(1);
     let progress = Progress::new(info.data_len, "packing", quiet);
     let mut out = Output::create(output)?;
+    // A stream is flushed chunk by chunk (what a reader or a crash sees is whole
+    // chunks); a file is renamed into place only when complete, so it need not be.
+    let stream = matches!(out, Output::Stdout(_));
     let result = pack_wav(
         &mut wav,
         |b| {
-            let b = b.chunk_frames(chunk_frames).retention_days(retention_days);
+            let b = b
+                .chunk_frames(chunk_frames)
+                .retention_days(retention_days)
+                .threads(threads())
+                .flush_each_chunk(stream);
             match (&key, encrypt) {
                 (None, _) => b,
                 (Some(k), false) => b.authenticated(k.clone()),
@@ -76,7 +83,7 @@ pub fn run(
             let tmp = f.temp_path()?;
             let file = std::fs::File::open(&tmp)?;
             Decoder::new(std::io::BufReader::with_capacity(256 * 1024, file))
-                .and_then(|d| d.open(key.as_ref()))
+                .and_then(|d| d.threads(threads()).open(key.as_ref()))
                 .and_then(|mut r| r.verify_to_end())
                 .map_err(|e| {
                     anyhow::anyhow!("internal error: the packed file does not verify: {e}")
