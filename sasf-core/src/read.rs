@@ -330,7 +330,7 @@ fn fetch<R: Read>(
         return Fetched::Stop(Stop::WrongIndex);
     }
     let len = len as usize;
-    buf.clear();
+    // Buffers are reused: resizing to the same length fills nothing.
     buf.resize(len + tag_len, 0);
     let n = match read_full(inner, &mut buf) {
         Ok(n) => n,
@@ -713,6 +713,12 @@ impl<R: Read> Reader<R> {
                 let bad = |what: &str| {
                     Error::malformed(format!("end chunk {what} does not match the stream"), place)
                 };
+                if self.idx_count != 0 {
+                    return Err(Error::malformed(
+                        "the chunks before the end chunk are not all described by an index chunk",
+                        place,
+                    ));
+                }
                 if t.chunks != c.index {
                     return Err(bad("chunk count"));
                 }
@@ -850,5 +856,110 @@ impl<R: Read> Reader<R> {
             limits: self.limits,
             info: self.info,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audio::{AudioFormat, Encoding};
+    use crate::crypto::{keyless_header_tag, Integrity};
+
+    /// A keyless stream built by hand: INFO, one AUDI chunk, optionally an INDX chunk
+    /// describing both, and END.
+    fn stream(with_index: bool) -> Vec<u8> {
+        let mut header = Header {
+            integrity: Integrity::Keyless,
+            format: AudioFormat::new(Encoding::U8, 1, 8000).unwrap(),
+            max_chunk_len: 1024,
+            retention_days: 0,
+            duration_class: DurationClass::Undeclared,
+            salt: [1; 32],
+            commitment: [0; 32],
+            extensions: Vec::new(),
+            tag: [0; 32],
+        };
+        header.tag = keyless_header_tag(&header.unsigned_bytes());
+        let mut file = header.to_bytes();
+        let h: [u8; 32] = Sha256::digest(&file).into();
+        let mut manifest = Sha256::new();
+        manifest.update(crate::crypto::MANIFEST_LABEL);
+        let mut entries = Vec::new();
+        let mut last_index = NO_OFFSET;
+        let put = |file: &mut Vec<u8>,
+                   manifest: &mut Sha256,
+                   i: u64,
+                   ty: ChunkType,
+                   ts: u64,
+                   payload: &[u8]| {
+            let offset = file.len() as u64;
+            let mut body = ty.0.to_vec();
+            body.extend_from_slice(&ts.to_be_bytes());
+            body.extend_from_slice(payload);
+            let prefix = chunk_prefix(body.len() as u32, i);
+            let tag = Suite::Keyless.seal(&h, &prefix, &mut body);
+            file.extend_from_slice(&prefix);
+            file.extend_from_slice(&body);
+            file.extend_from_slice(tag.as_slice());
+            if ty != ChunkType::END {
+                manifest.update(tag.as_slice());
+            }
+            offset
+        };
+        let o0 = put(&mut file, &mut manifest, 0, ChunkType::INFO, 0, b"{}");
+        let o1 = put(&mut file, &mut manifest, 1, ChunkType::AUDIO, 0, &[128; 4]);
+        for (ty, off) in [(ChunkType::INFO, o0), (ChunkType::AUDIO, o1)] {
+            entries.extend_from_slice(
+                &IndexEntry {
+                    chunk_type: ty,
+                    offset: off,
+                    timestamp: 0,
+                }
+                .to_bytes(),
+            );
+        }
+        let mut n = 2;
+        if with_index {
+            let mut p = IndexHeader {
+                prev_index_offset: NO_OFFSET,
+                first_chunk: 0,
+                count: 2,
+            }
+            .to_bytes()
+            .to_vec();
+            p.extend_from_slice(&entries);
+            last_index = put(&mut file, &mut manifest, 2, ChunkType::INDEX, 4, &p);
+            n = 3;
+        }
+        let t = Totals {
+            chunks: n,
+            samples: 4,
+            audio_bytes: 4,
+            stream_bytes: file.len() as u64,
+            last_index_offset: last_index,
+            flags: 0,
+            manifest: manifest.clone().finalize().into(),
+        };
+        put(
+            &mut file,
+            &mut manifest,
+            n,
+            ChunkType::END,
+            4,
+            &t.to_payload(),
+        );
+        file
+    }
+
+    #[test]
+    fn an_end_chunk_after_undescribed_chunks_is_malformed() {
+        let good = stream(true);
+        let mut r = Decoder::new(&good[..]).unwrap().open(None).unwrap();
+        assert_eq!(r.verify_to_end().unwrap().samples, 4);
+        let bad = stream(false);
+        let mut r = Decoder::new(&bad[..]).unwrap().open(None).unwrap();
+        let e = r.verify_to_end().unwrap_err();
+        assert_eq!(e.class(), "malformed");
+        assert!(e.to_string().contains("chunk 2,"), "{e}");
     }
 }

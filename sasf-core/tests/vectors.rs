@@ -1,0 +1,371 @@
+//! The conformance vectors in `testdata/vectors/` (format: its README.md): the
+//! committed files must be exactly what `vectors_gen` generates, and every one must
+//! give exactly its expected outcome through the library, releasing exactly the
+//! authenticated prefix before an error, whether the input arrives in bulk or one byte
+//! per read, and whether one or three threads open the chunks.
+
+mod vectors_gen;
+
+use std::collections::BTreeMap;
+use std::io::Read;
+use std::path::PathBuf;
+
+use sasf_core::meta::RecordingInfo;
+use sasf_core::{ChunkType, Decoder, Encoding, Error, ErrorKind, Item, Key, Totals};
+use sha2::{Digest, Sha256};
+
+fn vectors_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/vectors")
+}
+
+/// The header lines of a vector (repeatable keys keep every value, in order) and its
+/// SASF bytes.
+fn parse(contents: &[u8]) -> (BTreeMap<String, Vec<String>>, &[u8]) {
+    let split = contents
+        .windows(2)
+        .position(|w| w == b"\n\n")
+        .expect("a blank line ends the header");
+    let text = std::str::from_utf8(&contents[..split]).expect("a text header");
+    let mut fields: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for line in text.lines() {
+        let (k, v) = line.split_once(": ").expect("key: value");
+        fields.entry(k.into()).or_default().push(v.into());
+    }
+    (fields, &contents[split + 2..])
+}
+
+/// What a reader released, and how it stopped.
+#[derive(Default)]
+struct Observed {
+    chunks: u64,
+    samples: u64,
+    audio: Vec<u8>,
+    meta: Vec<u8>,
+    info: Option<serde_json::Value>,
+    totals: Option<Totals>,
+    error: Option<Error>,
+}
+
+/// Reads with the raw-chunk API (payload bytes as stored, after every check), with
+/// `threads` threads opening chunks.
+fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Observed {
+    let mut o = Observed::default();
+    let mut r = match Decoder::new(input).and_then(|d| d.threads(threads).open(key)) {
+        Ok(r) => r,
+        Err(e) => {
+            o.error = Some(e);
+            return o;
+        }
+    };
+    o.chunks = 1;
+    o.info = Some(r.info().to_json());
+    let ba = r.header().format.block_align();
+    loop {
+        match r.next_chunk() {
+            Ok(None) => break,
+            Ok(Some(c)) => {
+                o.chunks += 1;
+                let t = c.chunk_type;
+                if t == ChunkType::AUDIO {
+                    o.samples += (c.payload.len() / ba) as u64;
+                    o.audio.extend_from_slice(c.payload);
+                } else if [
+                    ChunkType::PARTICIPANT,
+                    ChunkType::EVENT,
+                    ChunkType::ANNOTATION,
+                ]
+                .contains(&t)
+                {
+                    o.meta.extend_from_slice(&t.0);
+                    o.meta
+                        .extend_from_slice(format!(" {} ", c.timestamp).as_bytes());
+                    o.meta.extend_from_slice(c.payload);
+                    o.meta.push(b'\n');
+                }
+            }
+            Err(e) => {
+                o.error = Some(e);
+                break;
+            }
+        }
+    }
+    o.totals = r.totals().copied();
+    o
+}
+
+/// Reads with the item API; returns the audio, the number of metadata items and the
+/// error, if any.
+fn by_items<R: Read>(input: R, key: Option<&Key>) -> (Vec<u8>, usize, Option<Error>) {
+    let (mut audio, mut meta) = (Vec::new(), 0);
+    let mut r = match Decoder::new(input).and_then(|d| d.open(key)) {
+        Ok(r) => r,
+        Err(e) => return (audio, meta, Some(e)),
+    };
+    loop {
+        match r.next_item() {
+            Ok(None) => return (audio, meta, None),
+            Ok(Some(Item::Audio { data, .. })) => audio.extend_from_slice(data),
+            Ok(Some(Item::Participant { .. } | Item::Event(_) | Item::Annotation(_))) => meta += 1,
+            Ok(Some(_)) => {}
+            Err(e) => return (audio, meta, Some(e)),
+        }
+    }
+}
+
+/// A reader that hands out one byte per call.
+struct OneByte<'a>(&'a [u8]);
+impl Read for OneByte<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if buf.is_empty() || self.0.is_empty() {
+            return Ok(0);
+        }
+        buf[0] = self.0[0];
+        self.0 = &self.0[1..];
+        Ok(1)
+    }
+}
+
+/// The chunk index and byte offset an error reports, where it has them.
+fn place(e: &Error) -> (Option<u64>, Option<u64>) {
+    match e.kind() {
+        ErrorKind::Unsupported { place, .. }
+        | ErrorKind::Malformed { place, .. }
+        | ErrorKind::AuthFailed { place }
+        | ErrorKind::LimitExceeded { place, .. } => (place.chunk, Some(place.offset)),
+        ErrorKind::MalformedHeader { offset, .. }
+        | ErrorKind::Truncated { offset, .. }
+        | ErrorKind::TrailingData { offset } => (None, Some(*offset)),
+        _ => (None, None),
+    }
+}
+
+fn sha_hex(b: &[u8]) -> String {
+    hex::encode(Sha256::digest(b))
+}
+
+/// Checks one vector; returns a description of each disagreement.
+fn replay(name: &str, contents: &[u8]) -> Vec<String> {
+    let (f, bytes) = parse(contents);
+    let one = |k: &str| -> Option<&str> { f.get(k).map(|v| v[0].as_str()) };
+    let num = |k: &str| -> u64 {
+        one(k)
+            .unwrap_or_else(|| panic!("{name}: no {k}"))
+            .parse()
+            .unwrap()
+    };
+    let key = match one("key").expect("key line") {
+        "none" => None,
+        h => Some(Key::from_bytes(
+            hex::decode(h).unwrap().try_into().expect("32 bytes"),
+        )),
+    };
+    let mut bad = Vec::new();
+    let mut check = |what: &str, got: String, want: String| {
+        if got != want {
+            bad.push(format!("{name}: {what}: got {got}, want {want}"));
+        }
+    };
+    let o = by_chunks(bytes, key.as_ref(), 1);
+    let expect = one("expect").expect("expect line");
+    if expect == "success" {
+        if let Some(e) = &o.error {
+            return vec![format!("{name}: expected success, got {e:?}")];
+        }
+        let t = o.totals.expect("totals after success");
+        check("chunks", t.chunks.to_string(), num("chunks").to_string());
+        check(
+            "END chunk count",
+            (o.chunks - 1).to_string(),
+            num("chunks").to_string(),
+        );
+        check("samples", o.samples.to_string(), num("samples").to_string());
+        check(
+            "END samples",
+            t.samples.to_string(),
+            num("samples").to_string(),
+        );
+        check(
+            "audio bytes",
+            o.audio.len().to_string(),
+            num("audio-bytes").to_string(),
+        );
+        check(
+            "audio sha",
+            sha_hex(&o.audio),
+            one("audio-sha256").unwrap().into(),
+        );
+        check(
+            "metadata sha",
+            sha_hex(&o.meta),
+            one("metadata-sha256").unwrap().into(),
+        );
+        let lines: String = f
+            .get("meta")
+            .map(|v| v.iter().map(|l| format!("{l}\n")).collect())
+            .unwrap_or_default();
+        check("meta lines", String::from_utf8_lossy(&o.meta).into(), lines);
+        let rec = if t.recovered() { "yes" } else { "no" };
+        check("recovered", rec.into(), one("recovered").unwrap().into());
+        let info: serde_json::Value = serde_json::from_str(one("info").unwrap()).unwrap();
+        check("info", format!("{:?}", o.info), format!("{:?}", Some(info)));
+    } else {
+        let class = expect.strip_prefix("error ").expect("error <class>");
+        let Some(e) = &o.error else {
+            return vec![format!("{name}: expected {class}, got success")];
+        };
+        check(
+            "class",
+            format!("{} ({e})", e.class()),
+            format!("{class} ({e})"),
+        );
+        let (chunk, offset) = place(e);
+        check(
+            "chunk",
+            format!("{chunk:?}"),
+            format!("{:?}", one("chunk").map(|c| c.parse::<u64>().unwrap())),
+        );
+        check(
+            "offset",
+            format!("{offset:?}"),
+            format!("{:?}", one("offset").map(|c| c.parse::<u64>().unwrap())),
+        );
+        if let ErrorKind::Truncated {
+            after_chunk,
+            at_sample,
+            ..
+        } = e.kind()
+        {
+            let want = match one("after-chunk").expect("after-chunk line") {
+                "none" => None,
+                n => Some(n.parse::<u64>().unwrap()),
+            };
+            check(
+                "after-chunk",
+                format!("{after_chunk:?}"),
+                format!("{want:?}"),
+            );
+            check(
+                "at-sample",
+                at_sample.to_string(),
+                num("released-samples").to_string(),
+            );
+        }
+        check(
+            "released chunks",
+            o.chunks.to_string(),
+            num("released-chunks").to_string(),
+        );
+        check(
+            "released samples",
+            o.samples.to_string(),
+            num("released-samples").to_string(),
+        );
+        check(
+            "released audio bytes",
+            o.audio.len().to_string(),
+            num("released-audio-bytes").to_string(),
+        );
+        check(
+            "released audio sha",
+            sha_hex(&o.audio),
+            one("released-audio-sha256").unwrap().into(),
+        );
+        check(
+            "released metadata sha",
+            sha_hex(&o.meta),
+            one("released-metadata-sha256").unwrap().into(),
+        );
+    }
+    // Three threads opening chunks: the same chunks released, the same error.
+    let p = by_chunks(bytes, key.as_ref(), 3);
+    check(
+        "3 threads: outcome",
+        format!("{:?}", p.error.as_ref().map(|e| e.to_string())),
+        format!("{:?}", o.error.as_ref().map(|e| e.to_string())),
+    );
+    check(
+        "3 threads: released chunks",
+        p.chunks.to_string(),
+        o.chunks.to_string(),
+    );
+    check("3 threads: audio", sha_hex(&p.audio), sha_hex(&o.audio));
+    check("3 threads: metadata", sha_hex(&p.meta), sha_hex(&o.meta));
+    // The item API, fed one byte per read, must stop the same way after releasing the
+    // same audio and as many metadata items.
+    let (audio, meta, err) = by_items(OneByte(bytes), key.as_ref());
+    check(
+        "item API outcome",
+        format!("{:?}", err.as_ref().map(|e| e.to_string())),
+        format!("{:?}", o.error.as_ref().map(|e| e.to_string())),
+    );
+    check("item API audio", sha_hex(&audio), sha_hex(&o.audio));
+    check(
+        "item API metadata count",
+        meta.to_string(),
+        o.meta.iter().filter(|&&b| b == b'\n').count().to_string(),
+    );
+    bad
+}
+
+#[test]
+fn committed_vectors_are_current_and_replay_exactly() {
+    let generated = vectors_gen::generate();
+    assert!(generated.len() >= 80);
+    let mut on_disk = BTreeMap::new();
+    for entry in std::fs::read_dir(vectors_dir()).expect("testdata/vectors exists") {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "vec") {
+            let name = path.file_name().unwrap().to_string_lossy().into_owned();
+            on_disk.insert(name, std::fs::read(&path).unwrap());
+        }
+    }
+    let mut stale = Vec::new();
+    for v in &generated {
+        match on_disk.get(&v.name) {
+            None => stale.push(format!("missing: {}", v.name)),
+            Some(b) if *b != v.contents => stale.push(format!("differs: {}", v.name)),
+            Some(_) => {}
+        }
+    }
+    for name in on_disk.keys() {
+        if !generated.iter().any(|v| &v.name == name) {
+            stale.push(format!("not generated: {name}"));
+        }
+    }
+    assert!(
+        stale.is_empty(),
+        "testdata/vectors is out of date; regenerate with \
+         `cargo run -p sasf-core --example make_vectors -- testdata/vectors`:\n{}",
+        stale.join("\n")
+    );
+
+    let mut bad = Vec::new();
+    for (name, contents) in &on_disk {
+        bad.extend(replay(name, contents));
+    }
+    assert!(
+        bad.is_empty(),
+        "{} disagreements:\n{}",
+        bad.len(),
+        bad.join("\n")
+    );
+}
+
+#[test]
+fn counter_carry_past_65536_chunks() {
+    // Too large to commit (2.6 MB): 65 540 one-frame chunks, so the chunk index and
+    // the GCM nonce pass 2^16. Each chunk is checked against the model built from the
+    // primitives, then the file is read back.
+    let hdr = vectors_gen::Hdr::new(3, Encoding::U8, 1, 8000, "carry-65537");
+    let audio = vectors_gen::noise(65_540, 7);
+    let m = vectors_gen::with_writer(&hdr, RecordingInfo::default(), 1, 1024, false, |w| {
+        w.write_audio(&audio).unwrap()
+    });
+    assert!(m.chunks.len() > 65_537 + 65_537 / 41);
+    let bytes = m.bytes();
+    let key = Key::from_bytes(vectors_gen::KEY);
+    let o = by_chunks(&bytes[..], Some(&key), 2);
+    assert!(o.error.is_none(), "{:?}", o.error);
+    assert_eq!(o.audio, audio);
+    assert_eq!(o.totals.unwrap().chunks, m.chunks.len() as u64 - 1);
+}
