@@ -173,7 +173,7 @@ pub enum Output {
     /// A regular file.
     File(FileOut),
     /// Standard output, or a device or pipe.
-    Stdout(BufWriter<Box<dyn Write>>),
+    Stdout(BufWriter<Box<dyn Write + Send>>),
 }
 
 impl Output {
@@ -233,7 +233,7 @@ pub enum WavOut {
     /// To a file.
     File(WavWriter<FileOut>),
     /// To stdout, a device or a pipe.
-    Stdout(WavWriter<BufWriter<Box<dyn Write>>>),
+    Stdout(WavWriter<BufWriter<Box<dyn Write + Send>>>),
 }
 
 impl WavOut {

@@ -19,12 +19,13 @@ pub const IO_BUFFER: usize = 256 * 1024;
 /// `out`. `configure` receives a builder for the WAV's format (to choose the integrity
 /// level, key and chunking); the recording information comes from `meta`, and the
 /// duration class is declared when the WAV states its length. `progress` is called
-/// with the number of audio bytes read so far.
+/// with the number of audio bytes read so far. With more than one thread, chunks are
+/// sealed in parallel and written by a thread of their own.
 ///
 /// Participants are declared at sample 0, events and annotations at their times.
 /// Metadata after the end of the audio is refused (at the start when the WAV states
 /// its length, otherwise at the end, before the stream is completed).
-pub fn pack_wav<R: Read, W: Write>(
+pub fn pack_wav<R: Read, W: Write + Send + 'static>(
     wav: &mut WavReader<R>,
     configure: impl FnOnce(WriterBuilder) -> WriterBuilder,
     meta: &Metadata,
@@ -40,7 +41,7 @@ pub fn pack_wav<R: Read, W: Write>(
             format.sample_rate,
         ));
     }
-    let mut w = builder.wrap_output(out)?;
+    let mut w = builder.wrap_output_threaded(out)?;
     for p in &meta.participants {
         w.add_participant(p.clone())?;
     }

@@ -144,7 +144,23 @@ impl WriterBuilder {
     }
 
     /// Writes the header and the INFO chunk to `out` and returns the writer.
-    pub fn wrap_output<W: Write>(self, mut out: W) -> Result<Writer<W>> {
+    pub fn wrap_output<W: Write>(self, out: W) -> Result<Writer<W>> {
+        self.wrap(Sink::Direct(out))
+    }
+
+    /// Like [`WriterBuilder::wrap_output`], but with more than one thread (see
+    /// [`WriterBuilder::threads`]) the output is written by a thread of its own, so
+    /// writing overlaps with reading the input and sealing. The bytes are the same.
+    pub fn wrap_output_threaded<W: Write + Send + 'static>(self, out: W) -> Result<Writer<W>> {
+        if self.threads > 1 {
+            let flush = self.flush_each_chunk;
+            self.wrap(Sink::Thread(OutThread::spawn(out, flush)))
+        } else {
+            self.wrap(Sink::Direct(out))
+        }
+    }
+
+    fn wrap<W: Write>(self, mut out: Sink<W>) -> Result<Writer<W>> {
         let f = self.format;
         AudioFormat::new(f.encoding, f.channels, f.sample_rate)?;
         if !(MIN_CHUNK_LEN..=MAX_CHUNK_LEN).contains(&self.max_chunk_len) {
@@ -205,7 +221,7 @@ impl WriterBuilder {
         };
         let header_bytes = header.to_bytes();
         let h: [u8; 32] = Sha256::digest(&header_bytes).into();
-        out.write_all(&header_bytes)?;
+        out.raw(&header_bytes)?;
         let mut manifest = Sha256::new();
         manifest.update(MANIFEST_LABEL);
         let mut w = Writer {
@@ -267,26 +283,184 @@ struct Par {
     max_inflight: usize,
 }
 
-/// Writes one sealed chunk and accounts for its tag.
-fn put<W: Write>(
-    out: &mut W,
-    manifest: &mut Sha256,
-    flush: bool,
-    prefix: &[u8],
-    body: &[u8],
-    tag: &Tag,
-    ty: ChunkType,
-) -> std::io::Result<()> {
-    out.write_all(prefix)?;
-    out.write_all(body)?;
-    out.write_all(tag.as_slice())?;
-    if flush {
-        out.flush()?;
+/// Where a [`Writer`]'s bytes go: straight to the output, or through a thread that
+/// writes them while the caller's thread reads and seals the next chunks.
+enum Sink<W> {
+    Direct(W),
+    Thread(OutThread<W>),
+}
+
+enum OutMsg {
+    Raw(Vec<u8>),
+    Chunk([u8; PREFIX_LEN], Vec<u8>, Tag),
+    Flush(std::sync::mpsc::SyncSender<std::io::Result<()>>),
+}
+
+struct OutThread<W> {
+    tx: Option<std::sync::mpsc::SyncSender<OutMsg>>,
+    handle: Option<std::thread::JoinHandle<(W, std::io::Result<()>)>>,
+    /// Body buffers the thread has written, for reuse.
+    free: std::sync::mpsc::Receiver<Vec<u8>>,
+}
+
+impl<W: Write + Send + 'static> OutThread<W> {
+    fn spawn(mut out: W, flush_each_chunk: bool) -> OutThread<W> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<OutMsg>(4);
+        let (free_tx, free) = std::sync::mpsc::channel();
+        let handle = std::thread::Builder::new()
+            .name("sasf-output".into())
+            .spawn(move || {
+                let mut res = Ok(());
+                for msg in rx {
+                    match msg {
+                        OutMsg::Raw(b) if res.is_ok() => res = out.write_all(&b),
+                        OutMsg::Chunk(prefix, body, tag) => {
+                            if res.is_ok() {
+                                res = (|| {
+                                    out.write_all(&prefix)?;
+                                    out.write_all(&body)?;
+                                    out.write_all(tag.as_slice())?;
+                                    if flush_each_chunk {
+                                        out.flush()?;
+                                    }
+                                    Ok(())
+                                })();
+                            }
+                            let _ = free_tx.send(body);
+                        }
+                        OutMsg::Flush(reply) => {
+                            if res.is_ok() {
+                                res = out.flush();
+                            }
+                            let r = match &res {
+                                Ok(()) => Ok(()),
+                                Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
+                            };
+                            let _ = reply.send(r);
+                        }
+                        _ => {}
+                    }
+                }
+                (out, res)
+            })
+            .expect("spawning the output thread");
+        OutThread {
+            tx: Some(tx),
+            handle: Some(handle),
+            free,
+        }
     }
-    if ty != ChunkType::END {
-        manifest.update(tag.as_slice());
+}
+
+impl<W> OutThread<W> {
+    fn send(&mut self, msg: OutMsg) -> std::io::Result<()> {
+        let sent = self
+            .tx
+            .as_ref()
+            .map(|tx| tx.send(msg).is_ok())
+            .unwrap_or(false);
+        if sent {
+            Ok(())
+        } else {
+            // The thread stopped: it failed to write; its error is the one to report.
+            Err(self
+                .join()
+                .err()
+                .unwrap_or_else(|| std::io::Error::other("the output thread stopped")))
+        }
     }
-    Ok(())
+
+    fn join(&mut self) -> std::io::Result<W> {
+        self.tx = None;
+        match self.handle.take().map(|h| h.join()) {
+            Some(Ok((w, Ok(())))) => Ok(w),
+            Some(Ok((_, Err(e)))) => Err(e),
+            Some(Err(_)) => Err(std::io::Error::other("the output thread panicked")),
+            None => Err(std::io::Error::other("the output thread already stopped")),
+        }
+    }
+}
+
+impl<W> Drop for OutThread<W> {
+    fn drop(&mut self) {
+        // A writer dropped without `finish`: let the thread write what it has and
+        // drop the output (for a temporary file, that removes it) before returning.
+        self.tx = None;
+        if let Some(h) = self.handle.take() {
+            let _ = h.join();
+        }
+    }
+}
+
+impl<W: Write> Sink<W> {
+    fn raw(&mut self, b: &[u8]) -> std::io::Result<()> {
+        match self {
+            Sink::Direct(w) => w.write_all(b),
+            Sink::Thread(t) => t.send(OutMsg::Raw(b.to_vec())),
+        }
+    }
+
+    /// Writes a sealed chunk whose body the caller keeps.
+    fn put(
+        &mut self,
+        prefix: &[u8; PREFIX_LEN],
+        body: &[u8],
+        tag: &Tag,
+        flush: bool,
+    ) -> std::io::Result<()> {
+        match self {
+            Sink::Direct(w) => {
+                w.write_all(prefix)?;
+                w.write_all(body)?;
+                w.write_all(tag.as_slice())?;
+                if flush {
+                    w.flush()?;
+                }
+                Ok(())
+            }
+            Sink::Thread(t) => t.send(OutMsg::Chunk(*prefix, body.to_vec(), *tag)),
+        }
+    }
+
+    /// Writes a sealed chunk, handing over its body; returns a buffer to reuse.
+    fn put_owned(
+        &mut self,
+        prefix: &[u8; PREFIX_LEN],
+        body: Vec<u8>,
+        tag: &Tag,
+        flush: bool,
+    ) -> std::io::Result<Option<Vec<u8>>> {
+        match self {
+            Sink::Direct(_) => {
+                self.put(prefix, &body, tag, flush)?;
+                Ok(Some(body))
+            }
+            Sink::Thread(t) => {
+                t.send(OutMsg::Chunk(*prefix, body, *tag))?;
+                Ok(t.free.try_recv().ok())
+            }
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Sink::Direct(w) => w.flush(),
+            Sink::Thread(t) => {
+                let (reply, answer) = std::sync::mpsc::sync_channel(1);
+                t.send(OutMsg::Flush(reply))?;
+                answer
+                    .recv()
+                    .unwrap_or_else(|_| Err(std::io::Error::other("the output thread stopped")))
+            }
+        }
+    }
+
+    fn into_inner(self) -> std::io::Result<W> {
+        match self {
+            Sink::Direct(w) => Ok(w),
+            Sink::Thread(mut t) => t.join(),
+        }
+    }
 }
 
 enum PendingItem {
@@ -304,7 +478,7 @@ struct Pending {
 /// completed with [`Writer::finish`] (dropping it leaves a stream that readers report
 /// as truncated, and that a recovery tool can salvage).
 pub struct Writer<W: Write> {
-    out: W,
+    out: Sink<W>,
     suite: Arc<Suite>,
     tag_len: usize,
     h: [u8; 32],
@@ -588,15 +762,11 @@ impl<W: Write> Writer<W> {
             }
             _ => {
                 let tag = self.suite.seal(&self.h, &prefix, &mut self.body);
-                put(
-                    &mut self.out,
-                    &mut self.manifest,
-                    self.flush_each_chunk,
-                    &prefix,
-                    &self.body,
-                    &tag,
-                    ty,
-                )?;
+                self.out
+                    .put(&prefix, &self.body, &tag, self.flush_each_chunk)?;
+                if ty != ChunkType::END {
+                    self.manifest.update(tag.as_slice());
+                }
             }
         }
         if ty != ChunkType::INDEX && ty != ChunkType::END {
@@ -630,18 +800,19 @@ impl<W: Write> Writer<W> {
         };
         while par.pending.len() > keep {
             let (seq, prefix, ty) = par.pending.pop_front().expect("non-empty");
-            let (mut body, tag) = par.done.wait(seq);
-            put(
-                &mut self.out,
-                &mut self.manifest,
-                self.flush_each_chunk,
-                &prefix,
-                &body,
-                &tag,
-                ty,
-            )?;
-            body.clear();
-            par.free.push(body);
+            let (body, tag) = par.done.wait(seq);
+            debug_assert!(
+                ty != ChunkType::END,
+                "the END chunk is never sealed in parallel"
+            );
+            self.manifest.update(tag.as_slice());
+            if let Some(mut b) = self
+                .out
+                .put_owned(&prefix, body, &tag, self.flush_each_chunk)?
+            {
+                b.clear();
+                par.free.push(b);
+            }
         }
         Ok(())
     }
@@ -720,6 +891,6 @@ impl<W: Write> Writer<W> {
         }
         self.write_chunk(ChunkType::END, totals.samples, Some(&totals.to_payload()))?;
         self.out.flush()?;
-        Ok(self.out)
+        Ok(self.out.into_inner()?)
     }
 }

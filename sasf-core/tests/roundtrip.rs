@@ -280,13 +280,17 @@ fn parallel_sealing_writes_the_same_bytes_as_one_thread() {
             let format = AudioFormat::new(Encoding::S16, 2, 8000).unwrap();
             let audio = noise(frames * 4, frames as u64);
             let mk = |threads: usize| {
-                let mut w = builder(format, level, &key)
+                let b = builder(format, level, &key)
                     .chunk_frames(chunk_frames)
                     .index_interval(16)
                     .threads(threads)
-                    .salt_for_test_vectors([3; 32])
-                    .wrap_output(Vec::new())
-                    .unwrap();
+                    .salt_for_test_vectors([3; 32]);
+                // Odd thread counts also write through the output thread.
+                let mut w = if threads % 2 == 1 {
+                    b.wrap_output_threaded(Vec::new()).unwrap()
+                } else {
+                    b.wrap_output(Vec::new()).unwrap()
+                };
                 w.add_participant(participant("a", Role::Agent, 0)).unwrap();
                 for t in (0..=frames as u64).step_by(997) {
                     w.add_event(event(t, "a", EventKind::Mute)).unwrap();

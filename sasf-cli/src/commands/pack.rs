@@ -45,7 +45,7 @@ pub fn run(
     };
     let chunk_frames = ((chunk_seconds * format.sample_rate as f64).round() as u64).max(1);
     let progress = Progress::new(info.data_len, "packing", quiet);
-    let mut out = Output::create(output)?;
+    let out = Output::create(output)?;
     // A stream is flushed chunk by chunk (what a reader or a crash sees is whole
     // chunks); a file is renamed into place only when complete, so it need not be.
     let stream = matches!(out, Output::Stdout(_));
@@ -64,11 +64,11 @@ pub fn run(
             }
         },
         &metadata,
-        &mut out,
+        out,
         &mut |n| progress.set(n),
     );
     progress.finish();
-    result.with_context(|| {
+    let mut out = result.with_context(|| {
         if is_dash(output) {
             format!(
                 "{} (the output written to stdout is incomplete)",
