@@ -65,6 +65,49 @@ pub fn check_json_limits(
     Ok(())
 }
 
+/// Parses a JSON document a user supplies (metadata, an action list), refusing it past
+/// the default size and depth limits before parsing; errors name the path `$`.
+pub fn parse_document(text: &str) -> Result<Value> {
+    check_json_limits(
+        text.as_bytes(),
+        DEFAULT_MAX_JSON_LEN,
+        DEFAULT_MAX_JSON_DEPTH,
+    )
+    .map_err(|(what, found, limit)| {
+        Error::metadata("$", format!("{what} is {found}, over the limit of {limit}"))
+    })?;
+    serde_json::from_str(text).map_err(|e| {
+        Error::metadata(
+            "$",
+            format!(
+                "malformed JSON at line {} column {}: {e}",
+                e.line(),
+                e.column()
+            ),
+        )
+    })
+}
+
+/// Parses a metadata chunk's payload under a reader's limits: too large or too deep is
+/// `limit-exceeded`, not JSON is `malformed`, both at `place`.
+pub(crate) fn parse_payload(
+    payload: &[u8],
+    max_len: usize,
+    max_depth: usize,
+    place: crate::error::Place,
+) -> Result<Value> {
+    check_json_limits(payload, max_len, max_depth).map_err(|(what, found, limit)| {
+        Error::new(crate::error::ErrorKind::LimitExceeded {
+            what,
+            found,
+            limit,
+            place,
+        })
+    })?;
+    serde_json::from_slice(payload)
+        .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))
+}
+
 /// A participant's role.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Role {
@@ -786,24 +829,7 @@ impl Metadata {
         format: &AudioFormat,
         total_samples: Option<u64>,
     ) -> Result<Metadata> {
-        check_json_limits(
-            text.as_bytes(),
-            DEFAULT_MAX_JSON_LEN,
-            DEFAULT_MAX_JSON_DEPTH,
-        )
-        .map_err(|(what, found, limit)| {
-            Error::metadata("$", format!("{what} is {found}, over the limit of {limit}"))
-        })?;
-        let v: Value = serde_json::from_str(text).map_err(|e| {
-            Error::metadata(
-                "$",
-                format!(
-                    "malformed JSON at line {} column {}: {e}",
-                    e.line(),
-                    e.column()
-                ),
-            )
-        })?;
+        let v = parse_document(text)?;
         Metadata::from_json(&v, format, total_samples)
     }
 

@@ -772,21 +772,12 @@ impl<R: Read> Reader<R> {
 
     fn parse_metadata(&mut self, c: &Current, place: Place) -> Result<()> {
         let payload = &self.buf[BODY_HEADER_LEN..c.len];
-        meta::check_json_limits(
+        let v = meta::parse_payload(
             payload,
             self.limits.max_json_len,
             self.limits.max_json_depth,
-        )
-        .map_err(|(what, found, limit)| {
-            Error::new(ErrorKind::LimitExceeded {
-                what,
-                found,
-                limit,
-                place,
-            })
-        })?;
-        let v: serde_json::Value = serde_json::from_slice(payload)
-            .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))?;
+            place,
+        )?;
         let as_malformed = |e: Error| match e.into_kind() {
             ErrorKind::InvalidMetadata { path, reason } => {
                 Error::malformed(format!("metadata {path}: {reason}"), place)

@@ -323,21 +323,12 @@ impl<R: Read + Seek> RandomAccess<R> {
 
     fn json(&self, c: &OwnedChunk) -> Result<serde_json::Value> {
         let place = Place::chunk(c.index, c.offset);
-        meta::check_json_limits(
+        meta::parse_payload(
             &c.payload,
             self.limits.max_json_len,
             self.limits.max_json_depth,
+            place,
         )
-        .map_err(|(what, found, limit)| {
-            Error::new(ErrorKind::LimitExceeded {
-                what,
-                found,
-                limit,
-                place,
-            })
-        })?;
-        serde_json::from_slice(&c.payload)
-            .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))
     }
 
     /// Reads the frames `[from, to)` (clamped to the recording), passing them to

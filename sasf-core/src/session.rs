@@ -949,24 +949,7 @@ fn action_err(i: usize, field: &str, reason: impl Into<String>) -> Error {
 /// `"reason"` for a disconnect), in time order. Times are rounded to the nearest
 /// sample at `rate`. Every refusal names its JSON path, e.g. `$[2].action`.
 pub fn parse_actions(text: &str, rate: u32) -> Result<Vec<TimedAction>> {
-    meta::check_json_limits(
-        text.as_bytes(),
-        meta::DEFAULT_MAX_JSON_LEN,
-        meta::DEFAULT_MAX_JSON_DEPTH,
-    )
-    .map_err(|(what, found, limit)| {
-        Error::metadata("$", format!("{what} is {found}, over the limit of {limit}"))
-    })?;
-    let v: Value = serde_json::from_str(text).map_err(|e| {
-        Error::metadata(
-            "$",
-            format!(
-                "malformed JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
-    })?;
+    let v: Value = meta::parse_document(text)?;
     let list = v.as_array().ok_or_else(|| {
         Error::metadata(
             "$",
