@@ -2,65 +2,13 @@
 //! rule that a failed command leaves no output behind.
 
 use std::fs;
-use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use sasf_core::wav::WavReader;
 use sasf_core::Encoding;
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn sasf() -> Command {
-    let mut c = Command::cargo_bin("sasf").unwrap();
-    c.env_remove("SASF_KEY_FILE");
-    c
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.wav")
-}
-fn sample_meta() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.json")
-}
-
-/// Files in `dir`, sorted (to check nothing is left behind).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn keygen(dir: &Path) -> PathBuf {
-    let k = dir.join("k.key");
-    sasf().args(["keygen", "-o"]).arg(&k).assert().success();
-    k
-}
-
-/// Reads a WAV's format and sample bytes.
-fn wav_samples(bytes: &[u8]) -> (sasf_core::AudioFormat, Vec<u8>) {
-    let mut r = WavReader::new(bytes).unwrap();
-    let f = r.info().format;
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = r.read_data(&mut buf).unwrap();
-        if n == 0 {
-            break;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-    (f, out)
-}
-
-fn stderr_line(out: &std::process::Output) -> String {
-    let s = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!s.contains("panicked"), "{s}");
-    assert!(!s.contains("RUST_BACKTRACE"), "{s}");
-    s
-}
+mod common;
+use common::*;
 
 // ---------- hand-built WAV files as found in the wild ----------
 
@@ -261,7 +209,7 @@ fn every_wav_variant_round_trips_bit_exactly_at_every_level() {
             }
             pack.assert().success();
             conv.assert().success();
-            let (f, samples) = wav_samples(&fs::read(dir.path().join("out.wav")).unwrap());
+            let (f, samples) = wav_format_and_data(&fs::read(dir.path().join("out.wav")).unwrap());
             assert_eq!(f.encoding, v.encoding, "{} {level}", v.name);
             assert_eq!(samples, v.samples, "{} {level}", v.name);
         }
@@ -292,7 +240,7 @@ fn the_pipeline_works_through_stdin_and_stdout() {
         .get_output()
         .stdout
         .clone();
-    assert_eq!(wav_samples(&back), wav_samples(&wav));
+    assert_eq!(wav_format_and_data(&back), wav_format_and_data(&wav));
     // SASF_KEY_FILE names the key file too.
     sasf()
         .args(["verify", "-"])
@@ -322,9 +270,9 @@ fn pcm16_decodes_mulaw() {
         .get_output()
         .stdout
         .clone();
-    let (f, s) = wav_samples(&wav);
+    let (f, s) = wav_format_and_data(&wav);
     assert_eq!(f.encoding, Encoding::S16);
-    let (_, orig) = wav_samples(&fs::read(sample()).unwrap());
+    let (_, orig) = wav_format_and_data(&fs::read(sample()).unwrap());
     assert_eq!(s.len(), orig.len() * 2);
     assert_eq!(
         i16::from_le_bytes([s[0], s[1]]),
@@ -526,7 +474,7 @@ fn verification_failures_exit_1_and_say_where() {
         .code(1)
         .get_output()
         .clone();
-    let err = stderr_line(&out);
+    let err = stderr_of(&out);
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
         err.contains("tampered.sasf") && err.contains("authentication failed at chunk"),
@@ -543,7 +491,7 @@ fn verification_failures_exit_1_and_say_where() {
         .code(1)
         .get_output()
         .clone();
-    assert!(stderr_line(&out).contains("incomplete"));
+    assert!(stderr_of(&out).contains("incomplete"));
 }
 
 #[test]
@@ -669,7 +617,7 @@ fn commands_that_cannot_run_exit_2_and_leave_nothing_behind() {
     ];
     for (args, needle) in cases {
         let out = sasf().args(&args).assert().code(2).get_output().clone();
-        let err = stderr_line(&out);
+        let err = stderr_of(&out);
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(listing(d), before, "{args:?} left something behind");
     }
@@ -802,7 +750,7 @@ fn bad_metadata_is_refused_before_anything_is_written() {
             .code(2)
             .get_output()
             .clone();
-        let err = stderr_line(&out);
+        let err = stderr_of(&out);
         assert!(
             err.contains(needle) && err.contains("m.json"),
             "{doc}: {err}"

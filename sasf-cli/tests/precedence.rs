@@ -6,61 +6,18 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
-use sasf_core::wav::WavReader;
 use serde_json::{json, Value};
 use tempfile::TempDir;
 
-fn sasf() -> Command {
-    let mut c = Command::cargo_bin("sasf").unwrap();
-    c.env_remove("SASF_KEY_FILE");
-    c
-}
-
-fn sample() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.wav")
-}
-
-/// Files in `dir`, sorted (to check nothing is left behind).
-fn listing(dir: &Path) -> Vec<String> {
-    let mut v: Vec<String> = fs::read_dir(dir)
-        .unwrap()
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .collect();
-    v.sort();
-    v
-}
-
-fn keygen(dir: &Path) -> PathBuf {
-    let k = dir.join("k.key");
-    sasf().args(["keygen", "-o"]).arg(&k).assert().success();
-    k
-}
-
-fn stderr_of(out: &std::process::Output) -> String {
-    let s = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert!(!s.contains("panicked"), "{s}");
-    s
-}
+mod common;
+use common::*;
 
 /// The sample call: µ-law, 2 channels, 8000 Hz (2 bytes per frame).
 const BA: usize = 2;
 const RATE: usize = 8000;
 
 fn call_samples() -> Vec<u8> {
-    wav_samples(&fs::read(sample()).unwrap())
-}
-
-fn wav_samples(bytes: &[u8]) -> Vec<u8> {
-    let mut r = WavReader::new(bytes).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = r.read_data(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
+    wav_data(&fs::read(sample()).unwrap())
 }
 
 fn chunk(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
@@ -182,7 +139,7 @@ fn extract(file: &Path, key: Option<&Path>) -> (Value, Vec<u8>) {
     }
     c.assert().success();
     let meta: Value = serde_json::from_str(&fs::read_to_string(&m).unwrap()).unwrap();
-    (meta, wav_samples(&fs::read(&a).unwrap()))
+    (meta, wav_data(&fs::read(&a).unwrap()))
 }
 
 fn events(meta: &Value) -> Vec<(u64, String)> {
@@ -462,7 +419,7 @@ fn session_adhoc_only_gives_a_wav_and_snippet_only_a_sasf() {
     );
     assert_eq!(r.files, ["adhoc-1.wav", "report.json"]);
     let wav = fs::read(r.dir.join("adhoc-1.wav")).unwrap();
-    assert!(wav_samples(&wav) == call[secs(1.0)..secs(3.0)]);
+    assert!(wav_data(&wav) == call[secs(1.0)..secs(3.0)]);
     assert_eq!(r.report["outputs"][0]["kind"], "adhoc");
     assert!(r.stdout.contains("adhoc-1.wav"), "{}", r.stdout);
 

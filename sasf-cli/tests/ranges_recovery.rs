@@ -8,33 +8,11 @@ use std::process::{Command as Proc, Stdio};
 use std::time::Duration;
 
 use assert_cmd::cargo::CommandCargoExt;
-use assert_cmd::Command;
-use sasf_core::wav::WavReader;
 use serde_json::Value;
 use tempfile::TempDir;
 
-fn sasf() -> Command {
-    let mut c = Command::cargo_bin("sasf").unwrap();
-    c.env_remove("SASF_KEY_FILE");
-    c
-}
-
-fn sample() -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.wav")
-}
-
-fn wav_data(bytes: &[u8]) -> Vec<u8> {
-    let mut r = WavReader::new(bytes).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        let n = r.read_data(&mut buf).unwrap();
-        if n == 0 {
-            return out;
-        }
-        out.extend_from_slice(&buf[..n]);
-    }
-}
+mod common;
+use common::*;
 
 #[test]
 fn a_range_is_exactly_its_samples_and_events_from_a_file_or_a_pipe() {

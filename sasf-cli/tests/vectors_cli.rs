@@ -8,11 +8,12 @@ use std::collections::HashMap;
 use std::fs;
 use std::path::{Path, PathBuf};
 
-use assert_cmd::Command;
-use sasf_core::wav::WavReader;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use tempfile::TempDir;
+
+mod common;
+use common::*;
 
 struct Vector {
     name: String,
@@ -65,23 +66,6 @@ fn hex_sha256(b: &[u8]) -> String {
         .collect()
 }
 
-/// The sample bytes of a WAV written by `sasf convert -o -` (empty output: none).
-fn wav_data(bytes: &[u8]) -> Vec<u8> {
-    if bytes.is_empty() {
-        return Vec::new();
-    }
-    let mut r = WavReader::new(bytes).unwrap();
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 65536];
-    loop {
-        match r.read_data(&mut buf) {
-            Ok(0) => return out,
-            Ok(n) => out.extend_from_slice(&buf[..n]),
-            Err(e) => panic!("{e}"),
-        }
-    }
-}
-
 #[test]
 fn every_vector_through_the_cli() {
     let vs = vectors();
@@ -105,9 +89,7 @@ fn every_vector_through_the_cli() {
             }
         };
         let run = |args: &[&str]| {
-            Command::cargo_bin("sasf")
-                .unwrap()
-                .env_remove("SASF_KEY_FILE")
+            sasf()
                 .args(args)
                 .arg(&file)
                 .args(&key_args)
@@ -216,8 +198,7 @@ fn every_vector_through_the_cli() {
             );
             // To a file: nothing at all.
             let out = dir.path().join("out.wav");
-            let c = Command::cargo_bin("sasf")
-                .unwrap()
+            let c = sasf()
                 .arg("convert")
                 .arg(&file)
                 .arg("-o")

@@ -1,0 +1,72 @@
+//! Helpers shared by the CLI integration tests.
+#![allow(dead_code)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+use sasf_core::wav::WavReader;
+use sasf_core::AudioFormat;
+
+/// The built `sasf`, with no key file from the environment.
+pub fn sasf() -> Command {
+    let mut c = Command::cargo_bin("sasf").unwrap();
+    c.env_remove("SASF_KEY_FILE");
+    c
+}
+
+/// The shipped sample call and its metadata.
+pub fn sample() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.wav")
+}
+pub fn sample_meta() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.json")
+}
+
+/// Files in `dir`, sorted (to check nothing is left behind).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+/// Makes `dir/k.key` with `sasf keygen`.
+pub fn keygen(dir: &Path) -> PathBuf {
+    let k = dir.join("k.key");
+    sasf().args(["keygen", "-o"]).arg(&k).assert().success();
+    k
+}
+
+/// A WAV's format and sample bytes.
+pub fn wav_format_and_data(bytes: &[u8]) -> (AudioFormat, Vec<u8>) {
+    let mut r = WavReader::new(bytes).unwrap();
+    let f = r.info().format;
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    loop {
+        let n = r.read_data(&mut buf).unwrap();
+        if n == 0 {
+            return (f, out);
+        }
+        out.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// A WAV's sample bytes; an empty output (nothing written) has none.
+pub fn wav_data(bytes: &[u8]) -> Vec<u8> {
+    if bytes.is_empty() {
+        return Vec::new();
+    }
+    wav_format_and_data(bytes).1
+}
+
+/// Stderr, checked to hold no panic text.
+pub fn stderr_of(out: &std::process::Output) -> String {
+    let s = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(!s.contains("panicked"), "{s}");
+    assert!(!s.contains("RUST_BACKTRACE"), "{s}");
+    s
+}
