@@ -769,3 +769,56 @@ fn bad_metadata_is_refused_before_anything_is_written() {
         assert!(out.stdout.is_empty(), "{doc}");
     }
 }
+
+#[test]
+fn extract_leaves_no_audio_behind_when_the_metadata_output_fails() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let f = d.join("c.sasf");
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(&f)
+        .assert()
+        .success();
+    let before = listing(d);
+    let out = sasf()
+        .arg("extract")
+        .arg(&f)
+        .arg("--meta")
+        .arg(d.join("no-such-dir").join("m.json"))
+        .arg("--audio")
+        .arg(d.join("a.wav"))
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(stderr_of(&out).contains("no-such-dir"));
+    assert_eq!(listing(d), before);
+}
+
+#[test]
+fn a_range_past_the_end_from_a_pipe_names_the_input() {
+    let dir = TempDir::new().unwrap();
+    let f = dir.path().join("c.sasf");
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(&f)
+        .assert()
+        .success();
+    let out = sasf()
+        .args(["convert", "-", "-o", "-", "--from", "99:00"])
+        .write_stdin(fs::read(&f).unwrap())
+        .assert()
+        .code(2)
+        .get_output()
+        .clone();
+    assert!(
+        stderr_of(&out).contains("<stdin>: --from"),
+        "{}",
+        stderr_of(&out)
+    );
+}

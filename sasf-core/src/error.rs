@@ -344,14 +344,9 @@ impl fmt::Debug for Error {
     }
 }
 
-impl std::error::Error for Error {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        match &*self.0 {
-            ErrorKind::Io(e) => Some(e),
-            _ => None,
-        }
-    }
-}
+// No `source()`: the message already includes the I/O error's, and error reporters
+// that print the chain would repeat it.
+impl std::error::Error for Error {}
 
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Error {

@@ -9,6 +9,14 @@ use std::thread::JoinHandle;
 
 type Job = Box<dyn FnOnce() + Send>;
 
+/// How many chunks may be in flight with `threads` workers and chunks of at most
+/// `cap` bytes: enough to keep every worker busy, at most 32, and within 8 MiB of
+/// buffers, or two chunks when the cap is larger than 4 MiB.
+pub fn max_inflight(cap: u32, threads: usize) -> usize {
+    let by_bytes = (8 * 1024 * 1024 / cap.max(1) as usize).max(2);
+    by_bytes.min(4 * threads.max(1)).min(32)
+}
+
 /// Worker threads running jobs; results come back through an [`Ordered`].
 pub(crate) struct Workers {
     tx: Option<Sender<Job>>,
@@ -31,7 +39,11 @@ impl Workers {
                             Err(_) => return,
                         };
                         match job {
-                            Ok(job) => job(),
+                            // A panicking job reports itself through its Reply; the
+                            // worker lives on for the jobs after it.
+                            Ok(job) => {
+                                let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                            }
                             Err(_) => return,
                         }
                     })
@@ -64,9 +76,32 @@ impl Drop for Workers {
 
 /// Collects results tagged with a sequence number and hands them out in order.
 pub(crate) struct Ordered<T> {
-    tx: Sender<(u64, T)>,
-    rx: Receiver<(u64, T)>,
-    stash: BTreeMap<u64, T>,
+    tx: Sender<(u64, Option<T>)>,
+    rx: Receiver<(u64, Option<T>)>,
+    stash: BTreeMap<u64, Option<T>>,
+}
+
+/// The way a job reports its result. Dropped unsent (the job panicked), it reports
+/// that instead, so the thread waiting for the result panics rather than hangs.
+pub(crate) struct Reply<T> {
+    tx: Sender<(u64, Option<T>)>,
+    seq: u64,
+    sent: bool,
+}
+
+impl<T> Reply<T> {
+    pub fn send(mut self, v: T) {
+        self.sent = true;
+        let _ = self.tx.send((self.seq, Some(v)));
+    }
+}
+
+impl<T> Drop for Reply<T> {
+    fn drop(&mut self) {
+        if !self.sent {
+            let _ = self.tx.send((self.seq, None));
+        }
+    }
 }
 
 impl<T: Send + 'static> Ordered<T> {
@@ -79,20 +114,23 @@ impl<T: Send + 'static> Ordered<T> {
         }
     }
 
-    /// A sender for a job to report its result with.
-    pub fn sender(&self) -> Sender<(u64, T)> {
-        self.tx.clone()
+    /// The reply for job `seq`.
+    pub fn reply(&self, seq: u64) -> Reply<T> {
+        Reply {
+            tx: self.tx.clone(),
+            seq,
+            sent: false,
+        }
     }
 
     /// Waits for the result of job `seq`.
     pub fn wait(&mut self, seq: u64) -> T {
         loop {
             if let Some(v) = self.stash.remove(&seq) {
-                return v;
+                // A job panicking is a bug in this crate; carry it to the caller.
+                return v.expect("a worker job panicked");
             }
-            // `self.tx` is alive, so recv only fails if a job panicked; a job that
-            // panicked is a bug, and re-raising it here is the honest outcome.
-            let (s, v) = self.rx.recv().expect("a worker job panicked");
+            let (s, v) = self.rx.recv().expect("this Ordered holds a sender");
             self.stash.insert(s, v);
         }
     }
@@ -107,14 +145,27 @@ mod tests {
         let w = Workers::new(3);
         let mut o = Ordered::new();
         for i in 0..100u64 {
-            let tx = o.sender();
+            let reply = o.reply(i);
             w.run(move || {
                 std::thread::sleep(std::time::Duration::from_micros((100 - i) * 10));
-                let _ = tx.send((i, i * i));
+                reply.send(i * i);
             });
         }
         for i in 0..100u64 {
             assert_eq!(o.wait(i), i * i);
         }
+    }
+
+    #[test]
+    fn a_panicking_job_is_reported_not_waited_for_forever() {
+        let w = Workers::new(1);
+        let mut o: Ordered<u8> = Ordered::new();
+        let reply = o.reply(0);
+        w.run(move || {
+            let _keep = reply;
+            panic!("deliberate");
+        });
+        let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| o.wait(0)));
+        assert!(r.is_err());
     }
 }

@@ -21,8 +21,9 @@ use crate::pool::{Ordered, Workers};
 /// checked against these before anything is allocated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest chunk body accepted (and so the largest buffer allocated); at most
-    /// [`MAX_CHUNK_LEN`]. A header declaring a larger cap is refused.
+    /// Largest chunk body accepted (and so the largest single buffer allocated; see
+    /// [`Decoder::threads`] for read-ahead); at most [`MAX_CHUNK_LEN`]. A header declaring
+    /// a larger cap is refused.
     pub max_chunk_len: u32,
     /// Largest JSON payload accepted in a metadata chunk.
     pub max_json_len: usize,
@@ -126,7 +127,8 @@ impl<R: Read> Decoder<R> {
     }
 
     /// Threads that open chunks (default 1: everything on the caller's thread). With
-    /// more, the reader reads ahead (at most about 8 MiB) and chunks are verified in
+    /// more, the reader reads ahead (at most 32 chunks, and within 8 MiB of buffers, or
+    /// two chunks when the file's cap is above 4 MiB) and chunks are verified in
     /// parallel; they are still released in order, each only once it is authentic,
     /// and errors are the same as with one thread.
     pub fn threads(mut self, n: usize) -> Decoder<R> {
@@ -171,8 +173,7 @@ impl<R: Read> Decoder<R> {
         let h: [u8; 32] = Sha256::digest(&self.header_bytes).into();
         let mut manifest = Sha256::new();
         manifest.update(MANIFEST_LABEL);
-        let max_inflight =
-            (8 * 1024 * 1024 / self.header.max_chunk_len as usize).clamp(2 * self.threads, 32);
+        let max_inflight = crate::pool::max_inflight(self.header.max_chunk_len, self.threads);
         let mut r = Reader {
             inner: self.inner,
             read_offset: self.header_bytes.len() as u64,
@@ -523,12 +524,13 @@ impl<R: Read> Reader<R> {
                     len,
                 } => {
                     let (suite, h) = (Arc::clone(&self.suite), self.h);
-                    let (tx, seq) = (par.done.sender(), par.next_seq);
+                    let seq = par.next_seq;
+                    let reply = par.done.reply(seq);
                     par.next_seq += 1;
                     par.workers.run(move || {
                         let (body, tag) = buf.split_at_mut(len);
                         let ok = suite.open(&h, &prefix, body, tag);
-                        let _ = tx.send((seq, (buf, ok)));
+                        reply.send((buf, ok));
                     });
                     par.queue.push_back(Queued::Job { seq, prefix, len });
                 }
@@ -563,11 +565,16 @@ impl<R: Read> Reader<R> {
     /// Whether the input ends right here (after the END chunk).
     fn input_ends_here(&mut self) -> Result<bool> {
         if let Some(par) = &mut self.par {
-            if let Some(front) = par.queue.front() {
-                return Ok(matches!(
-                    front,
-                    Queued::Stopped(Stop::Eof { clean: true, .. })
-                ));
+            match par.queue.pop_front() {
+                // Read ahead: an I/O error there is reported as such, as one thread would.
+                Some(Queued::Stopped(Stop::Io(e))) => return Err(e.into()),
+                Some(front) => {
+                    return Ok(matches!(
+                        front,
+                        Queued::Stopped(Stop::Eof { clean: true, .. })
+                    ))
+                }
+                None => {}
             }
         }
         let mut probe = [0u8; 1];

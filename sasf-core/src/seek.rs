@@ -253,9 +253,11 @@ impl<R: Read + Seek> RandomAccess<R> {
         let mut out = Vec::new();
         while at != NO_OFFSET {
             let (c, h) = self.read_index(at)?;
-            if c.index >= next_first {
+            // Each INDX chunk must sit right before the chunks the newer one describes
+            // (the newest right before END), and describe at least one chunk.
+            if c.index + 1 != next_first || h.count == 0 {
                 return Err(Error::malformed(
-                    "the index chain is not in file order",
+                    "the index chain has a gap, an empty index, or is out of order",
                     Place::chunk(c.index, at),
                 ));
             }
@@ -273,6 +275,15 @@ impl<R: Read + Seek> RandomAccess<R> {
             at = h.prev_index_offset;
         }
         out.reverse();
+        // The chain must describe every chunk before END from chunk 0 on (the streaming
+        // reader checks the same, chunk by chunk).
+        if next_first != 0 {
+            let place = Place::chunk(self.totals.chunks, self.totals.stream_bytes);
+            return Err(Error::malformed(
+                "the index chain does not start at chunk 0",
+                place,
+            ));
+        }
         self.summaries = out;
         Ok(())
     }
@@ -362,13 +373,14 @@ impl<R: Read + Seek> RandomAccess<R> {
             ));
         } else {
             let entries = self.entries(s)?;
+            let place = Place::chunk(self.totals.chunks, self.totals.stream_bytes);
             entries
                 .iter()
                 .rev()
                 .find(|(_, e)| e.chunk_type == ChunkType::AUDIO && e.timestamp < from)
                 .or_else(|| entries.first())
                 .map(|(i, e)| (*i, e.offset))
-                .expect("an index chunk has entries")
+                .ok_or_else(|| Error::malformed("an index chunk has no entries", place))?
         };
         let known: std::collections::HashSet<String> =
             meta.participants.iter().map(|p| p.id.clone()).collect();

@@ -254,8 +254,7 @@ impl WriterBuilder {
                 next_seq: 0,
                 free: Vec::new(),
                 // Enough chunks in flight to keep every worker busy, bounded in bytes.
-                max_inflight: (8 * 1024 * 1024 / self.max_chunk_len as usize)
-                    .clamp(2 * self.threads, 32),
+                max_inflight: crate::pool::max_inflight(self.max_chunk_len, self.threads),
             }),
         };
         let info = serde_json::to_vec(&w_info_json(&self.info))
@@ -313,32 +312,32 @@ impl<W: Write + Send + 'static> OutThread<W> {
                 let mut res = Ok(());
                 for msg in rx {
                     match msg {
-                        OutMsg::Raw(b) if res.is_ok() => res = out.write_all(&b),
+                        OutMsg::Raw(b) => res = out.write_all(&b),
                         OutMsg::Chunk(prefix, body, tag) => {
-                            if res.is_ok() {
-                                res = (|| {
-                                    out.write_all(&prefix)?;
-                                    out.write_all(&body)?;
-                                    out.write_all(tag.as_slice())?;
-                                    if flush_each_chunk {
-                                        out.flush()?;
-                                    }
-                                    Ok(())
-                                })();
-                            }
+                            res = (|| {
+                                out.write_all(&prefix)?;
+                                out.write_all(&body)?;
+                                out.write_all(tag.as_slice())?;
+                                if flush_each_chunk {
+                                    out.flush()?;
+                                }
+                                Ok(())
+                            })();
                             let _ = free_tx.send(body);
                         }
                         OutMsg::Flush(reply) => {
-                            if res.is_ok() {
-                                res = out.flush();
-                            }
+                            res = out.flush();
                             let r = match &res {
                                 Ok(()) => Ok(()),
                                 Err(e) => Err(std::io::Error::new(e.kind(), e.to_string())),
                             };
                             let _ = reply.send(r);
                         }
-                        _ => {}
+                    }
+                    if res.is_err() {
+                        // Stop taking chunks: the writer's next send fails at once and
+                        // reports this error, instead of sealing the rest of the input.
+                        break;
                     }
                 }
                 (out, res)
@@ -747,16 +746,12 @@ impl<W: Write> Writer<W> {
             Some(par) if ty != ChunkType::END => {
                 let mut body =
                     std::mem::replace(&mut self.body, par.free.pop().unwrap_or_default());
-                let (suite, h, tx, seq) = (
-                    Arc::clone(&self.suite),
-                    self.h,
-                    par.done.sender(),
-                    par.next_seq,
-                );
+                let (suite, h, seq) = (Arc::clone(&self.suite), self.h, par.next_seq);
+                let reply = par.done.reply(seq);
                 par.next_seq += 1;
                 par.workers.run(move || {
                     let tag = suite.seal(&h, &prefix, &mut body);
-                    let _ = tx.send((seq, (body, tag)));
+                    reply.send((body, tag));
                 });
                 par.pending.push_back((seq, prefix, ty));
             }

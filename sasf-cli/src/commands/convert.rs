@@ -93,15 +93,15 @@ fn seekable(p: &Path) -> bool {
 }
 
 /// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`;
-/// returns the metadata (re-based for a range) and the sample rate. The WAV is
-/// committed only after the input has verified.
+/// returns the metadata (re-based for a range), the sample rate and the WAV, which the
+/// caller commits (only after the input has verified, which it has when this returns).
 pub fn to_wav(
     file: &Path,
     audio_out: Option<(&Path, bool)>,
     range: &RangeArgs,
     key_args: &KeyArgs,
     quiet: bool,
-) -> Result<(Metadata, u32)> {
+) -> Result<(Metadata, u32, Option<WavOut>)> {
     let key = load_key(key_args)?;
     let name = shown(file);
     let mut r = super::open_sasf(file, key.as_ref())?;
@@ -152,14 +152,11 @@ pub fn to_wav(
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
                 .with_context(|| incomplete(&wav))?;
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
-            check_from(from, total, rate)?;
+            check_from(from, total, rate).with_context(|| name.clone())?;
             m
         }
     };
-    if let Some((w, _, _)) = wav {
-        w.commit()?;
-    }
-    Ok((metadata, rate))
+    Ok((metadata, rate, wav.map(|(w, _, _)| w)))
 }
 
 /// A range through the authenticated index: reads only the chunks it needs.
@@ -191,8 +188,11 @@ pub fn run(
     key_args: &KeyArgs,
     quiet: bool,
 ) -> Result<()> {
-    to_wav(file, Some((output, pcm16)), range, key_args, quiet)?;
-    Ok(())
+    let (_, _, wav) = to_wav(file, Some((output, pcm16)), range, key_args, quiet)?;
+    match wav {
+        Some(w) => w.commit(),
+        None => Ok(()),
+    }
 }
 
 #[cfg(test)]

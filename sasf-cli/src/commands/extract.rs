@@ -22,10 +22,16 @@ pub fn run(
             bail!("--meta and --audio cannot both be stdout (-)");
         }
     }
-    let (metadata, rate) =
-        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), range, key_args, quiet)?;
+    // Both outputs are made first and committed last, so a failure anywhere leaves
+    // neither behind.
     let mut out = Output::create(meta)?;
+    let (metadata, rate, wav) =
+        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), range, key_args, quiet)?;
     serde_json::to_writer_pretty(&mut out, &metadata.to_json(rate))?;
     out.write_all(b"\n")?;
+    out.flush()?;
+    if let Some(w) = wav {
+        w.commit()?;
+    }
     out.commit()
 }
