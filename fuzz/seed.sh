@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/<target>/ with seed inputs (the corpus directories are git-ignored):
-#   decode, chunked  the SASF bytes of every conformance vector (testdata/vectors/*.vec
+#   decode, chunked, seek  the SASF bytes of every conformance vector (testdata/vectors/*.vec
 #                    with its text header stripped) and the kept fuzz fixtures;
 #   wav              a few small hand-made WAV headers (RIFF, streamed, extensible, RF64)
 #                    and the first 2 KiB of testdata/sample-call.wav;
@@ -13,7 +13,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 corpus="$here/corpus"
-for t in decode chunked wav metadata roundtrip; do
+for t in decode chunked seek wav metadata roundtrip; do
     mkdir -p "$corpus/$t"
 done
 
@@ -30,7 +30,11 @@ for v in "$root"/testdata/vectors/*.vec; do
     name="$(basename "$v" .vec)"
     strip_header "$v" >"$corpus/decode/$name"
     cp "$corpus/decode/$name" "$corpus/chunked/$name"
+    cp "$corpus/decode/$name" "$corpus/seek/$name"
     n=$((n + 1))
+done
+for f in "$root"/testdata/fuzz-fixtures/seek/*; do
+    [ -f "$f" ] && cp "$f" "$corpus/seek/"
 done
 for f in "$root"/testdata/fuzz-fixtures/decode/* "$root"/testdata/fuzz-fixtures/chunked/*; do
     [ -f "$f" ] && cp "$f" "$corpus/decode/" && cp "$f" "$corpus/chunked/"

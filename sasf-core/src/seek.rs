@@ -366,7 +366,7 @@ impl<R: Read + Seek> RandomAccess<R> {
             .iter()
             .rposition(|s| s.first_audio.is_some_and(|t| t < from))
             .unwrap_or(0);
-        let (mut index, mut offset) = if self.summaries.is_empty() {
+        let (index, offset) = if self.summaries.is_empty() {
             return Err(Error::malformed(
                 "the file has no index",
                 Place::chunk(self.totals.chunks, self.totals.stream_bytes),
@@ -379,14 +379,35 @@ impl<R: Read + Seek> RandomAccess<R> {
                 .rev()
                 .find(|(_, e)| e.chunk_type == ChunkType::AUDIO && e.timestamp < from)
                 .or_else(|| entries.first())
-                .map(|(i, e)| (*i, e.offset))
+                .map(|(i, e)| (*i, *e))
                 .ok_or_else(|| Error::malformed("an index chunk has no entries", place))?
         };
+        let (mut index, start_entry) = (index, offset);
+        let mut offset = start_entry.offset;
+        // What the chunks say is checked as the streaming reader would: the first one
+        // against its index entry, each timestamp against the audio before it, and the
+        // audio delivered against the range the END chunk's total allows.
+        let mut pos: Option<u64> = None;
+        let mut delivered = 0u64;
         let known: std::collections::HashSet<String> =
             meta.participants.iter().map(|p| p.id.clone()).collect();
         while index < self.totals.chunks {
             let c = self.read_chunk_at(offset, index)?;
             let place = Place::chunk(c.index, c.offset);
+            match pos {
+                None => self.check_entry(&c, &start_entry)?,
+                Some(p) if c.timestamp != p => {
+                    return Err(Error::malformed(
+                        format!(
+                            "timestamp {} but the audio before this chunk ends at sample {p}",
+                            c.timestamp
+                        ),
+                        place,
+                    ))
+                }
+                _ => {}
+            }
+            pos = Some(c.timestamp);
             match c.chunk_type {
                 ChunkType::AUDIO => {
                     if c.payload.is_empty() || c.payload.len() as u64 % ba != 0 {
@@ -394,12 +415,14 @@ impl<R: Read + Seek> RandomAccess<R> {
                     }
                     let start = c.timestamp;
                     let end = start + c.payload.len() as u64 / ba;
+                    pos = Some(end);
                     if start >= to {
                         break;
                     }
                     let a = from.max(start);
                     let b = to.min(end);
                     if a < b {
+                        delivered += b - a;
                         on_audio(
                             &c.payload[((a - start) * ba) as usize..((b - start) * ba) as usize],
                         )?;
@@ -440,6 +463,16 @@ impl<R: Read + Seek> RandomAccess<R> {
             }
             index += 1;
             offset += c.size;
+        }
+        if delivered != to - from {
+            return Err(Error::malformed(
+                format!(
+                    "the audio ends at sample {} but the END chunk says {}",
+                    from + delivered,
+                    self.totals.samples
+                ),
+                Place::chunk(self.totals.chunks, self.totals.stream_bytes),
+            ));
         }
         Ok(meta)
     }

@@ -10,7 +10,7 @@ mod vectors_gen;
 
 use std::path::PathBuf;
 
-use fuzz_common::{chunked_case, decode_case, metadata_case, reseal, wav_case};
+use fuzz_common::{chunked_case, decode_case, metadata_case, reseal, seek_case, wav_case};
 
 /// The kept inputs of one target, by file name.
 fn kept(target: &str) -> Vec<(String, Vec<u8>)> {
@@ -217,6 +217,9 @@ fn kept_and_hostile_inputs_give_an_error_or_a_valid_result() {
     }
     for (name, data) in kept("chunked").iter().chain(&hostile_sasf()) {
         run("chunked", name, data, chunked_case);
+    }
+    for (name, data) in kept("seek").iter().chain(&hostile_sasf()) {
+        run("seek", name, data, seek_case);
     }
     for (name, data) in kept("wav").iter().chain(&hostile_wav()) {
         run("wav", name, data, wav_case);
