@@ -254,13 +254,7 @@ fn the_pipeline_works_through_stdin_and_stdout() {
 fn pcm16_decodes_mulaw() {
     let dir = TempDir::new().unwrap();
     let out = dir.path().join("x.sasf");
-    sasf()
-        .arg("pack")
-        .arg(sample())
-        .arg("-o")
-        .arg(&out)
-        .assert()
-        .success();
+    pack_sample(&out);
     let wav = sasf()
         .arg("convert")
         .arg(&out)
@@ -775,13 +769,7 @@ fn extract_leaves_no_audio_behind_when_the_metadata_output_fails() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
     let f = d.join("c.sasf");
-    sasf()
-        .arg("pack")
-        .arg(sample())
-        .arg("-o")
-        .arg(&f)
-        .assert()
-        .success();
+    pack_sample(&f);
     let before = listing(d);
     let out = sasf()
         .arg("extract")
@@ -802,13 +790,7 @@ fn extract_leaves_no_audio_behind_when_the_metadata_output_fails() {
 fn a_range_past_the_end_from_a_pipe_names_the_input() {
     let dir = TempDir::new().unwrap();
     let f = dir.path().join("c.sasf");
-    sasf()
-        .arg("pack")
-        .arg(sample())
-        .arg("-o")
-        .arg(&f)
-        .assert()
-        .success();
+    pack_sample(&f);
     let out = sasf()
         .args(["convert", "-", "-o", "-", "--from", "99:00"])
         .write_stdin(fs::read(&f).unwrap())

@@ -133,13 +133,7 @@ fn recover_salvages_a_truncated_file_and_verify_tells_them_apart() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
     let f = d.join("c.sasf");
-    sasf()
-        .arg("pack")
-        .arg(sample())
-        .arg("-o")
-        .arg(&f)
-        .assert()
-        .success();
+    pack_sample(&f);
     let bytes = fs::read(&f).unwrap();
     let mut broken = bytes[..bytes.len() * 2 / 3].to_vec();
     broken.extend_from_slice(b"garbage after a crash");

@@ -23,6 +23,17 @@ pub fn sample_meta() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../testdata/sample-call.json")
 }
 
+/// Packs the sample call, keyless, to `out`.
+pub fn pack_sample(out: &Path) {
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(out)
+        .assert()
+        .success();
+}
+
 /// Files in `dir`, sorted (to check nothing is left behind).
 pub fn listing(dir: &Path) -> Vec<String> {
     let mut v: Vec<String> = fs::read_dir(dir)
