@@ -25,6 +25,7 @@ pub fn small_limits() -> Limits {
         max_json_len: 4096,
         max_json_depth: 16,
         max_participants: 64,
+        max_metadata_bytes: 1024 * 1024,
     }
 }
 

@@ -8,9 +8,9 @@ use crate::audio::{decode_to_pcm16, AudioFormat, Encoding};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::{DurationClass, Totals};
 use crate::meta::{Metadata, RecordingInfo};
-use crate::read::{Item, Reader};
+use crate::io::reader::{Item, Reader};
 use crate::wav::WavReader;
-use crate::write::WriterBuilder;
+use crate::io::writer::WriterBuilder;
 
 /// Size of the buffer audio is moved through.
 pub const IO_BUFFER: usize = 256 * 1024;
@@ -158,7 +158,7 @@ pub fn shift_info(info: &RecordingInfo, from: u64, rate: u32) -> RecordingInfo {
 /// frames in `[from, to)` to `on_audio`, and returns the metadata of that range:
 /// every participant, and the events and annotations at
 /// times in `[from, to]`, re-based onto `from`. The fallback for inputs that cannot
-/// seek; [`crate::seek::RandomAccess::read_range`] reads only what it needs.
+/// seek; [`crate::io::random::RandomAccess::read_range`] reads only what it needs.
 pub fn read_range_stream<R: Read>(
     r: &mut Reader<R>,
     from: u64,
@@ -224,7 +224,7 @@ pub fn wav_payload<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::read::Decoder;
+    use crate::io::reader::Decoder;
     use crate::wav::WavWriter;
 
     #[test]

@@ -86,6 +86,25 @@ pub enum ErrorKind {
     KeyRequired,
     /// The key does not match the file's key commitment.
     WrongKey,
+    /// No recipient slot of the file is for the given key.
+    NoRecipient {
+        /// The key ids of the file's symmetric recipients, in hex.
+        key_ids: Vec<String>,
+        /// How many recipients the file has (of every kind).
+        recipients: usize,
+    },
+    /// The file does not meet the protection the caller required (`docs/FORMAT.md` §13).
+    NotProtected {
+        /// The file's integrity level name.
+        level: &'static str,
+        /// What was required.
+        required: &'static str,
+    },
+    /// The file is not bound to the context the caller expected.
+    ContextMismatch {
+        /// Why (unbound, or a different context).
+        reason: String,
+    },
     /// A tag did not verify: the header or a chunk was altered, moved, dropped,
     /// duplicated or spliced in from another file.
     AuthFailed {
@@ -186,6 +205,9 @@ impl Error {
                 | ErrorKind::MalformedHeader { .. }
                 | ErrorKind::Malformed { .. }
                 | ErrorKind::WrongKey
+                | ErrorKind::NoRecipient { .. }
+                | ErrorKind::NotProtected { .. }
+                | ErrorKind::ContextMismatch { .. }
                 | ErrorKind::AuthFailed { .. }
                 | ErrorKind::Truncated { .. }
                 | ErrorKind::TrailingData { .. }
@@ -205,6 +227,9 @@ impl Error {
             ErrorKind::Malformed { .. } => "malformed",
             ErrorKind::KeyRequired => "key-required",
             ErrorKind::WrongKey => "wrong-key",
+            ErrorKind::NoRecipient { .. } => "wrong-key",
+            ErrorKind::NotProtected { .. } => "not-protected",
+            ErrorKind::ContextMismatch { .. } => "context-mismatch",
             ErrorKind::AuthFailed { .. } => "auth-failed",
             ErrorKind::Truncated { .. } => "truncated",
             ErrorKind::TrailingData { .. } => "trailing-data",
@@ -278,10 +303,14 @@ impl fmt::Display for Error {
         match &*self.0 {
             ErrorKind::Io(e) => write!(f, "I/O error: {e}"),
             ErrorKind::NotSasf => write!(f, "not a SASF file (bad magic bytes)"),
+            ErrorKind::UnsupportedVersion { found: 1 } => write!(
+                f,
+                "unsupported version 1: re-pack the WAV with this version (version 1 was never released; this reader knows version 2)"
+            ),
             ErrorKind::UnsupportedVersion { found } => {
                 write!(
                     f,
-                    "unsupported SASF version {found} (this reader knows version 1)"
+                    "unsupported SASF version {found} (this reader knows version 2)"
                 )
             }
             ErrorKind::Unsupported { what, place } => write!(f, "unsupported {what} at {place}"),
@@ -291,6 +320,25 @@ impl fmt::Display for Error {
             ErrorKind::Malformed { reason, place } => write!(f, "malformed at {place}: {reason}"),
             ErrorKind::KeyRequired => write!(f, "this file needs a key (none given)"),
             ErrorKind::WrongKey => write!(f, "wrong key (key commitment does not match)"),
+            ErrorKind::NoRecipient {
+                key_ids,
+                recipients,
+            } => {
+                write!(
+                    f,
+                    "wrong key: no recipient matches: this file has {recipients} recipient{}",
+                    if *recipients == 1 { "" } else { "s" }
+                )?;
+                if !key_ids.is_empty() {
+                    write!(f, " (key ids {})", key_ids.join(", "))?;
+                }
+                Ok(())
+            }
+            ErrorKind::NotProtected { level, required } => write!(
+                f,
+                "not protected as required: this file is {level}; {required} was required (give --require any to accept keyless files)"
+            ),
+            ErrorKind::ContextMismatch { reason } => write!(f, "context mismatch: {reason}"),
             ErrorKind::AuthFailed { place } => write!(f, "authentication failed at {place}"),
             ErrorKind::Truncated {
                 after_chunk,

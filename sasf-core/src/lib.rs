@@ -5,8 +5,10 @@
 //! # Which type to use
 //! - To **write** a recording: [`WriterBuilder`] → [`Writer`] (generic over
 //!   `io::Write`, never seeks) → [`Writer::finish`].
-//! - To **read** one: [`Decoder::new`] (public header) → [`Decoder::open`] (key check,
-//!   header authentication) → [`Reader::next_item`] until [`Item::End`].
+//! - To **read** one: [`Decoder::new`] (public header and key section) →
+//!   [`Decoder::require`] (what you accept: [`Require`]) → [`Decoder::open`] (recipient
+//!   slot, commitment, header and key-section authentication) → [`Reader::next_item`]
+//!   until [`Item::End`]. With a seekable input, [`Reader::into_random_access`].
 //! - Keys: [`Key`] (from a key file; wiped on drop).
 //! - Metadata: [`meta::Metadata`], [`meta::Participant`], [`meta::Event`].
 //! - WAV in and out: [`wav::WavReader`], [`wav::WavWriter`].
@@ -48,19 +50,19 @@ pub mod bridge;
 pub mod crypto;
 pub mod error;
 pub mod format;
+pub mod io;
 pub mod merge;
 pub mod meta;
-pub(crate) mod pool;
-pub mod read;
 pub mod recover;
-pub mod seek;
 pub mod session;
+pub(crate) mod stream;
 pub mod wav;
-pub mod write;
 
 pub use audio::{AudioFormat, Encoding};
-pub use crypto::{Integrity, Key};
+pub use crypto::{Context, Integrity, Key};
 pub use error::{Error, ErrorKind, Place, Result};
-pub use format::{ChunkType, DurationClass, Header, Totals};
-pub use read::{Decoder, Item, Limits, RawChunk, Reader};
-pub use write::{Writer, WriterBuilder};
+pub use format::{ChunkType, DurationClass, Header, KeySection, Totals};
+pub use io::random::{RandomAccess, RangeMetadata};
+pub use io::reader::{Decoder, Item, RawChunk, Reader};
+pub use io::writer::{Writer, WriterBuilder};
+pub use io::{Limits, Require};

@@ -36,12 +36,12 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::audio::AudioFormat;
 use crate::bridge::IO_BUFFER;
-use crate::crypto::{FileKeys, Integrity, Key};
+use crate::crypto::{Integrity, Key};
 use crate::error::{Error, ErrorKind};
 use crate::meta::{sample_to_ms, Event, EventKind};
-use crate::read::{Item, Reader};
+use crate::io::reader::{Item, Reader};
 use crate::wav::{WavInfo, WavReader};
-use crate::write::WriterBuilder;
+use crate::io::writer::WriterBuilder;
 
 /// The key of the `custom` event that records a merge.
 pub const MERGE_EVENT_KEY: &str = "sasf.merge";
@@ -295,8 +295,14 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
     b = match (header.integrity, key) {
         (Integrity::Keyless, _) => b,
         (level, Some(k)) => {
-            // The result must be under the snippet's key, not just any key.
-            if !FileKeys::derive(level, k, &header.salt).commitment_matches(&header.commitment) {
+            // The result must be under the snippet's key, not just any key: the key
+            // must open one of the snippet's recipient slots.
+            let h = *snippet.header_hash();
+            let opens = snippet.key_section().stanzas.iter().any(|s| {
+                s.kind == crate::format::STANZA_SLOT
+                    && crate::crypto::unwrap_slot(k, &header.salt, &h, &s.body).is_some()
+            });
+            if !opens {
                 return Err(Error::new(ErrorKind::WrongKey).into());
             }
             if level == Integrity::Hmac {
@@ -422,7 +428,7 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
 mod tests {
     use super::*;
     use crate::meta::{Participant, RecordingInfo, Role};
-    use crate::read::Decoder;
+    use crate::io::reader::Decoder;
     use crate::wav::WavWriter;
     use crate::Encoding;
 

@@ -7,9 +7,12 @@ use serde_json::json;
 
 use crate::error::{Error, Result};
 use crate::meta::{Event, EventKind};
-use crate::read::{Decoder, Item, Limits};
-use crate::write::WriterBuilder;
+use crate::io::reader::{Decoder, Item}; use crate::io::Limits;
+use crate::io::writer::WriterBuilder;
 use crate::Key;
+
+/// The reserved `custom` event key that marks a recovered file (`docs/FORMAT.md` §17).
+pub const RECOVERED_KEY: &str = "sasf.recovered";
 
 /// What a recovery found and kept.
 #[derive(Debug)]
@@ -77,7 +80,7 @@ pub fn recover<R: Read, W: Write>(input: R, key: Option<&Key>, out: W) -> Result
         at_sample: samples,
         participant: None,
         kind: EventKind::Custom {
-            key: "sasf.recovered".into(),
+            key: RECOVERED_KEY.into(),
             value: json!({
                 "after_chunk": chunks_kept.checked_sub(1),
                 "at_sample": samples,

@@ -82,7 +82,7 @@ use crate::bridge::{shift_info, IO_BUFFER};
 use crate::error::{Error, Result};
 use crate::meta::{self, Event, EventKind, Participant, RecordingInfo};
 use crate::wav::{WavReader, WavWriter};
-use crate::write::{Writer, WriterBuilder};
+use crate::io::writer::{Writer, WriterBuilder};
 
 /// A recording control a user (or the phone system) operated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1199,7 +1199,7 @@ pub fn replay<R: Read, S: Sinks>(
 mod tests {
     use super::*;
     use crate::meta::Role;
-    use crate::read::{Decoder, Item};
+    use crate::io::reader::{Decoder, Item};
     use crate::{Encoding, Key};
     use std::collections::BTreeMap;
 

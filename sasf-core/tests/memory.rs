@@ -92,7 +92,7 @@ const READER_OVERHEAD: usize = 64 * KIB;
 
 fn decode_all<R: Read>(input: R, key: Option<&Key>, limits: Limits) -> Result<u64, String> {
     let mut r = Decoder::with_limits(input, limits)
-        .and_then(|d| d.open(key))
+        .and_then(|d| d.require(sasf_core::Require::Any).open(key))
         .map_err(|e| e.class().to_string())?;
     let mut audio = 0u64;
     loop {

@@ -52,7 +52,7 @@ fn ranges_read_through_the_index_match_the_stream() {
         ] {
             let mut ra = Decoder::new(Cursor::new(&file))
                 .unwrap()
-                .open(Some(&key()))
+                .require(sasf_core::Require::Any).open(Some(&key()))
                 .unwrap()
                 .into_random_access()
                 .unwrap();
@@ -76,7 +76,7 @@ fn ranges_read_through_the_index_match_the_stream() {
             assert_eq!(times, want, "{level:?} {from}..{to}");
             assert_eq!(m.participants.len(), 1);
             // The streaming fallback gives the same.
-            let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key())).unwrap();
+            let mut r = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
             let mut got2 = Vec::new();
             let m2 = read_range_stream(&mut r, from, to, 1000, |d| {
                 got2.extend_from_slice(d);
@@ -95,7 +95,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         let (file, _) = long_file(level);
         let (header, chunks) = split(&file, level.tag_len());
         // Find the audio chunks by re-reading: chunk i's timestamp via streaming.
-        let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key())).unwrap();
+        let mut r = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
         let mut audio_chunks = Vec::new();
         while let Some(c) = r.next_chunk().unwrap() {
             if c.chunk_type == sasf_core::ChunkType::AUDIO {
@@ -111,7 +111,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
             let f = join(&header, &c);
             let mut ra = Decoder::new(Cursor::new(&f))
                 .unwrap()
-                .open(Some(&key()))
+                .require(sasf_core::Require::Any).open(Some(&key()))
                 .unwrap()
                 .into_random_access()
                 .unwrap();
@@ -127,7 +127,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         c[last][20] ^= 1;
         let e = Decoder::new(Cursor::new(join(&header, &c)))
             .unwrap()
-            .open(Some(&key()))
+            .require(sasf_core::Require::Any).open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -135,7 +135,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         assert_eq!(e.class(), "auth-failed");
         let e = Decoder::new(Cursor::new(join(&header, &chunks[..last])))
             .unwrap()
-            .open(Some(&key()))
+            .require(sasf_core::Require::Any).open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -145,7 +145,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         f.push(0);
         let e = Decoder::new(Cursor::new(f))
             .unwrap()
-            .open(Some(&key()))
+            .require(sasf_core::Require::Any).open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -155,7 +155,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
 }
 
 fn audio_of(file: &[u8]) -> (Vec<u8>, sasf_core::Totals, Vec<sasf_core::meta::Event>) {
-    let mut r = Decoder::new(file).unwrap().open(Some(&key())).unwrap();
+    let mut r = Decoder::new(file).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
     let mut a = Vec::new();
     let mut ev = Vec::new();
     loop {

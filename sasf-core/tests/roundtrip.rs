@@ -254,7 +254,7 @@ proptest! {
         }
         // Every event is met right where the audio before it ends.
         let mut samples = 0u64;
-        let mut it = Decoder::new(&file[..]).unwrap().open(Some(&key)).unwrap();
+        let mut it = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key)).unwrap();
         while let Some(item) = it.next_item().unwrap() {
             match item {
                 Item::Audio { data, .. } => samples += (data.len() / format.block_align()) as u64,

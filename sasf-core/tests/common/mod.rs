@@ -108,7 +108,7 @@ pub fn read_all(bytes: &[u8], key: Option<&Key>) -> Outcome {
 
 pub fn read_all_threads(bytes: &[u8], key: Option<&Key>, threads: usize) -> Outcome {
     let mut out = Outcome::default();
-    let mut r = match Decoder::new(bytes).and_then(|d| d.threads(threads).open(key)) {
+    let mut r = match Decoder::new(bytes).and_then(|d| d.threads(threads).require(sasf_core::Require::Any).open(key)) {
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e);

@@ -165,61 +165,229 @@ impl Integrity {
 }
 
 /// The domain-separation label for `purpose` under `level`, e.g.
-/// `SASF-v1/AES-256-GCM/payload`.
+/// `SASF-v2/AES-256-GCM/payload`.
 pub fn label(level: Integrity, purpose: &str) -> String {
-    format!("SASF-v1/{}/{}", level.suite_label(), purpose)
+    format!("SASF-v2/{}/{}", level.suite_label(), purpose)
 }
 
-/// Label of the manifest digest in the end chunk (all levels).
-pub const MANIFEST_LABEL: &[u8] = b"SASF-v1/manifest";
+/// Label of the manifest in the end chunk (all levels).
+pub const MANIFEST_LABEL: &[u8] = b"SASF-v2/manifest";
+/// Label of the file digest (all levels).
+pub const FILE_LABEL: &[u8] = b"SASF-v2/file";
+/// Label of the chunk digest at levels 2 and 3.
+pub const CHUNK_DIGEST_LABEL: &[u8] = b"SASF-v2/chunk-digest";
+/// Label of the context digest.
+pub const CONTEXT_LABEL: &[u8] = b"SASF-v2/context";
+/// Label of a symmetric slot's key-encryption key.
+pub const SLOT_LABEL: &[u8] = b"SASF-v2/slot/AES-256-GCM";
+/// Label of a symmetric key's id.
+pub const KEY_ID_LABEL: &[u8] = b"SASF-v2/key-id";
+/// Length of a symmetric key id.
+pub const KEY_ID_LEN: usize = 16;
 
-/// Per-file keys derived from the master key and the salt, and the commitment.
-pub(crate) struct FileKeys {
-    pub commitment: [u8; 32],
-    header_key: Zeroizing<[u8; 32]>,
-    pub suite: Suite,
+/// A 256-bit per-file data key (`docs/FORMAT.md` §4.2). Wiped on drop.
+#[derive(Clone)]
+pub struct DataKey(pub(crate) Zeroizing<[u8; 32]>);
+
+impl DataKey {
+    /// A fresh random data key.
+    pub fn generate() -> Result<DataKey> {
+        let mut k = Zeroizing::new([0u8; 32]);
+        getrandom::getrandom(&mut k[..]).map_err(|e| {
+            Error::new(ErrorKind::Io(std::io::Error::other(format!(
+                "random generator failed: {e}"
+            ))))
+        })?;
+        Ok(DataKey(k))
+    }
+    /// A data key from fixed bytes (for test vectors only).
+    pub fn from_bytes(b: [u8; 32]) -> DataKey {
+        DataKey(Zeroizing::new(b))
+    }
 }
 
-fn expand(hk: &Hkdf<Sha256>, info: &str) -> Zeroizing<[u8; 32]> {
+impl std::fmt::Debug for DataKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DataKey(..)")
+    }
+}
+
+/// A recording context (`docs/FORMAT.md` §4.4): the recording id and an optional
+/// tenant. A file bound to one fails to open when another is expected.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Context {
+    /// The recording id (1..=256 bytes).
+    pub id: String,
+    /// The tenant (0..=256 bytes; empty for none).
+    pub tenant: String,
+}
+
+impl Context {
+    /// A context of a recording id and an optional tenant.
+    pub fn new(id: impl Into<String>, tenant: Option<&str>) -> Result<Context> {
+        let c = Context {
+            id: id.into(),
+            tenant: tenant.unwrap_or("").to_string(),
+        };
+        if c.id.is_empty() || c.id.len() > 256 || c.tenant.len() > 256 {
+            return Err(Error::metadata(
+                "context",
+                "a context id is 1..=256 bytes and a tenant at most 256",
+            ));
+        }
+        Ok(c)
+    }
+
+    /// The context digest `C`.
+    pub fn digest(&self) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(CONTEXT_LABEL);
+        h.update((self.id.len() as u16).to_be_bytes());
+        h.update(self.id.as_bytes());
+        h.update((self.tenant.len() as u16).to_be_bytes());
+        h.update(self.tenant.as_bytes());
+        h.finalize().into()
+    }
+}
+
+/// The id of a symmetric key: the first 16 bytes of HMAC-SHA256(K, "SASF-v2/key-id").
+pub fn key_id(key: &Key) -> [u8; KEY_ID_LEN] {
+    let mut mac =
+        <HmacSha256 as Mac>::new_from_slice(key.as_bytes()).expect("HMAC takes any key length");
+    mac.update(KEY_ID_LABEL);
+    let out = mac.finalize().into_bytes();
+    let mut id = [0u8; KEY_ID_LEN];
+    id.copy_from_slice(&out[..KEY_ID_LEN]);
+    id
+}
+
+/// Lower-case hex of `b`.
+pub fn hex(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+fn slot_kek(key: &Key, salt: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let hk = Hkdf::<Sha256>::new(Some(salt), key.as_bytes());
     let mut okm = Zeroizing::new([0u8; 32]);
-    // 32 bytes is far below HKDF-SHA256's 8160-byte maximum, so this cannot fail.
-    hk.expand(info.as_bytes(), &mut okm[..])
+    hk.expand(SLOT_LABEL, &mut okm[..])
         .expect("32-byte HKDF output is always valid");
     okm
 }
 
+fn slot_aad(h: &[u8; 32], id: &[u8; KEY_ID_LEN]) -> [u8; 48] {
+    let mut aad = [0u8; 48];
+    aad[..32].copy_from_slice(h);
+    aad[32..].copy_from_slice(id);
+    aad
+}
+
+/// The 96-byte body of a symmetric slot wrapping `dk` and the context digest `c` for
+/// `key` in the file whose header hash is `h` (`docs/FORMAT.md` §5.3).
+pub fn wrap_slot(key: &Key, salt: &[u8; 32], h: &[u8; 32], dk: &DataKey, c: &[u8; 32]) -> Vec<u8> {
+    let id = key_id(key);
+    let kek = slot_kek(key, salt);
+    let gcm = Gcm::new(GcmBackend::DEFAULT, &kek);
+    let mut plain = Zeroizing::new([0u8; 64]);
+    plain[..32].copy_from_slice(&dk.0[..]);
+    plain[32..].copy_from_slice(c);
+    let mut ct = plain.to_vec();
+    let tag = gcm.seal(&[0u8; 12], &slot_aad(h, &id), &mut ct);
+    let mut body = Vec::with_capacity(96);
+    body.extend_from_slice(&id);
+    body.extend_from_slice(&ct);
+    body.extend_from_slice(&tag);
+    body
+}
+
+/// Opens a symmetric slot body for `key`: the data key and context digest, or `None`
+/// if the wrap does not authenticate.
+pub fn unwrap_slot(
+    key: &Key,
+    salt: &[u8; 32],
+    h: &[u8; 32],
+    body: &[u8],
+) -> Option<(DataKey, [u8; 32])> {
+    if body.len() != 96 {
+        return None;
+    }
+    let mut id = [0u8; KEY_ID_LEN];
+    id.copy_from_slice(&body[..16]);
+    let kek = slot_kek(key, salt);
+    let gcm = Gcm::new(GcmBackend::DEFAULT, &kek);
+    let mut plain = Zeroizing::new(body[16..80].to_vec());
+    if !gcm.open(&[0u8; 12], &slot_aad(h, &id), &mut plain, &body[80..96]) {
+        return None;
+    }
+    let mut dk = Zeroizing::new([0u8; 32]);
+    dk.copy_from_slice(&plain[..32]);
+    let mut c = [0u8; 32];
+    c.copy_from_slice(&plain[32..64]);
+    Some((DataKey(dk), c))
+}
+
+/// Per-file keys derived from the data key, the salt and the context digest, and the
+/// commitment (`docs/FORMAT.md` §4.3).
+pub(crate) struct FileKeys {
+    pub commitment: [u8; 32],
+    header_key: Zeroizing<[u8; 32]>,
+    keys_key: Zeroizing<[u8; 32]>,
+    pub suite: Suite,
+}
+
+fn expand(hk: &Hkdf<Sha256>, label: &str, c: &[u8; 32]) -> Zeroizing<[u8; 32]> {
+    let mut okm = Zeroizing::new([0u8; 32]);
+    let mut info = Vec::with_capacity(label.len() + 32);
+    info.extend_from_slice(label.as_bytes());
+    info.extend_from_slice(c);
+    // 32 bytes is far below HKDF-SHA256's 8160-byte maximum, so this cannot fail.
+    hk.expand(&info, &mut okm[..])
+        .expect("32-byte HKDF output is always valid");
+    okm
+}
+
+fn hmac32(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <HmacSha256 as Mac>::new_from_slice(key).expect("HMAC takes any key length");
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
 impl FileKeys {
-    /// Derives the commitment, header key and chunk key or cipher.
-    pub fn derive(level: Integrity, key: &Key, salt: &[u8; 32]) -> FileKeys {
-        FileKeys::derive_with(level, key, salt, GcmBackend::DEFAULT)
+    /// Derives the commitment, header key, key-section key and chunk key or cipher.
+    pub fn derive(level: Integrity, dk: &DataKey, salt: &[u8; 32], c: &[u8; 32]) -> FileKeys {
+        FileKeys::derive_with(level, dk, salt, c, GcmBackend::DEFAULT)
     }
 
     /// Like [`FileKeys::derive`], with a chosen AES-GCM backend.
     pub fn derive_with(
         level: Integrity,
-        key: &Key,
+        dk: &DataKey,
         salt: &[u8; 32],
+        c: &[u8; 32],
         backend: GcmBackend,
     ) -> FileKeys {
-        let hk = Hkdf::<Sha256>::new(Some(salt), key.as_bytes());
-        let commitment = *expand(&hk, &label(level, "commit"));
-        let header_key = expand(&hk, &label(level, "header"));
+        let hk = Hkdf::<Sha256>::new(Some(salt), &dk.0[..]);
+        let commitment = *expand(&hk, &label(level, "commit"), c);
+        let header_key = expand(&hk, &label(level, "header"), c);
+        let keys_key = expand(&hk, &label(level, "keys"), c);
         let suite = match level {
             Integrity::Keyless => Suite::Keyless,
             Integrity::Hmac => {
-                let k = expand(&hk, &label(level, "chunk"));
+                let k = expand(&hk, &label(level, "chunk"), c);
                 Suite::Hmac(Box::new(
                     <HmacSha256 as Mac>::new_from_slice(&k[..]).expect("HMAC takes any key length"),
                 ))
             }
             Integrity::Encrypted => {
-                let k = expand(&hk, &label(level, "payload"));
+                let k = expand(&hk, &label(level, "payload"), c);
                 Suite::Gcm(Gcm::new(backend, &k))
             }
         };
         FileKeys {
             commitment,
             header_key,
+            keys_key,
             suite,
         }
     }
@@ -231,11 +399,38 @@ impl FileKeys {
 
     /// The header tag for levels 2 and 3.
     pub fn header_tag(&self, unsigned_header: &[u8]) -> [u8; 32] {
-        let mut mac = <HmacSha256 as Mac>::new_from_slice(&self.header_key[..])
-            .expect("HMAC takes any key length");
-        mac.update(unsigned_header);
-        mac.finalize().into_bytes().into()
+        hmac32(&self.header_key[..], &[unsigned_header])
     }
+
+    /// The key-section tag over `h` and the section's unsigned bytes.
+    pub fn keys_tag(&self, h: &[u8; 32], unsigned_section: &[u8]) -> [u8; 32] {
+        hmac32(&self.keys_key[..], &[h, unsigned_section])
+    }
+}
+
+/// The digest of a stored chunk (`docs/FORMAT.md` §6.3): its tag at level 1, else
+/// SHA-256 over the label and its stored bytes.
+pub fn chunk_digest(level: Integrity, prefix: &[u8; 12], stored_body: &[u8], tag: &[u8]) -> [u8; 32] {
+    if level == Integrity::Keyless {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(&tag[..32]);
+        return d;
+    }
+    let mut h = Sha256::new();
+    h.update(CHUNK_DIGEST_LABEL);
+    h.update(prefix);
+    h.update(stored_body);
+    h.update(tag);
+    h.finalize().into()
+}
+
+/// The file digest: SHA-256("SASF-v2/file" || manifest || d_END).
+pub fn file_digest(manifest: &[u8; 32], end_digest: &[u8; 32]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(FILE_LABEL);
+    h.update(manifest);
+    h.update(end_digest);
+    h.finalize().into()
 }
 
 /// The header tag of a level-1 file.
@@ -288,7 +483,7 @@ pub(crate) enum Gcm {
 }
 
 impl Gcm {
-    fn new(backend: GcmBackend, key: &[u8; 32]) -> Gcm {
+    pub(crate) fn new(backend: GcmBackend, key: &[u8; 32]) -> Gcm {
         match backend {
             GcmBackend::RustCrypto => Gcm::RustCrypto(Box::new(
                 Aes256Gcm::new_from_slice(key).expect("32-byte AES key"),
@@ -302,7 +497,7 @@ impl Gcm {
         }
     }
 
-    fn seal(&self, nonce: &[u8; 12], aad: &[u8], body: &mut [u8]) -> [u8; 16] {
+    pub(crate) fn seal(&self, nonce: &[u8; 12], aad: &[u8], body: &mut [u8]) -> [u8; 16] {
         let mut t = [0u8; 16];
         match self {
             Gcm::RustCrypto(c) => {
@@ -326,7 +521,7 @@ impl Gcm {
         t
     }
 
-    fn open(&self, nonce: &[u8; 12], aad: &[u8], body: &mut [u8], tag: &[u8]) -> bool {
+    pub(crate) fn open(&self, nonce: &[u8; 12], aad: &[u8], body: &mut [u8], tag: &[u8]) -> bool {
         if tag.len() != 16 {
             return false;
         }
@@ -436,6 +631,28 @@ mod tests {
         Key::from_bytes([b; 32])
     }
 
+    fn dk(b: u8) -> DataKey {
+        DataKey::from_bytes([b; 32])
+    }
+
+    #[test]
+    fn slots_open_only_for_their_key_and_file() {
+        let (salt, h, c) = ([3u8; 32], [4u8; 32], [5u8; 32]);
+        let body = wrap_slot(&key(1), &salt, &h, &dk(9), &c);
+        assert_eq!(body.len(), 96);
+        assert_eq!(&body[..16], &key_id(&key(1)));
+        let (d, c2) = unwrap_slot(&key(1), &salt, &h, &body).unwrap();
+        assert_eq!(*d.0, [9u8; 32]);
+        assert_eq!(c2, c);
+        assert!(unwrap_slot(&key(2), &salt, &h, &body).is_none());
+        assert!(unwrap_slot(&key(1), &[0u8; 32], &h, &body).is_none());
+        assert!(unwrap_slot(&key(1), &salt, &[0u8; 32], &body).is_none());
+        let mut b2 = body.clone();
+        b2[0] ^= 1;
+        assert!(unwrap_slot(&key(1), &salt, &h, &b2).is_none(), "the key id is bound");
+        assert_ne!(key_id(&key(1)), key_id(&key(2)));
+    }
+
     #[test]
     fn key_file_round_trip_and_refusals() {
         let k = key(0xab);
@@ -470,21 +687,24 @@ mod tests {
         assert_eq!(all.len(), n);
         assert_eq!(
             label(Integrity::Encrypted, "payload"),
-            "SASF-v1/AES-256-GCM/payload"
+            "SASF-v2/AES-256-GCM/payload"
         );
     }
 
     #[test]
     fn commitment_differs_by_key_salt_and_level() {
         let salt = [7u8; 32];
-        let a = FileKeys::derive(Integrity::Encrypted, &key(1), &salt);
-        let b = FileKeys::derive(Integrity::Encrypted, &key(2), &salt);
-        let c = FileKeys::derive(Integrity::Encrypted, &key(1), &[8u8; 32]);
-        let d = FileKeys::derive(Integrity::Hmac, &key(1), &salt);
+        let z = [0u8; 32];
+        let a = FileKeys::derive(Integrity::Encrypted, &dk(1), &salt, &z);
+        let b = FileKeys::derive(Integrity::Encrypted, &dk(2), &salt, &z);
+        let c = FileKeys::derive(Integrity::Encrypted, &dk(1), &[8u8; 32], &z);
+        let d = FileKeys::derive(Integrity::Hmac, &dk(1), &salt, &z);
+        let e = FileKeys::derive(Integrity::Encrypted, &dk(1), &salt, &[1u8; 32]);
         assert!(a.commitment_matches(&a.commitment.clone()));
         assert!(!a.commitment_matches(&b.commitment.clone()));
         assert!(!a.commitment_matches(&c.commitment.clone()));
         assert!(!a.commitment_matches(&d.commitment.clone()));
+        assert!(!a.commitment_matches(&e.commitment.clone()), "the context is bound");
     }
 
     #[cfg(feature = "ring")]
@@ -496,8 +716,9 @@ mod tests {
         let backends = [GcmBackend::RustCrypto, GcmBackend::Ring];
         for a in backends {
             for b in backends {
-                let ka = FileKeys::derive_with(Integrity::Encrypted, &key(5), &[2u8; 32], a);
-                let kb = FileKeys::derive_with(Integrity::Encrypted, &key(5), &[2u8; 32], b);
+                let z = [0u8; 32];
+                let ka = FileKeys::derive_with(Integrity::Encrypted, &dk(5), &[2u8; 32], &z, a);
+                let kb = FileKeys::derive_with(Integrity::Encrypted, &dk(5), &[2u8; 32], &z, b);
                 let mut body = plain.clone();
                 let tag = ka.suite.seal(&h, &prefix, &mut body);
                 let mut body2 = plain.clone();
@@ -520,7 +741,7 @@ mod tests {
         let h = [3u8; 32];
         let prefix = [0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 9];
         for level in [Integrity::Keyless, Integrity::Hmac, Integrity::Encrypted] {
-            let keys = FileKeys::derive(level, &key(4), &[1u8; 32]);
+            let keys = FileKeys::derive(level, &dk(4), &[1u8; 32], &[0u8; 32]);
             let plain = *b"hello";
             let mut body = plain;
             let tag = keys.suite.seal(&h, &prefix, &mut body);

@@ -1,5 +1,9 @@
-//! Byte layout of SASF version 1: the header, chunk framing, chunk types, and the
-//! fixed-layout payloads (index and end). No I/O here; see `docs/FORMAT.md`.
+//! Byte layout of SASF version 2: the header, the key section, chunk framing, chunk
+//! types, the padded metadata payload, and the fixed-layout payloads (index and end).
+//! No I/O and no cryptography here; see `docs/FORMAT.md`.
+
+mod keys;
+pub use keys::{KeySection, Stanza, KEYS_FIXED_LEN, MAX_STANZAS, MAX_STANZA_LEN, STANZA_SLOT, SLOT_BODY_LEN};
 
 use byteorder::{BigEndian, ByteOrder};
 
@@ -10,12 +14,12 @@ use crate::error::{Error, Place, Result};
 /// The eight magic bytes every SASF file starts with.
 pub const MAGIC: [u8; 8] = [0x89, b'S', b'A', b'S', b'F', 0x0D, 0x0A, 0x1A];
 /// The format version this crate writes and reads.
-pub const VERSION: u16 = 1;
+pub const VERSION: u16 = 2;
 /// Length of the header before its extensions.
 pub const HEADER_FIXED_LEN: usize = 96;
 /// Length of the header tag.
 pub const HEADER_TAG_LEN: usize = 32;
-/// Largest extension area a v1 header may declare.
+/// Largest extension area a header may declare.
 pub const MAX_EXTENSIONS_LEN: usize = 4096;
 /// Length of a chunk's framing prefix: body length (u32 BE) and chunk index (u64 BE).
 pub const PREFIX_LEN: usize = 12;
@@ -29,8 +33,41 @@ pub const MIN_CHUNK_LEN: u32 = 1024;
 pub const END_PAYLOAD_LEN: usize = 80;
 /// Length of the fixed part of an index payload.
 pub const INDEX_HEADER_LEN: usize = 24;
-/// Length of one index entry.
-pub const INDEX_ENTRY_LEN: usize = 24;
+/// Length of one index entry: type, reserved, offset, timestamp, digest.
+pub const INDEX_ENTRY_LEN: usize = 56;
+/// Header flag: the file is bound to a context (recording id, tenant).
+pub const HEADER_FLAG_CONTEXT: u8 = 1;
+/// Critical header extension holding a level-1 file's context digest.
+pub const EXT_CONTEXT: u16 = 0x8001;
+/// Length of the JSON length field at the start of a metadata payload.
+pub const META_LEN_FIELD: usize = 4;
+/// Metadata chunk body sizes (§9.1): a record is padded up to the first that fits.
+pub const META_BUCKETS: [usize; 9] = [
+    256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
+];
+
+/// The body length a metadata record of `json_len` bytes is padded to under `cap`, or
+/// `None` if it does not fit under the cap.
+pub fn meta_body_len(json_len: usize, cap: u32) -> Option<usize> {
+    let need = BODY_HEADER_LEN + META_LEN_FIELD + json_len;
+    if need > cap as usize {
+        return None;
+    }
+    let bucket = META_BUCKETS
+        .iter()
+        .copied()
+        .find(|&b| b >= need)
+        .unwrap_or(need);
+    Some(bucket.min(cap as usize))
+}
+
+/// Whether chunks of this type carry a padded JSON payload (INFO, PART, EVNT, ANNO).
+pub fn is_metadata_type(t: ChunkType) -> bool {
+    matches!(
+        t,
+        ChunkType::INFO | ChunkType::PARTICIPANT | ChunkType::EVENT | ChunkType::ANNOTATION
+    )
+}
 /// "No offset" in index and end payloads.
 pub const NO_OFFSET: u64 = u64::MAX;
 /// End-chunk flag: the file was rebuilt by a recovery tool from a damaged original.
@@ -156,6 +193,8 @@ pub struct Header {
     pub retention_days: u32,
     /// Declared duration class.
     pub duration_class: DurationClass,
+    /// Whether the file is bound to a context (header flag bit 0, §4.4).
+    pub context_bound: bool,
     /// Random per-file salt.
     pub salt: [u8; 32],
     /// Key commitment (all zero at level 1).
@@ -180,7 +219,11 @@ impl Header {
         BigEndian::write_u32(&mut b[18..22], self.max_chunk_len);
         BigEndian::write_u32(&mut b[22..26], self.retention_days);
         b[26] = self.duration_class.code();
-        b[27] = 0; // flags
+        b[27] = if self.context_bound {
+            HEADER_FLAG_CONTEXT
+        } else {
+            0
+        };
         BigEndian::write_u16(&mut b[28..30], ext_len as u16);
         // 30..32 reserved, zero
         b[32..64].copy_from_slice(&self.salt);
@@ -242,7 +285,7 @@ impl Header {
         let retention_days = BigEndian::read_u32(&b[22..26]);
         let duration_class = DurationClass::from_code(b[26])
             .ok_or_else(|| Error::malformed_header(format!("duration class {}", b[26]), 26))?;
-        if b[27] != 0 {
+        if b[27] & !HEADER_FLAG_CONTEXT != 0 {
             return Err(Error::malformed_header(
                 format!("unknown header flags {:#04x}", b[27]),
                 27,
@@ -275,6 +318,7 @@ impl Header {
                 max_chunk_len,
                 retention_days,
                 duration_class,
+                context_bound: b[27] & HEADER_FLAG_CONTEXT != 0,
                 salt,
                 commitment,
                 extensions: Vec::new(),
@@ -284,8 +328,50 @@ impl Header {
         ))
     }
 
-    /// Parses the extension area. Unknown critical extensions are refused; v1 defines
-    /// none, so every critical extension is unknown.
+    /// The context digest a level-1 file carries in its extension `0x8001`.
+    pub fn keyless_context(&self) -> Option<[u8; 32]> {
+        self.extensions
+            .iter()
+            .find(|e| e.ext_type == EXT_CONTEXT)
+            .and_then(|e| e.data.as_slice().try_into().ok())
+    }
+
+    /// Length of the header in bytes (128 + extensions).
+    pub fn len(&self) -> usize {
+        HEADER_FIXED_LEN
+            + self
+                .extensions
+                .iter()
+                .map(|e| 4 + e.data.len())
+                .sum::<usize>()
+            + HEADER_TAG_LEN
+    }
+
+    /// Always false: a header is never empty (for clippy's `len` without `is_empty`).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// Checks the extensions against the level and flags: the context extension is
+    /// present exactly on a context-bound level-1 file, once, with 32 bytes.
+    pub(crate) fn check_extensions(&self) -> Result<()> {
+        let n = self
+            .extensions
+            .iter()
+            .filter(|e| e.ext_type == EXT_CONTEXT)
+            .count();
+        let want = usize::from(self.context_bound && self.integrity == Integrity::Keyless);
+        if n != want || (n == 1 && self.keyless_context().is_none()) {
+            return Err(Error::malformed_header(
+                "the context extension 0x8001 must appear once, with 32 bytes, exactly on a context-bound keyless file",
+                HEADER_FIXED_LEN as u64,
+            ));
+        }
+        Ok(())
+    }
+
+    /// Parses the extension area. Critical extensions other than the context digest
+    /// are refused.
     pub(crate) fn parse_extensions(area: &[u8]) -> Result<Vec<Extension>> {
         let mut out = Vec::new();
         let mut at = 0usize;
@@ -305,7 +391,7 @@ impl Header {
                     off,
                 ));
             }
-            if ext_type & 0x8000 != 0 {
+            if ext_type & 0x8000 != 0 && ext_type != EXT_CONTEXT {
                 return Err(Error::unsupported(
                     format!("critical header extension {ext_type:#06x}"),
                     Place::header(off),
@@ -338,13 +424,13 @@ pub struct Totals {
     pub samples: u64,
     /// Audio payload bytes.
     pub audio_bytes: u64,
-    /// Byte offset of the end chunk (header plus all chunks before it).
+    /// Stream offset of the end chunk (the bytes of all chunks before it).
     pub stream_bytes: u64,
-    /// Offset of the last index chunk, or [`NO_OFFSET`].
+    /// Stream offset of the last index chunk, or [`NO_OFFSET`].
     pub last_index_offset: u64,
     /// Flags; see [`END_FLAG_RECOVERED`].
     pub flags: u32,
-    /// Manifest digest over every chunk tag before the end chunk.
+    /// Manifest over the header hash and every chunk digest before the end chunk.
     pub manifest: [u8; 32],
 }
 
@@ -391,35 +477,44 @@ impl Totals {
 pub struct IndexEntry {
     /// The chunk's type.
     pub chunk_type: ChunkType,
-    /// Byte offset of the chunk's prefix from the start of the file.
+    /// Stream offset of the chunk's prefix (from the first byte of chunk 0).
     pub offset: u64,
     /// The chunk's timestamp.
     pub timestamp: u64,
+    /// The chunk's digest (`docs/FORMAT.md` §6.3).
+    pub digest: [u8; 32],
 }
 
 impl IndexEntry {
-    /// Serializes the 24-byte entry.
+    /// Serializes the 56-byte entry.
     pub fn to_bytes(&self) -> [u8; INDEX_ENTRY_LEN] {
         let mut b = [0u8; INDEX_ENTRY_LEN];
         b[0..4].copy_from_slice(&self.chunk_type.0);
         BigEndian::write_u64(&mut b[8..16], self.offset);
         BigEndian::write_u64(&mut b[16..24], self.timestamp);
+        b[24..56].copy_from_slice(&self.digest);
         b
     }
-    /// Parses a 24-byte entry.
-    pub fn from_bytes(b: &[u8]) -> IndexEntry {
-        IndexEntry {
+    /// Parses a 56-byte entry; `None` if its reserved bytes are not zero.
+    pub fn from_bytes(b: &[u8]) -> Option<IndexEntry> {
+        if b.len() != INDEX_ENTRY_LEN || b[4..8] != [0, 0, 0, 0] {
+            return None;
+        }
+        let mut digest = [0u8; 32];
+        digest.copy_from_slice(&b[24..56]);
+        Some(IndexEntry {
             chunk_type: ChunkType([b[0], b[1], b[2], b[3]]),
             offset: BigEndian::read_u64(&b[8..16]),
             timestamp: BigEndian::read_u64(&b[16..24]),
-        }
+            digest,
+        })
     }
 }
 
 /// The fixed part of an index payload.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct IndexHeader {
-    /// Offset of the previous index chunk, or [`NO_OFFSET`].
+    /// Stream offset of the previous index chunk, or [`NO_OFFSET`].
     pub prev_index_offset: u64,
     /// Index of the first chunk the entries describe.
     pub first_chunk: u64,
@@ -501,7 +596,7 @@ mod tests {
         };
         let mut p = h.to_bytes().to_vec();
         assert!(IndexHeader::parse(&p).is_none());
-        p.extend_from_slice(&[0u8; 48]);
+        p.extend_from_slice(&[0u8; 112]);
         assert_eq!(IndexHeader::parse(&p), Some(h));
         p.push(0);
         assert!(IndexHeader::parse(&p).is_none());

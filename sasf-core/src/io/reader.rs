@@ -1,0 +1,730 @@
+//! The streaming reader: [`Decoder::new`] reads the public header and the key section,
+//! [`Decoder::open`] applies the caller's requirement, unwraps the data key and
+//! authenticates the header and key section, and [`Reader`] yields authenticated
+//! chunks in order. Every structural rule is the stream core's verifier; this module
+//! only reads bytes, opens chunks (on several threads if asked) and hands them over.
+//! Memory is bounded by the chunk-length cap and the metadata budget, whatever the
+//! length of the stream; nothing is returned before it is authenticated.
+
+use std::collections::VecDeque;
+use std::io::{self, Read};
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::crypto::{
+    chunk_digest, hex, key_id, keyless_header_tag, tags_equal, unwrap_slot, Context, FileKeys,
+    Integrity, Key, Suite,
+};
+use crate::error::{Error, ErrorKind, Place, Result};
+use crate::format::*;
+use crate::io::pool::{Ordered, Workers};
+use crate::io::{Limits, Require};
+use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+use crate::stream::verifier::{Checked, Verifier};
+
+/// Reads until `buf` is full or the input ends; returns how many bytes were read.
+pub(crate) fn read_full<R: Read>(r: &mut R, buf: &mut [u8]) -> io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match r.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// A SASF stream whose public header and key section have been read but not yet
+/// authenticated.
+pub struct Decoder<R> {
+    inner: R,
+    header: Header,
+    header_bytes: Vec<u8>,
+    keys: KeySection,
+    keys_bytes: Vec<u8>,
+    limits: Limits,
+    threads: usize,
+    require: Option<Require>,
+    expect: Option<Context>,
+}
+
+impl<R: Read> Decoder<R> {
+    /// Reads the public header with default [`Limits`].
+    pub fn new(inner: R) -> Result<Decoder<R>> {
+        Decoder::with_limits(inner, Limits::default())
+    }
+
+    /// Reads the public header and the key section with the given limits.
+    pub fn with_limits(mut inner: R, limits: Limits) -> Result<Decoder<R>> {
+        let trunc = |offset: u64| {
+            Error::new(ErrorKind::Truncated {
+                after_chunk: None,
+                at_sample: 0,
+                sample_rate: 0,
+                offset,
+            })
+        };
+        let mut fixed = [0u8; HEADER_FIXED_LEN];
+        let n = read_full(&mut inner, &mut fixed[..10])?;
+        if fixed[..n.min(8)] != MAGIC[..n.min(8)] || n == 0 {
+            return Err(Error::new(ErrorKind::NotSasf));
+        }
+        if n < 10 {
+            return Err(trunc(n as u64));
+        }
+        let version = u16::from_be_bytes([fixed[8], fixed[9]]);
+        if version != VERSION {
+            return Err(Error::new(ErrorKind::UnsupportedVersion { found: version }));
+        }
+        let n = read_full(&mut inner, &mut fixed[10..])?;
+        if n < HEADER_FIXED_LEN - 10 {
+            return Err(trunc((10 + n) as u64));
+        }
+        let (mut header, ext_len) = Header::parse_fixed(&fixed)?;
+        if header.max_chunk_len > limits.max_chunk_len {
+            return Err(Error::new(ErrorKind::LimitExceeded {
+                what: "declared chunk-length cap",
+                found: header.max_chunk_len as u64,
+                limit: limits.max_chunk_len as u64,
+                place: Place::header(18),
+            }));
+        }
+        let mut rest = vec![0u8; ext_len + HEADER_TAG_LEN];
+        let n = read_full(&mut inner, &mut rest)?;
+        if n < rest.len() {
+            return Err(trunc((HEADER_FIXED_LEN + n) as u64));
+        }
+        header.extensions = Header::parse_extensions(&rest[..ext_len])?;
+        header.check_extensions()?;
+        header.tag.copy_from_slice(&rest[ext_len..]);
+        let mut header_bytes = fixed.to_vec();
+        header_bytes.extend_from_slice(&rest);
+        // The key section: its length is checked before anything is allocated.
+        let at = header_bytes.len() as u64;
+        let mut len = [0u8; 4];
+        let n = read_full(&mut inner, &mut len)?;
+        if n < 4 {
+            return Err(trunc(at + n as u64));
+        }
+        let s = u32::from_be_bytes(len);
+        KeySection::check_declared_len(s, header.integrity, at)?;
+        let mut body = vec![0u8; s as usize];
+        let n = read_full(&mut inner, &mut body)?;
+        if n < body.len() {
+            return Err(trunc(at + 4 + n as u64));
+        }
+        let keys = KeySection::parse(&body, header.integrity, at)?;
+        let mut keys_bytes = len.to_vec();
+        keys_bytes.extend_from_slice(&body);
+        Ok(Decoder {
+            inner,
+            header,
+            header_bytes,
+            keys,
+            keys_bytes,
+            limits,
+            threads: 1,
+            require: None,
+            expect: None,
+        })
+    }
+
+    /// Threads that open chunks (default 1: everything on the caller's thread). With
+    /// more, the reader reads ahead (at most 32 chunks, and within 8 MiB of buffers, or
+    /// two chunks when the file's cap is above 4 MiB) and chunks are verified in
+    /// parallel; they are still released in order, each only once it is authentic,
+    /// and errors are the same as with one thread.
+    pub fn threads(mut self, n: usize) -> Decoder<R> {
+        self.threads = n.max(1);
+        self
+    }
+
+    /// What the file must be for [`Decoder::open`] to accept it. Default:
+    /// [`Require::Authenticated`] when a key is given, [`Require::Any`] without one.
+    pub fn require(mut self, r: Require) -> Decoder<R> {
+        self.require = Some(r);
+        self
+    }
+
+    /// The context the file must be bound to (`docs/FORMAT.md` §4.4): a file bound to
+    /// another one, or to none, fails to open with `context-mismatch`.
+    pub fn expect_context(mut self, c: Context) -> Decoder<R> {
+        self.expect = Some(c);
+        self
+    }
+
+    /// The public header. Its fields are not authenticated until [`Decoder::open`].
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// The key section (recipients). Not authenticated until [`Decoder::open`].
+    pub fn key_section(&self) -> &KeySection {
+        &self.keys
+    }
+
+    /// File offset of chunk 0.
+    pub fn stream_start(&self) -> u64 {
+        (self.header_bytes.len() + self.keys_bytes.len()) as u64
+    }
+
+    fn symmetric_ids(&self) -> Vec<String> {
+        self.keys
+            .stanzas
+            .iter()
+            .filter(|s| s.kind == STANZA_SLOT)
+            .map(|s| hex(&s.body[..16]))
+            .collect()
+    }
+
+    /// Applies the requirement, finds the key's recipient slot, checks the
+    /// commitment, the header tag, the key-section tag and the expected context, then
+    /// reads and authenticates the INFO chunk.
+    ///
+    /// `key` may be `None` for keyless files; with [`Require::Any`] it is ignored for
+    /// them.
+    pub fn open(self, key: Option<&Key>) -> Result<Reader<R>> {
+        let level = self.header.integrity;
+        let require = self.require.unwrap_or(Require::default_for(key.is_some()));
+        let refuse = |required: Require| {
+            Error::new(ErrorKind::NotProtected {
+                level: level.name(),
+                required: match required {
+                    Require::Encrypted => "encrypted by the given key",
+                    _ => "authenticated by the given key",
+                },
+            })
+        };
+        match require {
+            Require::Any => {}
+            Require::Authenticated if level == Integrity::Keyless => {
+                return Err(refuse(require));
+            }
+            Require::Encrypted if level != Integrity::Encrypted => {
+                return Err(refuse(require));
+            }
+            _ if key.is_none() => return Err(Error::new(ErrorKind::KeyRequired)),
+            _ => {}
+        }
+        let unsigned_len = self.header_bytes.len() - HEADER_TAG_LEN;
+        let unsigned = &self.header_bytes[..unsigned_len];
+        let header_auth = || {
+            Error::new(ErrorKind::AuthFailed {
+                place: Place::header(unsigned_len as u64),
+            })
+        };
+        let h: [u8; 32] = Sha256::digest(&self.header_bytes).into();
+        let keys_at = self.header_bytes.len() as u64;
+        let (suite, context) = if level == Integrity::Keyless {
+            if !tags_equal(&keyless_header_tag(unsigned), &self.header.tag) {
+                return Err(header_auth());
+            }
+            (Suite::Keyless, self.header.keyless_context())
+        } else {
+            let key = key.ok_or_else(|| Error::new(ErrorKind::KeyRequired))?;
+            let id = key_id(key);
+            let slot = self
+                .keys
+                .stanzas
+                .iter()
+                .find(|s| s.kind == STANZA_SLOT && s.body[..16] == id);
+            let Some(slot) = slot else {
+                return Err(Error::new(ErrorKind::NoRecipient {
+                    key_ids: self.symmetric_ids(),
+                    recipients: self.keys.stanzas.len(),
+                }));
+            };
+            let (dk, c) = unwrap_slot(key, &self.header.salt, &h, &slot.body).ok_or_else(|| {
+                Error::new(ErrorKind::AuthFailed {
+                    place: Place::header(keys_at),
+                })
+            })?;
+            if !self.header.context_bound && c != [0u8; 32] {
+                return Err(Error::malformed_header(
+                    "a recipient slot carries a context but the file is not context bound",
+                    keys_at,
+                ));
+            }
+            let keys = FileKeys::derive(level, &dk, &self.header.salt, &c);
+            if !keys.commitment_matches(&self.header.commitment) {
+                return Err(Error::new(ErrorKind::WrongKey));
+            }
+            if !tags_equal(&keys.header_tag(unsigned), &self.header.tag) {
+                return Err(header_auth());
+            }
+            let unsigned_keys = self.keys.unsigned_bytes();
+            let tag = self.keys.tag.unwrap_or([0; 32]);
+            if !tags_equal(&keys.keys_tag(&h, &unsigned_keys), &tag) {
+                return Err(Error::new(ErrorKind::AuthFailed {
+                    place: Place::header(keys_at + unsigned_keys.len() as u64),
+                }));
+            }
+            (keys.suite, self.header.context_bound.then_some(c))
+        };
+        if let Some(want) = &self.expect {
+            match context {
+                None => {
+                    return Err(Error::new(ErrorKind::ContextMismatch {
+                        reason: format!(
+                            "the file is not bound to a context; {:?} was expected",
+                            want.id
+                        ),
+                    }))
+                }
+                Some(c) if !bool::from(c.ct_eq(&want.digest())) => {
+                    return Err(Error::new(ErrorKind::ContextMismatch {
+                        reason: format!(
+                            "the file is bound to another recording than {:?}",
+                            want.id
+                        ),
+                    }))
+                }
+                _ => {}
+            }
+        }
+        let base = self.stream_start();
+        let verifier = Verifier::new(self.header.clone(), &h, self.limits, base, context);
+        let max_inflight = crate::io::pool::max_inflight(self.header.max_chunk_len, self.threads);
+        let mut r = Reader {
+            inner: self.inner,
+            read_offset: base,
+            read_index: 0,
+            par: (self.threads > 1).then(|| ReadPar {
+                workers: Workers::new(self.threads),
+                done: Ordered::new(),
+                queue: VecDeque::new(),
+                next_seq: 0,
+                free: Vec::new(),
+                stopped: false,
+                max_inflight,
+            }),
+            level,
+            tag_len: level.tag_len(),
+            h,
+            suite: Arc::new(suite),
+            verifier,
+            context,
+            keys: self.keys,
+            buf: Vec::new(),
+            current: None,
+            checked: None,
+            file_digest: None,
+            failed: false,
+        };
+        r.advance()?;
+        Ok(r)
+    }
+}
+
+/// An authenticated chunk, as returned by [`Reader::next_chunk`].
+#[derive(Debug, Clone, Copy)]
+pub struct RawChunk<'a> {
+    /// The chunk's index.
+    pub index: u64,
+    /// File offset of the chunk's prefix.
+    pub offset: u64,
+    /// Its type.
+    pub chunk_type: ChunkType,
+    /// Its timestamp (a position).
+    pub timestamp: u64,
+    /// Its payload (decrypted at level 3; for metadata, the padded form of §9.1).
+    pub payload: &'a [u8],
+    /// Its digest (`docs/FORMAT.md` §6.3).
+    pub digest: [u8; 32],
+}
+
+/// An authenticated, validated item of the stream, as returned by [`Reader::next_item`].
+#[derive(Debug)]
+pub enum Item<'a> {
+    /// Audio frames starting at `at_sample`, in the file's encoding.
+    Audio {
+        /// Position of the first frame.
+        at_sample: u64,
+        /// The samples.
+        data: &'a [u8],
+    },
+    /// A participant declared at `at_sample`.
+    Participant {
+        /// Position.
+        at_sample: u64,
+        /// The participant.
+        participant: Participant,
+    },
+    /// An event.
+    Event(Event),
+    /// An annotation.
+    Annotation(Annotation),
+    /// An index chunk (already checked against the chunks it describes).
+    Index {
+        /// Its fixed part.
+        header: IndexHeader,
+    },
+    /// An ancillary chunk of a type this reader does not know, skipped.
+    Skipped {
+        /// Its type.
+        chunk_type: ChunkType,
+    },
+    /// The end chunk: the stream is complete and every total checked.
+    End(Totals),
+}
+
+/// Why reading stopped before a whole chunk could be read; turned into an error when
+/// the reader reaches that point in order.
+enum Stop {
+    /// The input ended at file offset `at`; `clean` if exactly on a chunk boundary.
+    Eof { at: u64, clean: bool },
+    Refused(Error),
+    Io(io::Error),
+}
+
+/// What one worker (or the caller's thread) made of a fetched chunk.
+struct Opened {
+    buf: Vec<u8>,
+    ok: bool,
+    digest: [u8; 32],
+}
+
+/// Reads the chunk at `*offset`, checking only what can be checked before
+/// authentication (the verifier's prefix rule). Never allocates more than the cap
+/// plus a tag.
+fn fetch<R: Read>(
+    inner: &mut R,
+    offset: &mut u64,
+    index: &mut u64,
+    check: impl Fn(&[u8; PREFIX_LEN], u64, u64) -> Result<usize>,
+    tag_len: usize,
+    mut buf: Vec<u8>,
+) -> std::result::Result<([u8; PREFIX_LEN], Vec<u8>, usize), Stop> {
+    let start = *offset;
+    let mut prefix = [0u8; PREFIX_LEN];
+    let n = read_full(inner, &mut prefix).map_err(Stop::Io)?;
+    if n < PREFIX_LEN {
+        return Err(Stop::Eof {
+            at: start + n as u64,
+            clean: n == 0,
+        });
+    }
+    let len = check(&prefix, *index, start).map_err(Stop::Refused)?;
+    // Buffers are reused: resizing to the same length fills nothing.
+    buf.resize(len + tag_len, 0);
+    let n = read_full(inner, &mut buf).map_err(Stop::Io)?;
+    if n < buf.len() {
+        return Err(Stop::Eof {
+            at: start + (PREFIX_LEN + n) as u64,
+            clean: false,
+        });
+    }
+    *offset = start + (PREFIX_LEN + len + tag_len) as u64;
+    *index += 1;
+    Ok((prefix, buf, len))
+}
+
+/// Opens a fetched chunk in place: digest over the stored bytes, then the tag.
+fn open_chunk(
+    suite: &Suite,
+    level: Integrity,
+    h: &[u8; 32],
+    prefix: &[u8; PREFIX_LEN],
+    mut buf: Vec<u8>,
+    len: usize,
+) -> Opened {
+    let (body, tag) = buf.split_at_mut(len);
+    let digest = chunk_digest(level, prefix, body, tag);
+    let ok = suite.open(h, prefix, body, tag);
+    Opened { buf, ok, digest }
+}
+
+enum Queued {
+    Job { seq: u64, len: usize },
+    Stopped(Stop),
+}
+
+/// The read-ahead state of a [`Reader`] with more than one thread.
+struct ReadPar {
+    workers: Workers,
+    done: Ordered<Opened>,
+    queue: VecDeque<Queued>,
+    next_seq: u64,
+    free: Vec<Vec<u8>>,
+    stopped: bool,
+    max_inflight: usize,
+}
+
+#[derive(Clone, Copy)]
+struct Current {
+    index: u64,
+    offset: u64,
+    chunk_type: ChunkType,
+    timestamp: u64,
+    len: usize,
+    digest: [u8; 32],
+}
+
+/// An opened SASF stream yielding authenticated chunks in order.
+pub struct Reader<R> {
+    inner: R,
+    /// Where the next chunk will be read from (ahead when reading ahead).
+    read_offset: u64,
+    read_index: u64,
+    par: Option<ReadPar>,
+    level: Integrity,
+    tag_len: usize,
+    h: [u8; 32],
+    suite: Arc<Suite>,
+    verifier: Verifier,
+    context: Option<[u8; 32]>,
+    keys: KeySection,
+    buf: Vec<u8>,
+    current: Option<Current>,
+    checked: Option<Checked>,
+    file_digest: Option<[u8; 32]>,
+    failed: bool,
+}
+
+impl<R: Read> Reader<R> {
+    /// The authenticated header.
+    pub fn header(&self) -> &Header {
+        self.verifier.header()
+    }
+    /// The authenticated key section.
+    pub fn key_section(&self) -> &KeySection {
+        &self.keys
+    }
+    /// The recording information from the INFO chunk.
+    pub fn info(&self) -> &RecordingInfo {
+        self.verifier.info()
+    }
+    /// The header hash `H`.
+    pub fn header_hash(&self) -> &[u8; 32] {
+        &self.h
+    }
+    /// The context digest, when the file is context bound.
+    pub fn context_digest(&self) -> Option<&[u8; 32]> {
+        self.context.as_ref()
+    }
+    /// Audio frames authenticated so far.
+    pub fn samples(&self) -> u64 {
+        self.verifier.samples()
+    }
+    /// File offset after the last chunk authenticated.
+    pub fn offset(&self) -> u64 {
+        self.verifier.file_offset()
+    }
+    /// Chunks authenticated so far.
+    pub fn chunks(&self) -> u64 {
+        self.verifier.next_index()
+    }
+    /// The totals, once the end chunk has been read and checked.
+    pub fn totals(&self) -> Option<&Totals> {
+        self.verifier.totals()
+    }
+    /// The file digest (`docs/FORMAT.md` §11), once the end chunk has been checked.
+    pub fn file_digest(&self) -> Option<&[u8; 32]> {
+        self.file_digest.as_ref()
+    }
+
+    /// The next authenticated chunk, `Ok(None)` after the end chunk. After an error
+    /// the reader stays failed.
+    pub fn next_chunk(&mut self) -> Result<Option<RawChunk<'_>>> {
+        if self.verifier.totals().is_some() {
+            return Ok(None);
+        }
+        let c = self.advance()?;
+        Ok(Some(RawChunk {
+            index: c.index,
+            offset: c.offset,
+            chunk_type: c.chunk_type,
+            timestamp: c.timestamp,
+            payload: &self.buf[BODY_HEADER_LEN..c.len],
+            digest: c.digest,
+        }))
+    }
+
+    /// The next authenticated item, `Ok(None)` after the end chunk.
+    pub fn next_item(&mut self) -> Result<Option<Item<'_>>> {
+        if self.verifier.totals().is_some() {
+            return Ok(None);
+        }
+        let c = self.advance()?;
+        let item = match self.checked.take() {
+            Some(Checked::Audio) => Item::Audio {
+                at_sample: c.timestamp,
+                data: &self.buf[BODY_HEADER_LEN..c.len],
+            },
+            Some(Checked::End(t)) => Item::End(t),
+            Some(Checked::Participant(p)) => Item::Participant {
+                at_sample: c.timestamp,
+                participant: p,
+            },
+            Some(Checked::Event(e)) => Item::Event(e),
+            Some(Checked::Annotation(a)) => Item::Annotation(a),
+            Some(Checked::Index(h)) => Item::Index { header: h },
+            Some(Checked::Info) | Some(Checked::Skipped) | None => Item::Skipped {
+                chunk_type: c.chunk_type,
+            },
+        };
+        Ok(Some(item))
+    }
+
+    /// Reads and checks the rest of the stream, discarding it; returns the totals.
+    pub fn verify_to_end(&mut self) -> Result<Totals> {
+        while self.next_chunk()?.is_some() {}
+        Ok(*self.verifier.totals().expect("the end chunk was read"))
+    }
+
+    fn advance(&mut self) -> Result<Current> {
+        if self.failed {
+            return Err(Error::misuse(
+                "the reader failed earlier and cannot be used",
+            ));
+        }
+        let r = self.advance_inner();
+        if r.is_err() {
+            self.failed = true;
+            self.buf.clear();
+        }
+        r
+    }
+
+    /// Reads ahead until enough chunks are in flight or reading stopped.
+    fn fill_ahead(&mut self) {
+        let Some(par) = &mut self.par else { return };
+        while !par.stopped && par.queue.len() < par.max_inflight {
+            let buf = par.free.pop().unwrap_or_default();
+            let (off, idx) = (&mut self.read_offset, &mut self.read_index);
+            let v = &self.verifier;
+            let check = |p: &[u8; PREFIX_LEN], i: u64, at: u64| v.check_prefix_at(p, i, at);
+            match fetch(&mut self.inner, off, idx, check, self.tag_len, buf) {
+                Ok((prefix, buf, len)) => {
+                    let (suite, h, level) = (Arc::clone(&self.suite), self.h, self.level);
+                    let seq = par.next_seq;
+                    let reply = par.done.reply(seq);
+                    par.next_seq += 1;
+                    par.workers.run(move || {
+                        reply.send(open_chunk(&suite, level, &h, &prefix, buf, len));
+                    });
+                    par.queue.push_back(Queued::Job { seq, len });
+                }
+                Err(stop) => {
+                    par.queue.push_back(Queued::Stopped(stop));
+                    par.stopped = true;
+                }
+            }
+        }
+    }
+
+    fn stop_error(&self, stop: Stop) -> Error {
+        match stop {
+            Stop::Eof { at, .. } => self.verifier.truncated(at),
+            Stop::Refused(e) => e,
+            Stop::Io(e) => e.into(),
+        }
+    }
+
+    /// Whether the input ends right here (after the END chunk).
+    fn input_ends_here(&mut self) -> Result<bool> {
+        if let Some(par) = &mut self.par {
+            match par.queue.pop_front() {
+                // Read ahead: an I/O error there is reported as such, as one thread would.
+                Some(Queued::Stopped(Stop::Io(e))) => return Err(e.into()),
+                Some(front) => {
+                    return Ok(matches!(
+                        front,
+                        Queued::Stopped(Stop::Eof { clean: true, .. })
+                    ))
+                }
+                None => {}
+            }
+        }
+        let mut probe = [0u8; 1];
+        Ok(read_full(&mut self.inner, &mut probe)? == 0)
+    }
+
+    fn advance_inner(&mut self) -> Result<Current> {
+        self.checked = None;
+        let start = self.verifier.file_offset();
+        let index = self.verifier.next_index();
+        let place = Place::chunk(index, start);
+        let (len, opened) = if self.par.is_some() {
+            self.fill_ahead();
+            let par = self.par.as_mut().expect("checked");
+            match par.queue.pop_front().expect("fill_ahead leaves an entry") {
+                Queued::Job { seq, len } => (len, par.done.wait(seq)),
+                Queued::Stopped(stop) => return Err(self.stop_error(stop)),
+            }
+        } else {
+            let buf = std::mem::take(&mut self.buf);
+            let (off, idx) = (&mut self.read_offset, &mut self.read_index);
+            let v = &self.verifier;
+            let check = |p: &[u8; PREFIX_LEN], i: u64, at: u64| v.check_prefix_at(p, i, at);
+            match fetch(&mut self.inner, off, idx, check, self.tag_len, buf) {
+                Ok((prefix, buf, len)) => (
+                    len,
+                    open_chunk(&self.suite, self.level, &self.h, &prefix, buf, len),
+                ),
+                Err(stop) => return Err(self.stop_error(stop)),
+            }
+        };
+        let Opened { buf, ok, digest } = opened;
+        let old = std::mem::replace(&mut self.buf, buf);
+        if let Some(par) = &mut self.par {
+            par.free.push(old);
+        }
+        if !ok {
+            return Err(Error::new(ErrorKind::AuthFailed { place }));
+        }
+        let body = &self.buf[..len];
+        let c = Current {
+            index,
+            offset: start,
+            chunk_type: ChunkType([body[0], body[1], body[2], body[3]]),
+            timestamp: u64::from_be_bytes(body[4..12].try_into().expect("8 bytes")),
+            len,
+            digest,
+        };
+        let checked = self.verifier.accept(body, &digest)?;
+        if let Checked::End(t) = &checked {
+            if !self.input_ends_here()? {
+                return Err(Error::new(ErrorKind::TrailingData {
+                    offset: self.verifier.file_offset(),
+                }));
+            }
+            self.file_digest = Some(crate::crypto::file_digest(&t.manifest, &digest));
+        }
+        self.current = Some(c);
+        self.checked = Some(checked);
+        Ok(c)
+    }
+}
+
+/// What an opened reader knows, handed to the random-access reader.
+pub(crate) struct OpenParts<R> {
+    pub inner: R,
+    pub header: Header,
+    pub h: [u8; 32],
+    pub suite: Arc<Suite>,
+    pub limits: Limits,
+    pub info: RecordingInfo,
+    pub base: u64,
+    pub context: Option<[u8; 32]>,
+}
+
+impl<R: Read> Reader<R> {
+    /// Gives up streaming and returns what random access needs.
+    pub(crate) fn into_parts(self) -> OpenParts<R> {
+        OpenParts {
+            header: self.verifier.header().clone(),
+            limits: *self.verifier.limits(),
+            info: self.verifier.info().clone(),
+            base: self.verifier.base(),
+            inner: self.inner,
+            h: self.h,
+            suite: self.suite,
+            context: self.context,
+        }
+    }
+}

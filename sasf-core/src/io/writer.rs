@@ -1,0 +1,728 @@
+//! The streaming writer: [`WriterBuilder`] configures, [`WriterBuilder::wrap_output`]
+//! writes the header and key section and gives a [`Writer`], and [`Writer::finish`]
+//! writes the last index chunk and the end chunk. The writer never seeks. Every count
+//! (indexes, offsets, index entries, the manifest, the totals) is the stream core's
+//! sealer; this module buffers audio, orders metadata and moves bytes.
+
+use std::collections::VecDeque;
+use std::collections::HashMap;
+use std::io::Write;
+use std::sync::Arc;
+
+use sha2::{Digest, Sha256};
+
+use crate::audio::AudioFormat;
+use crate::crypto::{
+    keyless_header_tag, wrap_slot, Context, DataKey, FileKeys, Integrity, Key, Suite, Tag,
+};
+use crate::error::{Error, Result};
+use crate::format::*;
+use crate::io::pool::{Ordered, Workers};
+use crate::io::sink::{OutThread, Sink};
+use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+use crate::stream::sealer::{body_of, metadata_body, seal_body, Sealer, Ticket};
+
+/// Default audio per chunk: one second, which also bounds what a crash can lose.
+pub const DEFAULT_CHUNK_SECONDS: u32 = 1;
+/// Default number of chunks described by one index chunk.
+pub const DEFAULT_INDEX_INTERVAL: u32 = 1024;
+/// Default chunk-length cap declared in the header: 1 MiB.
+pub const DEFAULT_MAX_CHUNK_LEN: u32 = 1024 * 1024;
+
+/// Configures a SASF stream. Consumed by [`WriterBuilder::wrap_output`].
+///
+/// ```
+/// use sasf_core::{AudioFormat, Encoding, Key, WriterBuilder, Decoder, Item};
+/// let format = AudioFormat::new(Encoding::MuLaw, 2, 8000).unwrap();
+/// let key = Key::from_bytes([7; 32]);
+/// let mut w = WriterBuilder::new(format).encrypted(key.clone()).wrap_output(Vec::new()).unwrap();
+/// w.write_audio(&[0xFF; 16000]).unwrap();
+/// let file = w.finish().unwrap();
+///
+/// let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key)).unwrap();
+/// let mut audio = Vec::new();
+/// while let Some(item) = r.next_item().unwrap() {
+///     if let Item::Audio { data, .. } = item { audio.extend_from_slice(data); }
+/// }
+/// assert_eq!(audio.len(), 16000);
+/// ```
+#[derive(Debug, Clone)]
+pub struct WriterBuilder {
+    format: AudioFormat,
+    integrity: Integrity,
+    recipients: Vec<Key>,
+    info: RecordingInfo,
+    context: Option<Context>,
+    max_chunk_len: u32,
+    chunk_frames: Option<u64>,
+    index_interval: u32,
+    retention_days: u32,
+    duration_class: DurationClass,
+    salt: Option<[u8; 32]>,
+    data_key: Option<DataKey>,
+    flush_each_chunk: bool,
+    recovered: bool,
+    threads: usize,
+}
+
+impl WriterBuilder {
+    /// A keyless (level 1) stream of `format` with default settings.
+    pub fn new(format: AudioFormat) -> WriterBuilder {
+        WriterBuilder {
+            format,
+            integrity: Integrity::Keyless,
+            recipients: Vec::new(),
+            info: RecordingInfo::default(),
+            context: None,
+            max_chunk_len: DEFAULT_MAX_CHUNK_LEN,
+            chunk_frames: None,
+            index_interval: DEFAULT_INDEX_INTERVAL,
+            retention_days: 0,
+            duration_class: DurationClass::Undeclared,
+            salt: None,
+            data_key: None,
+            flush_each_chunk: true,
+            recovered: false,
+            threads: 1,
+        }
+    }
+    /// Level 2: HMAC-SHA256, with `key` as a recipient of the data key.
+    pub fn authenticated(mut self, key: Key) -> Self {
+        self.integrity = Integrity::Hmac;
+        self.recipients.insert(0, key);
+        self
+    }
+    /// Level 3: AES-256-GCM, with `key` as a recipient of the data key.
+    pub fn encrypted(mut self, key: Key) -> Self {
+        self.integrity = Integrity::Encrypted;
+        self.recipients.insert(0, key);
+        self
+    }
+    /// One more symmetric recipient (a key slot) who may open the file.
+    pub fn recipient(mut self, key: Key) -> Self {
+        self.recipients.push(key);
+        self
+    }
+    /// The recording information (id, start time, channel map) for the INFO chunk.
+    pub fn info(mut self, info: RecordingInfo) -> Self {
+        self.info = info;
+        self
+    }
+    /// Binds the file to its recording id and tenant (`docs/FORMAT.md` §4.4): the
+    /// INFO chunk must carry `id` (the writer sets it) and the tenant as `tenant`.
+    pub fn bind_context(mut self, c: Context) -> Self {
+        self.context = Some(c);
+        self
+    }
+    /// The chunk-length cap declared in the header (1 KiB ..= 16 MiB).
+    pub fn max_chunk_len(mut self, n: u32) -> Self {
+        self.max_chunk_len = n;
+        self
+    }
+    /// Audio frames per chunk (the flush interval); default one second, and never more
+    /// than fits under the chunk-length cap.
+    pub fn chunk_frames(mut self, frames: u64) -> Self {
+        self.chunk_frames = Some(frames);
+        self
+    }
+    /// Chunks per index chunk (default 1024).
+    pub fn index_interval(mut self, n: u32) -> Self {
+        self.index_interval = n;
+        self
+    }
+    /// Retention in days (public header field).
+    pub fn retention_days(mut self, days: u32) -> Self {
+        self.retention_days = days;
+        self
+    }
+    /// Declared duration class (public header field); checked by readers at the end.
+    pub fn duration_class(mut self, c: DurationClass) -> Self {
+        self.duration_class = c;
+        self
+    }
+    /// Fixes the salt instead of drawing a random one, and, unless
+    /// [`WriterBuilder::data_key_for_test_vectors`] is given, a data key derived from
+    /// it. Only for reproducible test vectors: a salt must never be used twice.
+    pub fn salt_for_test_vectors(mut self, salt: [u8; 32]) -> Self {
+        self.salt = Some(salt);
+        if self.data_key.is_none() {
+            let mut h = Sha256::new();
+            h.update(b"sasf test vectors: data key from salt");
+            h.update(salt);
+            self.data_key = Some(DataKey::from_bytes(h.finalize().into()));
+        }
+        self
+    }
+    /// Fixes the data key instead of drawing a random one. Only for reproducible test
+    /// vectors.
+    pub fn data_key_for_test_vectors(mut self, dk: DataKey) -> Self {
+        self.data_key = Some(dk);
+        self
+    }
+    /// Whether to flush the output after every chunk (default true, for crash safety).
+    pub fn flush_each_chunk(mut self, yes: bool) -> Self {
+        self.flush_each_chunk = yes;
+        self
+    }
+    /// Threads that seal chunks (default 1: everything on the caller's thread). With
+    /// more, chunks are sealed in parallel and written in order; the bytes written are
+    /// the same as with one thread.
+    pub fn threads(mut self, n: usize) -> Self {
+        self.threads = n.max(1);
+        self
+    }
+    /// Marks the stream as rebuilt by a recovery tool (a flag in the end chunk; the
+    /// stream must then hold one `sasf.recovered` event).
+    pub fn recovered(mut self, yes: bool) -> Self {
+        self.recovered = yes;
+        self
+    }
+
+    /// Writes the header, the key section and the INFO chunk to `out` and returns
+    /// the writer.
+    pub fn wrap_output<W: Write>(self, out: W) -> Result<Writer<W>> {
+        self.wrap(Sink::Direct(out))
+    }
+
+    /// Like [`WriterBuilder::wrap_output`], but with more than one thread (see
+    /// [`WriterBuilder::threads`]) the output is written by a thread of its own, so
+    /// writing overlaps with reading the input and sealing. The bytes are the same.
+    pub fn wrap_output_threaded<W: Write + Send + 'static>(self, out: W) -> Result<Writer<W>> {
+        if self.threads > 1 {
+            let flush = self.flush_each_chunk;
+            self.wrap(Sink::Thread(OutThread::spawn(out, flush)))
+        } else {
+            self.wrap(Sink::Direct(out))
+        }
+    }
+
+    fn wrap<W: Write>(mut self, mut out: Sink<W>) -> Result<Writer<W>> {
+        let f = self.format;
+        AudioFormat::new(f.encoding, f.channels, f.sample_rate)?;
+        if !(MIN_CHUNK_LEN..=MAX_CHUNK_LEN).contains(&self.max_chunk_len) {
+            return Err(Error::misuse(format!(
+                "chunk-length cap must be {MIN_CHUNK_LEN}..={MAX_CHUNK_LEN}"
+            )));
+        }
+        let ba = f.block_align() as u64;
+        let max_frames = (self.max_chunk_len as u64 - BODY_HEADER_LEN as u64) / ba;
+        if max_frames == 0 {
+            return Err(Error::misuse("one audio frame does not fit in a chunk"));
+        }
+        let chunk_frames = self
+            .chunk_frames
+            .unwrap_or(f.sample_rate as u64 * DEFAULT_CHUNK_SECONDS as u64)
+            .clamp(1, max_frames);
+        let index_interval =
+            (self.index_interval as usize).clamp(1, Sealer::max_interval(self.max_chunk_len));
+        if !self.info.channels.is_empty() && self.info.channels.len() != f.channels as usize {
+            return Err(Error::metadata(
+                "recording.channels",
+                "the channel map must have one entry per channel",
+            ));
+        }
+        if self.integrity != Integrity::Keyless && self.recipients.is_empty() {
+            return Err(Error::misuse("this integrity level needs a key"));
+        }
+        if self.recipients.len() > MAX_STANZAS {
+            return Err(Error::misuse("at most 256 recipients"));
+        }
+        if self.integrity == Integrity::Keyless {
+            self.recipients.clear();
+        }
+        if let Some(c) = &self.context {
+            // The INFO chunk names the context the file is bound to.
+            self.info.id = Some(c.id.clone());
+            if c.tenant.is_empty() {
+                self.info.extra.remove("tenant");
+            } else {
+                self.info
+                    .extra
+                    .insert("tenant".into(), c.tenant.clone().into());
+            }
+        }
+        let c = self.context.as_ref().map(Context::digest).unwrap_or([0; 32]);
+        let salt = match self.salt {
+            Some(s) => s,
+            None => random32()?,
+        };
+        let dk = match (self.integrity, self.data_key.take()) {
+            (Integrity::Keyless, _) => None,
+            (_, Some(dk)) => Some(dk),
+            (_, None) => Some(DataKey::generate()?),
+        };
+        let keys = dk
+            .as_ref()
+            .map(|dk| FileKeys::derive(self.integrity, dk, &salt, &c));
+        let mut extensions = Vec::new();
+        if self.context.is_some() && self.integrity == Integrity::Keyless {
+            extensions.push(Extension {
+                ext_type: EXT_CONTEXT,
+                data: c.to_vec(),
+            });
+        }
+        let mut header = Header {
+            integrity: self.integrity,
+            format: f,
+            max_chunk_len: self.max_chunk_len,
+            retention_days: self.retention_days,
+            duration_class: self.duration_class,
+            context_bound: self.context.is_some(),
+            salt,
+            commitment: keys.as_ref().map(|k| k.commitment).unwrap_or([0u8; 32]),
+            extensions,
+            tag: [0u8; 32],
+        };
+        let unsigned = header.unsigned_bytes();
+        header.tag = match &keys {
+            Some(k) => k.header_tag(&unsigned),
+            None => keyless_header_tag(&unsigned),
+        };
+        let header_bytes = header.to_bytes();
+        let h: [u8; 32] = Sha256::digest(&header_bytes).into();
+        let mut section = KeySection::default();
+        if let (Some(keys), Some(dk)) = (&keys, &dk) {
+            for k in &self.recipients {
+                section.stanzas.push(Stanza {
+                    kind: STANZA_SLOT,
+                    body: wrap_slot(k, &salt, &h, dk, &c),
+                });
+            }
+            section.tag = Some([0; 32]);
+            let t = keys.keys_tag(&h, &section.unsigned_bytes());
+            section.tag = Some(t);
+        }
+        let section_bytes = section.to_bytes();
+        out.raw(&header_bytes)?;
+        out.raw(&section_bytes)?;
+        let mut w = Writer {
+            out,
+            suite: Arc::new(keys.map(|k| k.suite).unwrap_or(Suite::Keyless)),
+            sealer: Sealer::new(self.integrity, h, ba as usize, index_interval),
+            header,
+            block_align: ba as usize,
+            chunk_frames,
+            flush_each_chunk: self.flush_each_chunk,
+            recovered: self.recovered,
+            base: (header_bytes.len() + section_bytes.len()) as u64,
+            audio: Vec::with_capacity(BODY_HEADER_LEN + (chunk_frames * ba) as usize),
+            pending: Vec::new(),
+            participants: HashMap::new(),
+            dead: false,
+            par: (self.threads > 1).then(|| Par {
+                workers: Workers::new(self.threads),
+                done: Ordered::new(),
+                inflight: VecDeque::new(),
+                next_seq: 0,
+                free: Vec::new(),
+                // Enough chunks in flight to keep every worker busy, bounded in bytes.
+                max_inflight: crate::io::pool::max_inflight(self.max_chunk_len, self.threads),
+            }),
+        };
+        w.audio_reset();
+        let info = serde_json::to_vec(&self.info.to_json())
+            .map_err(|e| Error::misuse(e.to_string()))?;
+        let body = metadata_body(ChunkType::INFO, 0, &info, self.max_chunk_len).ok_or_else(
+            || Error::metadata("recording", "the recording information exceeds the chunk cap"),
+        )?;
+        w.write_chunk(body)?;
+        Ok(w)
+    }
+}
+
+fn random32() -> Result<[u8; 32]> {
+    let mut s = [0u8; 32];
+    getrandom::getrandom(&mut s).map_err(|e| {
+        Error::from(std::io::Error::other(format!(
+            "random generator failed: {e}"
+        )))
+    })?;
+    Ok(s)
+}
+
+/// The parallel sealing state of a [`Writer`].
+struct Par {
+    workers: Workers,
+    done: Ordered<(Vec<u8>, Tag, [u8; 32])>,
+    /// Chunks handed to the workers, oldest first.
+    inflight: VecDeque<(u64, Ticket)>,
+    next_seq: u64,
+    /// Body buffers to reuse.
+    free: Vec<Vec<u8>>,
+    max_inflight: usize,
+}
+
+enum PendingItem {
+    Participant(Participant),
+    Event(Event),
+    Annotation(Annotation),
+}
+
+struct Pending {
+    at: u64,
+    item: PendingItem,
+}
+
+/// A SASF stream being written. Created by [`WriterBuilder::wrap_output`]; must be
+/// completed with [`Writer::finish`] (dropping it leaves a stream that readers report
+/// as truncated, and that a recovery tool can salvage).
+pub struct Writer<W: Write> {
+    out: Sink<W>,
+    suite: Arc<Suite>,
+    sealer: Sealer,
+    header: Header,
+    block_align: usize,
+    chunk_frames: u64,
+    flush_each_chunk: bool,
+    recovered: bool,
+    /// File offset of chunk 0.
+    base: u64,
+    /// Body of the audio chunk being filled: 12-byte body header, then samples.
+    audio: Vec<u8>,
+    /// Metadata waiting for the audio chunk it falls in, in time order.
+    pending: Vec<Pending>,
+    /// Participant id -> position of its PART chunk.
+    participants: HashMap<String, u64>,
+    dead: bool,
+    par: Option<Par>,
+}
+
+impl<W: Write> Writer<W> {
+    /// The header written.
+    pub fn header(&self) -> &Header {
+        &self.header
+    }
+
+    /// Audio frames accepted so far (sealed or buffered).
+    pub fn position(&self) -> u64 {
+        self.sealer.samples() + self.buffered_frames()
+    }
+
+    /// Number of chunks written so far.
+    pub fn chunks_written(&self) -> u64 {
+        self.sealer.chunks()
+    }
+
+    /// Bytes written so far (header and key section included).
+    pub fn bytes_written(&self) -> u64 {
+        self.base + self.sealer.offset()
+    }
+
+    fn buffered_frames(&self) -> u64 {
+        ((self.audio.len() - BODY_HEADER_LEN) / self.block_align) as u64
+    }
+
+    fn audio_reset(&mut self) {
+        self.audio.clear();
+        self.audio.resize(BODY_HEADER_LEN, 0);
+    }
+
+    fn alive(&self) -> Result<()> {
+        if self.dead {
+            Err(Error::misuse(
+                "the writer failed earlier and cannot be used",
+            ))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Appends audio in the file's encoding (interleaved frames, little-endian). A
+    /// partial frame is kept until the rest arrives. Each chunk is sealed and written
+    /// as soon as it is full; audio is never split where metadata falls.
+    pub fn write_audio(&mut self, mut data: &[u8]) -> Result<()> {
+        self.alive()?;
+        let r = (|| {
+            let want = BODY_HEADER_LEN + self.chunk_frames as usize * self.block_align;
+            while !data.is_empty() {
+                let take = (want - self.audio.len()).min(data.len());
+                self.audio.extend_from_slice(&data[..take]);
+                data = &data[take..];
+                if self.audio.len() == want {
+                    self.seal_audio()?;
+                }
+            }
+            Ok(())
+        })();
+        self.poison_on_err(r)
+    }
+
+    /// Seals the buffered whole frames as one audio chunk, after the metadata that
+    /// falls inside it.
+    fn seal_audio(&mut self) -> Result<()> {
+        let frames = self.buffered_frames();
+        if frames == 0 {
+            return Ok(());
+        }
+        let start = self.sealer.samples();
+        self.emit_before(start + frames)?;
+        let n = frames as usize * self.block_align;
+        let extra: Vec<u8> = self.audio[BODY_HEADER_LEN + n..].to_vec();
+        self.audio.truncate(BODY_HEADER_LEN + n);
+        self.audio[0..4].copy_from_slice(&ChunkType::AUDIO.0);
+        self.audio[4..12].copy_from_slice(&start.to_be_bytes());
+        let fresh = match &mut self.par {
+            Some(p) => p.free.pop().unwrap_or_default(),
+            None => Vec::with_capacity(self.audio.capacity()),
+        };
+        let body = std::mem::replace(&mut self.audio, fresh);
+        self.write_chunk(body)?;
+        self.audio_reset();
+        self.audio.extend_from_slice(&extra);
+        Ok(())
+    }
+
+    /// Writes every pending metadata item whose time is before `end`.
+    fn emit_before(&mut self, end: u64) -> Result<()> {
+        while self.pending.first().is_some_and(|p| p.at < end) {
+            let p = self.pending.remove(0);
+            self.emit(p)?;
+        }
+        Ok(())
+    }
+
+    fn emit(&mut self, p: Pending) -> Result<()> {
+        let (ty, payload) = match &p.item {
+            PendingItem::Participant(x) => (ChunkType::PARTICIPANT, x.to_json()),
+            PendingItem::Event(x) => (ChunkType::EVENT, x.to_payload()),
+            PendingItem::Annotation(x) => (ChunkType::ANNOTATION, x.to_payload()),
+        };
+        let json = serde_json::to_vec(&payload).map_err(|e| Error::misuse(e.to_string()))?;
+        let body = metadata_body(ty, p.at, &json, self.header.max_chunk_len).ok_or_else(|| {
+            Error::metadata(
+                ty.display(),
+                format!(
+                    "a metadata record of {} bytes exceeds the chunk cap",
+                    json.len()
+                ),
+            )
+        })?;
+        self.write_chunk(body)
+    }
+
+    /// Queues a metadata item at `at`; it is written just before the audio chunk it
+    /// falls in.
+    fn enqueue(&mut self, at: u64, item: PendingItem) -> Result<()> {
+        self.alive()?;
+        if at < self.sealer.samples() {
+            return Err(Error::misuse(format!(
+                "metadata at frame {at} is before audio already sealed (frame {})",
+                self.sealer.samples()
+            )));
+        }
+        let pos = self.pending.partition_point(|p| p.at <= at);
+        self.pending.insert(pos, Pending { at, item });
+        Ok(())
+    }
+
+    /// Declares a participant at the current position. Events may name it from then on.
+    pub fn add_participant(&mut self, p: Participant) -> Result<()> {
+        if self.participants.contains_key(&p.id) {
+            return Err(Error::metadata(
+                "participant.id",
+                format!("duplicate participant id {:?}", p.id),
+            ));
+        }
+        if p.channels.iter().any(|&c| c >= self.header.format.channels) {
+            return Err(Error::metadata(
+                "participant.channels",
+                "channel index out of range",
+            ));
+        }
+        let at = self.position();
+        self.participants.insert(p.id.clone(), at);
+        self.enqueue(at, PendingItem::Participant(p))
+    }
+
+    /// Adds an event at `event.at_sample`, which may be ahead of the audio written so
+    /// far (it is held until the audio reaches it) but not behind audio already sealed.
+    /// Participants it names must have been declared at or before its time.
+    pub fn add_event(&mut self, event: Event) -> Result<()> {
+        let mut names: Vec<&String> = event.participant.iter().collect();
+        if let crate::meta::EventKind::Conference { participants } = &event.kind {
+            names.extend(participants.iter());
+        }
+        for n in names {
+            match self.participants.get(n) {
+                None => {
+                    return Err(Error::metadata(
+                        "event.participant",
+                        format!("unknown participant {n:?}"),
+                    ))
+                }
+                Some(&t) if t > event.at_sample => {
+                    return Err(Error::metadata(
+                        "event.participant",
+                        format!("participant {n:?} is declared after the event"),
+                    ))
+                }
+                _ => {}
+            }
+        }
+        let at = event.at_sample;
+        self.enqueue(at, PendingItem::Event(event))
+    }
+
+    /// Adds an annotation at `a.at_sample` (same rules as events).
+    pub fn add_annotation(&mut self, a: Annotation) -> Result<()> {
+        let at = a.at_sample;
+        self.enqueue(at, PendingItem::Annotation(a))
+    }
+
+    /// Seals any buffered whole frames now (a short chunk, which shows an observer
+    /// when the flush happened) and flushes the output, so a crash after this point
+    /// loses nothing written before it.
+    pub fn flush(&mut self) -> Result<()> {
+        self.alive()?;
+        let r = (|| {
+            self.seal_audio()?;
+            self.drain(0)?;
+            self.out.flush()?;
+            Ok(())
+        })();
+        self.poison_on_err(r)
+    }
+
+    fn poison_on_err<T>(&mut self, r: Result<T>) -> Result<T> {
+        if r.is_err() {
+            self.dead = true;
+        }
+        r
+    }
+
+    /// Seals and writes one chunk (type, timestamp and payload already in `body`), and
+    /// an index chunk after it when one is due.
+    fn write_chunk(&mut self, body: Vec<u8>) -> Result<()> {
+        debug_assert!(body.len() <= self.header.max_chunk_len as usize);
+        let ticket = self.sealer.begin(&body);
+        match &mut self.par {
+            Some(par) => {
+                let (suite, h, level, seq) = (
+                    Arc::clone(&self.suite),
+                    *self.sealer.h(),
+                    self.sealer.level(),
+                    par.next_seq,
+                );
+                let reply = par.done.reply(seq);
+                par.next_seq += 1;
+                let mut body = body;
+                let prefix = ticket.prefix;
+                par.workers.run(move || {
+                    let (tag, digest) = seal_body(&suite, level, &h, &prefix, &mut body);
+                    reply.send((body, tag, digest));
+                });
+                par.inflight.push_back((seq, ticket));
+            }
+            None => {
+                let mut body = body;
+                let (tag, digest) = seal_body(
+                    &self.suite,
+                    self.sealer.level(),
+                    self.sealer.h(),
+                    &ticket.prefix,
+                    &mut body,
+                );
+                self.out
+                    .put(&ticket.prefix, &body, &tag, self.flush_each_chunk)?;
+                self.sealer.commit(&ticket, &digest);
+            }
+        }
+        if self.sealer.index_due() {
+            self.write_index()?;
+        }
+        // A stream flushed chunk by chunk (a live recording) writes each chunk as soon
+        // as it is sealed, so a crash loses at most the chunk in progress.
+        let keep = match &self.par {
+            Some(p) if !self.flush_each_chunk => p.max_inflight,
+            _ => 0,
+        };
+        self.drain(keep)
+    }
+
+    /// Writes sealed chunks, in order, until at most `keep` are still in flight.
+    fn drain(&mut self, keep: usize) -> Result<()> {
+        let Some(par) = &mut self.par else {
+            return Ok(());
+        };
+        while par.inflight.len() > keep {
+            let (seq, ticket) = par.inflight.pop_front().expect("non-empty");
+            let (body, tag, digest) = par.done.wait(seq);
+            self.sealer.commit(&ticket, &digest);
+            if let Some(mut b) = self
+                .out
+                .put_owned(&ticket.prefix, body, &tag, self.flush_each_chunk)?
+            {
+                b.clear();
+                par.free.push(b);
+            }
+        }
+        Ok(())
+    }
+
+    /// Writes an index chunk over the chunks since the last one (their digests must
+    /// be known, so everything in flight is written first).
+    fn write_index(&mut self) -> Result<()> {
+        self.drain(0)?;
+        if let Some(body) = self.sealer.index_body() {
+            let ticket = self.sealer.begin(&body);
+            let mut body = body;
+            let (tag, digest) = seal_body(
+                &self.suite,
+                self.sealer.level(),
+                self.sealer.h(),
+                &ticket.prefix,
+                &mut body,
+            );
+            self.out
+                .put(&ticket.prefix, &body, &tag, self.flush_each_chunk)?;
+            self.sealer.commit(&ticket, &digest);
+        }
+        Ok(())
+    }
+
+    /// Seals the remaining audio, writes the remaining metadata, the last index chunk
+    /// and the end chunk, flushes, and returns the output.
+    ///
+    /// Fails if the audio ends in a partial frame or metadata lies after the end.
+    pub fn finish(mut self) -> Result<W> {
+        self.alive()?;
+        if (self.audio.len() - BODY_HEADER_LEN) % self.block_align != 0 {
+            return Err(Error::misuse("the audio ends with a partial frame"));
+        }
+        self.seal_audio()?;
+        let end = self.sealer.samples();
+        if let Some(p) = self.pending.iter().find(|p| p.at > end) {
+            return Err(Error::metadata(
+                "events",
+                format!(
+                    "metadata at frame {} is after the end of the audio (frame {end})",
+                    p.at
+                ),
+            ));
+        }
+        self.emit_before(end + 1)?;
+        self.write_index()?;
+        self.drain(0)?;
+        let totals = self.sealer.totals(self.recovered);
+        if self.header.duration_class != DurationClass::Undeclared
+            && self.header.duration_class
+                != DurationClass::of(totals.samples, self.header.format.sample_rate)
+        {
+            return Err(Error::misuse(
+                "the declared duration class does not match the audio",
+            ));
+        }
+        let mut body = body_of(ChunkType::END, totals.samples, &totals.to_payload());
+        let ticket = self.sealer.begin(&body);
+        let (tag, _) = seal_body(
+            &self.suite,
+            self.sealer.level(),
+            self.sealer.h(),
+            &ticket.prefix,
+            &mut body,
+        );
+        self.out.put(&ticket.prefix, &body, &tag, false)?;
+        self.out.flush()?;
+        Ok(self.out.into_inner()?)
+    }
+}
