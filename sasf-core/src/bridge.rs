@@ -7,10 +7,10 @@ use std::io::{Read, Write};
 use crate::audio::{decode_to_pcm16, AudioFormat, Encoding};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::{DurationClass, Totals};
-use crate::meta::{Metadata, RecordingInfo};
 use crate::io::reader::{Item, Reader};
-use crate::wav::WavReader;
 use crate::io::writer::WriterBuilder;
+use crate::meta::{Metadata, RecordingInfo};
+use crate::wav::WavReader;
 
 /// Size of the buffer audio is moved through.
 pub const IO_BUFFER: usize = 256 * 1024;

@@ -38,10 +38,10 @@ use crate::audio::AudioFormat;
 use crate::bridge::IO_BUFFER;
 use crate::crypto::{Integrity, Key};
 use crate::error::{Error, ErrorKind};
-use crate::meta::{sample_to_ms, Event, EventKind};
 use crate::io::reader::{Item, Reader};
-use crate::wav::{WavInfo, WavReader};
 use crate::io::writer::WriterBuilder;
+use crate::meta::{sample_to_ms, Event, EventKind};
+use crate::wav::{WavInfo, WavReader};
 
 /// The key of the `custom` event that records a merge.
 pub const MERGE_EVENT_KEY: &str = "sasf.merge";
@@ -427,8 +427,8 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::{Participant, RecordingInfo, Role};
     use crate::io::reader::Decoder;
+    use crate::meta::{Participant, RecordingInfo, Role};
     use crate::wav::WavWriter;
     use crate::Encoding;
 

@@ -6,9 +6,10 @@ use std::io::{Read, Write};
 use serde_json::json;
 
 use crate::error::{Error, Result};
-use crate::meta::{Event, EventKind};
-use crate::io::reader::{Decoder, Item}; use crate::io::Limits;
+use crate::io::reader::{Decoder, Item};
 use crate::io::writer::WriterBuilder;
+use crate::io::{Limits, Require};
+use crate::meta::{Event, EventKind};
 use crate::Key;
 
 /// The reserved `custom` event key that marks a recovered file (`docs/FORMAT.md` §17).
@@ -40,7 +41,18 @@ pub struct Recovery {
 /// Fails if the header or the INFO chunk is not authentic (nothing can be trusted
 /// then). A complete original is copied too, and the report's `stop` is `None`.
 pub fn recover<R: Read, W: Write>(input: R, key: Option<&Key>, out: W) -> Result<(W, Recovery)> {
-    let d = Decoder::with_limits(input, Limits::default())?;
+    recover_requiring(input, key, Require::default_for(key.is_some()), out)
+}
+
+/// [`recover`] with an explicit requirement (`docs/FORMAT.md` §13): a recovery given a
+/// key refuses, by default, to salvage a file that this key does not protect.
+pub fn recover_requiring<R: Read, W: Write>(
+    input: R,
+    key: Option<&Key>,
+    require: Require,
+    out: W,
+) -> Result<(W, Recovery)> {
+    let d = Decoder::with_limits(input, Limits::default())?.require(require);
     let header = d.header().clone();
     let mut r = d.open(key)?;
     let f = header.format;
@@ -76,6 +88,7 @@ pub fn recover<R: Read, W: Write>(input: R, key: Option<&Key>, out: W) -> Result
         }
     };
     let samples = w.position();
+    let dropped = w.drop_metadata_after(samples);
     w.add_event(Event {
         at_sample: samples,
         participant: None,
@@ -87,6 +100,7 @@ pub fn recover<R: Read, W: Write>(input: R, key: Option<&Key>, out: W) -> Result
                 "original_bytes": kept_bytes,
                 "reason": stop.as_ref().map(|e| e.class()).unwrap_or("complete"),
                 "message": stop.as_ref().map(|e| e.to_string()),
+                "metadata_dropped": dropped,
             }),
         },
         extra: Default::default(),

@@ -80,9 +80,9 @@ use serde_json::{Map, Value};
 use crate::audio::AudioFormat;
 use crate::bridge::{shift_info, IO_BUFFER};
 use crate::error::{Error, Result};
+use crate::io::writer::{Writer, WriterBuilder};
 use crate::meta::{self, Event, EventKind, Participant, RecordingInfo};
 use crate::wav::{WavReader, WavWriter};
-use crate::io::writer::{Writer, WriterBuilder};
 
 /// A recording control a user (or the phone system) operated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -1198,8 +1198,8 @@ pub fn replay<R: Read, S: Sinks>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::meta::Role;
     use crate::io::reader::{Decoder, Item};
+    use crate::meta::Role;
     use crate::{Encoding, Key};
     use std::collections::BTreeMap;
 

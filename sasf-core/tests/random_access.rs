@@ -52,7 +52,8 @@ fn ranges_read_through_the_index_match_the_stream() {
         ] {
             let mut ra = Decoder::new(Cursor::new(&file))
                 .unwrap()
-                .require(sasf_core::Require::Any).open(Some(&key()))
+                .require(sasf_core::Require::Any)
+                .open(Some(&key()))
                 .unwrap()
                 .into_random_access()
                 .unwrap();
@@ -76,7 +77,11 @@ fn ranges_read_through_the_index_match_the_stream() {
             assert_eq!(times, want, "{level:?} {from}..{to}");
             assert_eq!(m.participants.len(), 1);
             // The streaming fallback gives the same.
-            let mut r = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
+            let mut r = Decoder::new(&file[..])
+                .unwrap()
+                .require(sasf_core::Require::Any)
+                .open(Some(&key()))
+                .unwrap();
             let mut got2 = Vec::new();
             let m2 = read_range_stream(&mut r, from, to, 1000, |d| {
                 got2.extend_from_slice(d);
@@ -95,7 +100,11 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         let (file, _) = long_file(level);
         let (header, chunks) = split(&file, level.tag_len());
         // Find the audio chunks by re-reading: chunk i's timestamp via streaming.
-        let mut r = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
+        let mut r = Decoder::new(&file[..])
+            .unwrap()
+            .require(sasf_core::Require::Any)
+            .open(Some(&key()))
+            .unwrap();
         let mut audio_chunks = Vec::new();
         while let Some(c) = r.next_chunk().unwrap() {
             if c.chunk_type == sasf_core::ChunkType::AUDIO {
@@ -111,7 +120,8 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
             let f = join(&header, &c);
             let mut ra = Decoder::new(Cursor::new(&f))
                 .unwrap()
-                .require(sasf_core::Require::Any).open(Some(&key()))
+                .require(sasf_core::Require::Any)
+                .open(Some(&key()))
                 .unwrap()
                 .into_random_access()
                 .unwrap();
@@ -127,7 +137,8 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         c[last][20] ^= 1;
         let e = Decoder::new(Cursor::new(join(&header, &c)))
             .unwrap()
-            .require(sasf_core::Require::Any).open(Some(&key()))
+            .require(sasf_core::Require::Any)
+            .open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -135,7 +146,8 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         assert_eq!(e.class(), "auth-failed");
         let e = Decoder::new(Cursor::new(join(&header, &chunks[..last])))
             .unwrap()
-            .require(sasf_core::Require::Any).open(Some(&key()))
+            .require(sasf_core::Require::Any)
+            .open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -145,7 +157,8 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
         f.push(0);
         let e = Decoder::new(Cursor::new(f))
             .unwrap()
-            .require(sasf_core::Require::Any).open(Some(&key()))
+            .require(sasf_core::Require::Any)
+            .open(Some(&key()))
             .unwrap()
             .into_random_access()
             .err()
@@ -155,7 +168,11 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
 }
 
 fn audio_of(file: &[u8]) -> (Vec<u8>, sasf_core::Totals, Vec<sasf_core::meta::Event>) {
-    let mut r = Decoder::new(file).unwrap().require(sasf_core::Require::Any).open(Some(&key())).unwrap();
+    let mut r = Decoder::new(file)
+        .unwrap()
+        .require(sasf_core::Require::Any)
+        .open(Some(&key()))
+        .unwrap();
     let mut a = Vec::new();
     let mut ev = Vec::new();
     loop {
@@ -173,9 +190,12 @@ fn recovery_keeps_exactly_the_authenticated_prefix_at_every_cut() {
     for level in LEVELS {
         let (file, audio) = long_file(level);
         let step = (file.len() / 97).max(1);
-        for cut in (200..file.len()).step_by(step).chain([file.len() - 1]) {
+        // Every cut after the INFO chunk (padded to 256 bytes).
+        let first = stream_start(&file) + 12 + 256 + level.tag_len();
+        for cut in (first..file.len()).step_by(step).chain([file.len() - 1]) {
             let broken = &file[..cut];
-            let (fixed, rep) = recover(broken, Some(&key()), Vec::new()).unwrap();
+            let k = (level != Integrity::Keyless).then(key);
+            let (fixed, rep) = recover(broken, k.as_ref(), Vec::new()).unwrap();
             assert_eq!(
                 rep.stop.as_ref().unwrap().class(),
                 "truncated",
@@ -198,7 +218,8 @@ fn recovery_keeps_exactly_the_authenticated_prefix_at_every_cut() {
         let k = chunks.len() / 2;
         chunks[k][13] ^= 0x40;
         let broken = join(&header, &chunks);
-        let (fixed, rep) = recover(&broken[..], Some(&key()), Vec::new()).unwrap();
+        let kk = (level != Integrity::Keyless).then(key);
+        let (fixed, rep) = recover(&broken[..], kk.as_ref(), Vec::new()).unwrap();
         assert_eq!(rep.stop.unwrap().class(), "auth-failed");
         assert_eq!(rep.chunks_kept as usize, k);
         let (a, _, _) = audio_of(&fixed);
@@ -226,7 +247,8 @@ fn recovery_needs_an_authentic_header_and_info() {
         "wrong-key"
     );
     let mut f = file.clone();
-    f[130] ^= 1; // inside the INFO chunk
+    let info = common::stream_start(&f) + 20;
+    f[info] ^= 1; // inside the INFO chunk
     assert_eq!(
         recover(&f[..], Some(&key()), Vec::new())
             .unwrap_err()

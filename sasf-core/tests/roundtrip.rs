@@ -112,15 +112,13 @@ fn metadata_is_interleaved_at_its_sample_and_round_trips() {
                 digits: Some("42".into())
             }
         );
-        // INFO is not an item; the order shows each event exactly where its audio ends.
+        // INFO is not an item. Audio is never split at an event (100-frame chunks);
+        // each event comes just before the audio chunk it happened in.
         assert_eq!(
             out.items,
-            [
-                "PART", "PART", "EVNT@0", "AUDI", "AUDI", "EVNT@130", "AUDI", "AUDI", "ANNO",
-                "INDX", "END"
-            ]
+            ["PART", "PART", "EVNT@0", "AUDI", "EVNT@130", "AUDI", "AUDI", "ANNO", "INDX", "END"]
         );
-        assert_eq!(out.audio_positions, [0, 100, 130, 230]);
+        assert_eq!(out.audio_positions, [0, 100, 200]);
     }
 }
 
@@ -192,7 +190,10 @@ fn index_chunks_every_interval_are_checked() {
     let t = r.verify_to_end().unwrap();
     assert_eq!(t.samples, 200);
     assert_eq!(t.chunks, 27);
-    assert_eq!(t.stream_bytes as usize + 12 + 12 + 80 + 32, file.len());
+    assert_eq!(
+        stream_start(&file) + t.stream_bytes as usize + 12 + 12 + 80 + 32,
+        file.len()
+    );
 }
 
 #[test]
@@ -252,13 +253,27 @@ proptest! {
         for (e, (at, _)) in out.events.iter().zip(evs.iter()) {
             prop_assert_eq!(e.at_sample, *at);
         }
-        // Every event is met right where the audio before it ends.
+        // Every event is met just before the audio chunk it happened in.
         let mut samples = 0u64;
-        let mut it = Decoder::new(&file[..]).unwrap().require(sasf_core::Require::Any).open(Some(&key)).unwrap();
+        let mut pending: Option<u64> = None;
+        let mut it = Decoder::new(&file[..])
+            .unwrap()
+            .require(sasf_core::Require::Any)
+            .open(Some(&key))
+            .unwrap();
         while let Some(item) = it.next_item().unwrap() {
             match item {
-                Item::Audio { data, .. } => samples += (data.len() / format.block_align()) as u64,
-                Item::Event(e) => prop_assert_eq!(e.at_sample, samples),
+                Item::Audio { data, .. } => {
+                    samples += (data.len() / format.block_align()) as u64;
+                    if let Some(p) = pending.take() {
+                        prop_assert!(p < samples);
+                    }
+                }
+                Item::Event(e) => {
+                    prop_assert!(e.at_sample >= samples);
+                    pending = Some(e.at_sample);
+                }
+                Item::End(t) => prop_assert!(pending.is_none_or(|p| p == t.samples)),
                 _ => {}
             }
         }

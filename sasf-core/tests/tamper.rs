@@ -253,15 +253,23 @@ fn header_field_changes_are_reported_by_class() {
         (0, 0x00, "not-sasf"),
         (9, 0x02, "unsupported-version"),
         (10, 0x09, "unsupported"),
-        (10, 0x02, "wrong-key"), // downgrade to HMAC: the commitment is bound to the level
-        (11, 0x02, "auth-failed"), // encoding changed
-        (13, 0x00, "malformed-header"), // zero channels
-        (13, 0x03, "auth-failed"), // channels changed
-        (17, 0x11, "auth-failed"), // sample rate changed
-        (27, 0x01, "malformed-header"),
-        (40, 0x00, "wrong-key"), // salt changed: commitment no longer matches
-        (70, 0x00, "wrong-key"), // commitment changed
-        (100, 0x00, "auth-failed"), // tag changed
+        // Every header byte is bound into each recipient slot (AAD = H), so a changed
+        // header fails to unwrap the data key before anything else is trusted.
+        (10, 0x02, "auth-failed"),       // downgrade to HMAC
+        (11, 0x02, "auth-failed"),       // encoding changed
+        (13, 0x00, "malformed-header"),  // zero channels
+        (13, 0x03, "auth-failed"),       // channels changed
+        (17, 0x11, "auth-failed"),       // sample rate changed
+        (27, 0x02, "malformed-header"),  // unknown flag
+        (27, 0x01, "auth-failed"),       // claims a context binding
+        (40, 0x00, "auth-failed"),       // salt changed
+        (70, 0x00, "auth-failed"),       // commitment changed
+        (100, 0x00, "auth-failed"),      // tag changed
+        (131, 0x05, "malformed-header"), // key section length
+        (133, 0x02, "malformed-header"), // stanza count
+        (140, 0x00, "wrong-key"),        // key id: no recipient matches
+        (160, 0x00, "auth-failed"),      // wrapped data key
+        (260, 0x00, "auth-failed"),      // key-section tag
     ];
     for &(at, val, want) in cases {
         let mut f = file.clone();

@@ -50,7 +50,11 @@ struct Observed {
 /// `threads` threads opening chunks.
 fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Observed {
     let mut o = Observed::default();
-    let mut r = match Decoder::new(input).and_then(|d| d.threads(threads).require(sasf_core::Require::Any).open(key)) {
+    let mut r = match Decoder::new(input).and_then(|d| {
+        d.threads(threads)
+            .require(sasf_core::Require::Any)
+            .open(key)
+    }) {
         Ok(r) => r,
         Err(e) => {
             o.error = Some(e);
@@ -97,7 +101,8 @@ fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Obs
 /// error, if any.
 fn by_items<R: Read>(input: R, key: Option<&Key>) -> (Vec<u8>, usize, Option<Error>) {
     let (mut audio, mut meta) = (Vec::new(), 0);
-    let mut r = match Decoder::new(input).and_then(|d| d.require(sasf_core::Require::Any).open(key)) {
+    let mut r = match Decoder::new(input).and_then(|d| d.require(sasf_core::Require::Any).open(key))
+    {
         Ok(r) => r,
         Err(e) => return (audio, meta, Some(e)),
     };

@@ -410,7 +410,12 @@ impl FileKeys {
 
 /// The digest of a stored chunk (`docs/FORMAT.md` §6.3): its tag at level 1, else
 /// SHA-256 over the label and its stored bytes.
-pub fn chunk_digest(level: Integrity, prefix: &[u8; 12], stored_body: &[u8], tag: &[u8]) -> [u8; 32] {
+pub fn chunk_digest(
+    level: Integrity,
+    prefix: &[u8; 12],
+    stored_body: &[u8],
+    tag: &[u8],
+) -> [u8; 32] {
     if level == Integrity::Keyless {
         let mut d = [0u8; 32];
         d.copy_from_slice(&tag[..32]);
@@ -649,7 +654,10 @@ mod tests {
         assert!(unwrap_slot(&key(1), &salt, &[0u8; 32], &body).is_none());
         let mut b2 = body.clone();
         b2[0] ^= 1;
-        assert!(unwrap_slot(&key(1), &salt, &h, &b2).is_none(), "the key id is bound");
+        assert!(
+            unwrap_slot(&key(1), &salt, &h, &b2).is_none(),
+            "the key id is bound"
+        );
         assert_ne!(key_id(&key(1)), key_id(&key(2)));
     }
 
@@ -704,7 +712,10 @@ mod tests {
         assert!(!a.commitment_matches(&b.commitment.clone()));
         assert!(!a.commitment_matches(&c.commitment.clone()));
         assert!(!a.commitment_matches(&d.commitment.clone()));
-        assert!(!a.commitment_matches(&e.commitment.clone()), "the context is bound");
+        assert!(
+            !a.commitment_matches(&e.commitment.clone()),
+            "the context is bound"
+        );
     }
 
     #[cfg(feature = "ring")]

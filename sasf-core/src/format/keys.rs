@@ -88,7 +88,11 @@ impl KeySection {
                 place: Place::header(at),
             }));
         }
-        let min = if level == Integrity::Keyless { 4 } else { 4 + SECTION_TAG_LEN };
+        let min = if level == Integrity::Keyless {
+            4
+        } else {
+            4 + SECTION_TAG_LEN
+        };
         if level == Integrity::Keyless && s != 4 {
             return Err(Error::malformed_header(
                 "a keyless file's key section must be empty (length 4)",
@@ -192,8 +196,14 @@ mod tests {
         };
         let b = k.to_bytes();
         assert_eq!(b.len(), 8 + 100 + 7 + 32);
-        assert_eq!(u32::from_be_bytes(b[0..4].try_into().unwrap()) as usize, b.len() - 4);
-        assert_eq!(KeySection::parse(&b[4..], Integrity::Encrypted, 0).unwrap(), k);
+        assert_eq!(
+            u32::from_be_bytes(b[0..4].try_into().unwrap()) as usize,
+            b.len() - 4
+        );
+        assert_eq!(
+            KeySection::parse(&b[4..], Integrity::Encrypted, 0).unwrap(),
+            k
+        );
         // One byte short or long: the stanzas no longer fill the section.
         assert!(KeySection::parse(&b[4..b.len() - 1], Integrity::Encrypted, 0).is_err());
         let mut long = b[4..].to_vec();

@@ -3,7 +3,9 @@
 //! No I/O and no cryptography here; see `docs/FORMAT.md`.
 
 mod keys;
-pub use keys::{KeySection, Stanza, KEYS_FIXED_LEN, MAX_STANZAS, MAX_STANZA_LEN, STANZA_SLOT, SLOT_BODY_LEN};
+pub use keys::{
+    KeySection, Stanza, KEYS_FIXED_LEN, MAX_STANZAS, MAX_STANZA_LEN, SLOT_BODY_LEN, STANZA_SLOT,
+};
 
 use byteorder::{BigEndian, ByteOrder};
 

@@ -2,9 +2,9 @@
 //! [`reader`] with its parallel read-ahead, and [`random`] access through the index.
 
 pub(crate) mod pool;
-mod sink;
 pub mod random;
 pub mod reader;
+mod sink;
 pub mod writer;
 
 use crate::format::MAX_CHUNK_LEN;

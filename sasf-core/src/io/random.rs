@@ -185,7 +185,10 @@ impl<R: Read + Seek> RandomAccess<R> {
             return Err(no_end(file_len));
         }
         let t = Totals::from_payload(c.payload()).ok_or_else(|| {
-            Error::malformed("end payload is not 80 bytes with zero reserved bytes", place)
+            Error::malformed(
+                "end payload is not 80 bytes with zero reserved bytes",
+                place,
+            )
         })?;
         if t.chunks != index || t.stream_bytes != at || t.samples != c.timestamp {
             return Err(Error::malformed(
@@ -295,8 +298,9 @@ impl<R: Read + Seek> RandomAccess<R> {
         c.payload()[INDEX_HEADER_LEN..]
             .chunks_exact(INDEX_ENTRY_LEN)
             .map(|b| {
-                IndexEntry::from_bytes(b)
-                    .ok_or_else(|| Error::malformed("an index entry's reserved bytes are not zero", place))
+                IndexEntry::from_bytes(b).ok_or_else(|| {
+                    Error::malformed("an index entry's reserved bytes are not zero", place)
+                })
             })
             .collect()
     }
@@ -309,7 +313,10 @@ impl<R: Read + Seek> RandomAccess<R> {
             let (c, h) = self.read_index(at)?;
             // Each INDX chunk must sit right before the chunks the newer one describes
             // (the newest right before END), and describe at least one chunk.
-            if c.index + 1 != next_first || h.count == 0 || h.prev_index_offset >= at && h.prev_index_offset != NO_OFFSET {
+            if c.index + 1 != next_first
+                || h.count == 0
+                || h.prev_index_offset >= at && h.prev_index_offset != NO_OFFSET
+            {
                 return Err(Error::malformed(
                     "the index chain has a gap, an empty index, or is out of order",
                     self.place(c.index, at),
@@ -346,7 +353,13 @@ impl<R: Read + Seek> RandomAccess<R> {
     /// Runs the streaming reader's verifier over the whole stream, taking audio from
     /// the index. Collects the participants.
     fn verify_structure(&mut self, context: Option<[u8; 32]>, end: OwnedChunk) -> Result<()> {
-        let mut v = Verifier::new(self.header.clone(), &self.h, self.limits, self.base, context);
+        let mut v = Verifier::new(
+            self.header.clone(),
+            &self.h,
+            self.limits,
+            self.base,
+            context,
+        );
         for s in 0..self.summaries.len() {
             let sum = self.summaries[s].clone();
             let (ic, _) = self.read_index(sum.offset)?;

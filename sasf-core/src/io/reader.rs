@@ -376,7 +376,10 @@ pub enum Item<'a> {
 /// the reader reaches that point in order.
 enum Stop {
     /// The input ended at file offset `at`; `clean` if exactly on a chunk boundary.
-    Eof { at: u64, clean: bool },
+    Eof {
+        at: u64,
+        clean: bool,
+    },
     Refused(Error),
     Io(io::Error),
 }

@@ -4,8 +4,8 @@
 //! (indexes, offsets, index entries, the manifest, the totals) is the stream core's
 //! sealer; this module buffers audio, orders metadata and moves bytes.
 
-use std::collections::VecDeque;
 use std::collections::HashMap;
+use std::collections::VecDeque;
 use std::io::Write;
 use std::sync::Arc;
 
@@ -241,7 +241,11 @@ impl WriterBuilder {
                     .insert("tenant".into(), c.tenant.clone().into());
             }
         }
-        let c = self.context.as_ref().map(Context::digest).unwrap_or([0; 32]);
+        let c = self
+            .context
+            .as_ref()
+            .map(Context::digest)
+            .unwrap_or([0; 32]);
         let salt = match self.salt {
             Some(s) => s,
             None => random32()?,
@@ -320,11 +324,15 @@ impl WriterBuilder {
             }),
         };
         w.audio_reset();
-        let info = serde_json::to_vec(&self.info.to_json())
-            .map_err(|e| Error::misuse(e.to_string()))?;
-        let body = metadata_body(ChunkType::INFO, 0, &info, self.max_chunk_len).ok_or_else(
-            || Error::metadata("recording", "the recording information exceeds the chunk cap"),
-        )?;
+        let info =
+            serde_json::to_vec(&self.info.to_json()).map_err(|e| Error::misuse(e.to_string()))?;
+        let body =
+            metadata_body(ChunkType::INFO, 0, &info, self.max_chunk_len).ok_or_else(|| {
+                Error::metadata(
+                    "recording",
+                    "the recording information exceeds the chunk cap",
+                )
+            })?;
         w.write_chunk(body)?;
         Ok(w)
     }
@@ -461,12 +469,16 @@ impl<W: Write> Writer<W> {
         self.audio.truncate(BODY_HEADER_LEN + n);
         self.audio[0..4].copy_from_slice(&ChunkType::AUDIO.0);
         self.audio[4..12].copy_from_slice(&start.to_be_bytes());
-        let fresh = match &mut self.par {
-            Some(p) => p.free.pop().unwrap_or_default(),
-            None => Vec::with_capacity(self.audio.capacity()),
+        let body = std::mem::take(&mut self.audio);
+        // One thread: the same buffer comes back. Several: a free one, or a new one.
+        self.audio = match self.write_chunk(body)? {
+            Some(b) => b,
+            None => self
+                .par
+                .as_mut()
+                .and_then(|p| p.free.pop())
+                .unwrap_or_default(),
         };
-        let body = std::mem::replace(&mut self.audio, fresh);
-        self.write_chunk(body)?;
         self.audio_reset();
         self.audio.extend_from_slice(&extra);
         Ok(())
@@ -497,7 +509,7 @@ impl<W: Write> Writer<W> {
                 ),
             )
         })?;
-        self.write_chunk(body)
+        self.write_chunk(body).map(drop)
     }
 
     /// Queues a metadata item at `at`; it is written just before the audio chunk it
@@ -569,6 +581,16 @@ impl<W: Write> Writer<W> {
         self.enqueue(at, PendingItem::Annotation(a))
     }
 
+    /// Discards queued metadata whose time lies after the audio written so far and
+    /// returns how many items were dropped. For recovery: metadata sits before the
+    /// audio chunk it happened in, so a file cut inside that chunk keeps the metadata
+    /// but not its audio.
+    pub fn drop_metadata_after(&mut self, end: u64) -> usize {
+        let before = self.pending.len();
+        self.pending.retain(|p| p.at <= end);
+        before - self.pending.len()
+    }
+
     /// Seals any buffered whole frames now (a short chunk, which shows an observer
     /// when the flush happened) and flushes the output, so a crash after this point
     /// loses nothing written before it.
@@ -591,8 +613,10 @@ impl<W: Write> Writer<W> {
     }
 
     /// Seals and writes one chunk (type, timestamp and payload already in `body`), and
-    /// an index chunk after it when one is due.
-    fn write_chunk(&mut self, body: Vec<u8>) -> Result<()> {
+    /// an index chunk after it when one is due. Returns the body's buffer when it was
+    /// written at once (one thread), for reuse.
+    fn write_chunk(&mut self, body: Vec<u8>) -> Result<Option<Vec<u8>>> {
+        let mut back = None;
         debug_assert!(body.len() <= self.header.max_chunk_len as usize);
         let ticket = self.sealer.begin(&body);
         match &mut self.par {
@@ -625,6 +649,7 @@ impl<W: Write> Writer<W> {
                 self.out
                     .put(&ticket.prefix, &body, &tag, self.flush_each_chunk)?;
                 self.sealer.commit(&ticket, &digest);
+                back = Some(body);
             }
         }
         if self.sealer.index_due() {
@@ -636,7 +661,8 @@ impl<W: Write> Writer<W> {
             Some(p) if !self.flush_each_chunk => p.max_inflight,
             _ => 0,
         };
-        self.drain(keep)
+        self.drain(keep)?;
+        Ok(back)
     }
 
     /// Writes sealed chunks, in order, until at most `keep` are still in flight.
@@ -648,9 +674,9 @@ impl<W: Write> Writer<W> {
             let (seq, ticket) = par.inflight.pop_front().expect("non-empty");
             let (body, tag, digest) = par.done.wait(seq);
             self.sealer.commit(&ticket, &digest);
-            if let Some(mut b) = self
-                .out
-                .put_owned(&ticket.prefix, body, &tag, self.flush_each_chunk)?
+            if let Some(mut b) =
+                self.out
+                    .put_owned(&ticket.prefix, body, &tag, self.flush_each_chunk)?
             {
                 b.clear();
                 par.free.push(b);

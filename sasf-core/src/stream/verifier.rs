@@ -221,8 +221,7 @@ impl Verifier {
     }
 
     fn check_timestamp(&mut self, ty: ChunkType, ts: u64, place: Place) -> Result<()> {
-        let positional =
-            ty == ChunkType::AUDIO || ty == ChunkType::INDEX || ty == ChunkType::END;
+        let positional = ty == ChunkType::AUDIO || ty == ChunkType::INDEX || ty == ChunkType::END;
         if positional {
             if ts != self.samples {
                 return Err(Error::malformed(
@@ -302,7 +301,10 @@ impl Verifier {
             ));
         }
         if ty == ChunkType::INFO && ts != 0 {
-            return Err(Error::malformed("the INFO chunk's timestamp is not 0", place));
+            return Err(Error::malformed(
+                "the INFO chunk's timestamp is not 0",
+                place,
+            ));
         }
         let known = is_metadata_type(ty)
             || ty == ChunkType::AUDIO
@@ -341,13 +343,24 @@ impl Verifier {
         Ok(out)
     }
 
-    fn metadata(&mut self, ty: ChunkType, ts: u64, payload: &[u8], place: Place) -> Result<Checked> {
+    fn metadata(
+        &mut self,
+        ty: ChunkType,
+        ts: u64,
+        payload: &[u8],
+        place: Place,
+    ) -> Result<Checked> {
         if payload.len() < META_LEN_FIELD {
-            return Err(Error::malformed("metadata payload has no length field", place));
+            return Err(Error::malformed(
+                "metadata payload has no length field",
+                place,
+            ));
         }
         let n = u32::from_be_bytes(payload[0..4].try_into().expect("4 bytes")) as usize;
         let body_len = BODY_HEADER_LEN + payload.len();
-        let json_end = META_LEN_FIELD.checked_add(n).filter(|&e| e <= payload.len());
+        let json_end = META_LEN_FIELD
+            .checked_add(n)
+            .filter(|&e| e <= payload.len());
         let Some(json_end) = json_end else {
             return Err(Error::malformed(
                 format!("metadata length {n} runs past the chunk"),
@@ -380,8 +393,8 @@ impl Verifier {
         let channels = self.header.format.channels;
         Ok(match ty {
             ChunkType::INFO => {
-                self.info = RecordingInfo::from_json(&v, "recording", channels)
-                    .map_err(as_malformed)?;
+                self.info =
+                    RecordingInfo::from_json(&v, "recording", channels).map_err(as_malformed)?;
                 self.check_context(place)?;
                 Checked::Info
             }
@@ -477,7 +490,10 @@ impl Verifier {
 
     fn end(&mut self, payload: &[u8], place: Place) -> Result<Totals> {
         let t = Totals::from_payload(payload).ok_or_else(|| {
-            Error::malformed("end payload is not 80 bytes with zero reserved bytes", place)
+            Error::malformed(
+                "end payload is not 80 bytes with zero reserved bytes",
+                place,
+            )
         })?;
         let manifest: [u8; 32] = self.manifest.clone().finalize().into();
         let bad = |what: &str| {

@@ -108,7 +108,11 @@ pub fn read_all(bytes: &[u8], key: Option<&Key>) -> Outcome {
 
 pub fn read_all_threads(bytes: &[u8], key: Option<&Key>, threads: usize) -> Outcome {
     let mut out = Outcome::default();
-    let mut r = match Decoder::new(bytes).and_then(|d| d.threads(threads).require(sasf_core::Require::Any).open(key)) {
+    let mut r = match Decoder::new(bytes).and_then(|d| {
+        d.threads(threads)
+            .require(sasf_core::Require::Any)
+            .open(key)
+    }) {
         Ok(r) => r,
         Err(e) => {
             out.error = Some(e);
@@ -144,10 +148,10 @@ pub fn read_all_threads(bytes: &[u8], key: Option<&Key>, threads: usize) -> Outc
     out
 }
 
-/// Splits a file into its header and its chunks (raw bytes), using the length fields.
+/// Splits a file into its header with the key section, and its chunks (raw bytes),
+/// using the length fields.
 pub fn split(bytes: &[u8], tag_len: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
-    let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
-    let hlen = 96 + ext + 32;
+    let hlen = stream_start(bytes);
     let mut chunks = Vec::new();
     let mut at = hlen;
     while at < bytes.len() {
@@ -157,6 +161,13 @@ pub fn split(bytes: &[u8], tag_len: usize) -> (Vec<u8>, Vec<Vec<u8>>) {
         at = end;
     }
     (bytes[..hlen].to_vec(), chunks)
+}
+
+/// File offset of chunk 0: after the header (128 + extensions) and the key section.
+pub fn stream_start(bytes: &[u8]) -> usize {
+    let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
+    let h = 96 + ext + 32;
+    h + 4 + u32::from_be_bytes(bytes[h..h + 4].try_into().unwrap()) as usize
 }
 
 pub fn join(header: &[u8], chunks: &[Vec<u8>]) -> Vec<u8> {
