@@ -10,7 +10,8 @@ pub const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 the SASF input failed verification (corrupt, tampered,
 truncated, malformed, or the wrong key); 2 the command could not run (bad arguments,
 missing or unreadable file, missing key, unsupported or malformed WAV or metadata,
-I/O error, an output that exists without -f or is an input).
+I/O error, an output that exists without -f or is an input). A closed stdout
+(`sasf ... | head`) ends sasf quietly with 0.
 
 Keys are read from a key file (--key-file, or the path in SASF_KEY_FILE), never from
 a command-line value. Make one with `sasf keygen -o KEYFILE`.";
@@ -105,8 +106,12 @@ Examples:
 
     /// Verify SASF files completely: header, every chunk, totals and end.
     #[command(after_help = "\
-Prints one line per file: OK with duration and integrity level, or the error with
-its chunk index and byte offset.
+Prints one line per file on stdout: OK with duration and integrity level, or FAILED
+with the error, its chunk index and byte offset. Then a summary line on stderr,
+e.g. \"18 OK, 1 FAILED, 1 unreadable\" (with -s, only when a file is not OK).
+
+Exit 1 if any file failed verification, even when another could not be read; 2 if
+none failed but one could not be read (missing, unreadable, no key); 0 if all are OK.
 
 Examples:
   sasf verify call.sasf
@@ -119,6 +124,9 @@ Examples:
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Print only the files that are not OK (and the summary, if any is not).
+        #[arg(short = 's', long)]
+        silent: bool,
         #[command(flatten)]
         key: KeyArgs,
     },

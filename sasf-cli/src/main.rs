@@ -46,7 +46,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             &key,
             q,
         )?,
-        Command::Verify { files, json, key } => return commands::verify::run(&files, json, &key),
+        Command::Verify {
+            files,
+            json,
+            silent,
+            key,
+        } => return commands::verify::run(&files, json, silent || q, &key),
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Extract {
             file,
@@ -83,7 +88,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Merge(args) => commands::merge::run(&args)?,
         Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut buf);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
         }
         Command::Man { output } => write_man_pages(&output)?,
     }

@@ -635,7 +635,7 @@ fn commands_that_cannot_run_exit_2_and_leave_nothing_behind() {
         .clone();
     let text = String::from_utf8(out.stdout).unwrap();
     assert!(
-        text.contains("missing.sasf: FAILED") && text.contains("good.sasf: OK"),
+        text.contains("missing.sasf: UNREADABLE") && text.contains("good.sasf: OK"),
         "{text}"
     );
 }
