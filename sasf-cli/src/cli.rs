@@ -10,7 +10,8 @@ pub const AFTER_HELP: &str = "\
 Exit codes: 0 success; 1 the SASF input failed verification (corrupt, tampered,
 truncated, malformed, or the wrong key); 2 the command could not run (bad arguments,
 missing or unreadable file, missing key, unsupported or malformed WAV or metadata,
-I/O error).
+I/O error, an output that exists without -f or is an input). A closed stdout
+(`sasf ... | head`) ends sasf quietly with 0.
 
 Keys are read from a key file (--key-file, or the path in SASF_KEY_FILE), never from
 a command-line value. Make one with `sasf keygen -o KEYFILE`.";
@@ -96,14 +97,21 @@ Examples:
         /// Skip reading the finished file back before renaming it into place.
         #[arg(long)]
         no_verify: bool,
+        /// Replace an existing output file (an input is never replaced, even with -f).
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         key: KeyArgs,
     },
 
     /// Verify SASF files completely: header, every chunk, totals and end.
     #[command(after_help = "\
-Prints one line per file: OK with duration and integrity level, or the error with
-its chunk index and byte offset.
+Prints one line per file on stdout: OK with duration and integrity level, or FAILED
+with the error, its chunk index and byte offset. Then a summary line on stderr,
+e.g. \"18 OK, 1 FAILED, 1 unreadable\" (with -s, only when a file is not OK).
+
+Exit 1 if any file failed verification, even when another could not be read; 2 if
+none failed but one could not be read (missing, unreadable, no key); 0 if all are OK.
 
 Examples:
   sasf verify call.sasf
@@ -116,6 +124,9 @@ Examples:
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
+        /// Print only the files that are not OK (and the summary, if any is not).
+        #[arg(short = 's', long)]
+        silent: bool,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -154,6 +165,9 @@ Examples:
         /// Also write the audio, as `convert` does.
         #[arg(long, value_name = "OUT.wav")]
         audio: Option<PathBuf>,
+        /// Replace an existing output file (an input is never replaced, even with -f).
+        #[arg(short, long)]
+        force: bool,
         /// Decode the audio to 16-bit PCM.
         #[arg(long)]
         pcm16: bool,
@@ -182,6 +196,9 @@ Examples:
         /// The WAV file to write (- for stdout).
         #[arg(short, long, value_name = "OUT.wav")]
         output: PathBuf,
+        /// Replace an existing output file (an input is never replaced, even with -f).
+        #[arg(short, long)]
+        force: bool,
         /// Decode to 16-bit PCM.
         #[arg(long)]
         pcm16: bool,
@@ -206,6 +223,9 @@ Example:
         /// The recovered SASF file to write (- for stdout).
         #[arg(short, long, value_name = "FIXED.sasf")]
         output: PathBuf,
+        /// Replace an existing output file (an input is never replaced, even with -f).
+        #[arg(short, long)]
+        force: bool,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -279,6 +299,9 @@ pub struct MergeArgs {
     /// The merged SASF file to write (- for stdout).
     #[arg(short, long, value_name = "OUT.sasf")]
     pub output: PathBuf,
+    /// Replace an existing output file (an input is never replaced, even with -f).
+    #[arg(short, long)]
+    pub force: bool,
     /// When the ad hoc recording started (RFC 3339); default: the WAV's bext
     /// origination date and time, taken as UTC.
     #[arg(long, value_name = "RFC3339")]

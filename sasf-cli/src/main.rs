@@ -2,12 +2,14 @@
 //! `sasf-core`; this crate parses arguments, opens files and pipes, and prints.
 //!
 //! Exit codes: 0 success; 1 the SASF input failed verification; 2 the command could
-//! not run (bad arguments, unreadable input, missing key, bad WAV or metadata, I/O).
+//! not run (bad arguments, unreadable input, missing key, bad WAV or metadata, I/O, an
+//! output refused to protect data). A closed stdout is not a failure: exit 0.
 #![forbid(unsafe_code)]
 
 mod cli;
 mod commands;
 mod io;
+mod output;
 
 use std::process::ExitCode;
 
@@ -30,6 +32,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             chunk_seconds,
             retention_days,
             no_verify,
+            force,
             key,
         } => commands::pack::run(
             &input,
@@ -39,31 +42,56 @@ fn run(cli: Cli) -> Result<ExitCode> {
             chunk_seconds,
             retention_days,
             no_verify,
+            force,
             &key,
             q,
         )?,
-        Command::Verify { files, json, key } => return commands::verify::run(&files, json, &key),
+        Command::Verify {
+            files,
+            json,
+            silent,
+            key,
+        } => return commands::verify::run(&files, json, silent || q, &key),
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Extract {
             file,
             meta,
             audio,
+            force,
             pcm16,
             range,
             key,
-        } => commands::extract::run(&file, &meta, audio.as_deref(), pcm16, &range, &key, q)?,
+        } => commands::extract::run(
+            &file,
+            &meta,
+            audio.as_deref(),
+            pcm16,
+            &range,
+            &key,
+            force,
+            q,
+        )?,
         Command::Convert {
             file,
             output,
+            force,
             pcm16,
             range,
             key,
-        } => commands::convert::run(&file, &output, pcm16, &range, &key, q)?,
-        Command::Recover { file, output, key } => commands::recover::run(&file, &output, &key)?,
+        } => commands::convert::run(&file, &output, pcm16, &range, &key, force, q)?,
+        Command::Recover {
+            file,
+            output,
+            force,
+            key,
+        } => commands::recover::run(&file, &output, force, &key)?,
         Command::Merge(args) => commands::merge::run(&args)?,
         Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {
-            clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when its writer fails.
+            let mut buf = Vec::new();
+            clap_complete::generate(shell, &mut Cli::command(), "sasf", &mut buf);
+            std::io::Write::write_all(&mut std::io::stdout().lock(), &buf)?;
         }
         Command::Man { output } => write_man_pages(&output)?,
     }
@@ -99,6 +127,7 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
 }
 
 fn main() -> ExitCode {
+    output::install_signal_cleanup();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -114,7 +143,7 @@ fn main() -> ExitCode {
                 c.downcast_ref::<sasf_core::Error>()
                     .is_some_and(|s| s.is_verification_failure())
             });
-            eprintln!("sasf: {e:#}");
+            io::note(format_args!("sasf: {e:#}"));
             ExitCode::from(if verification { 1 } else { 2 })
         }
     }

@@ -336,7 +336,7 @@ fn merge_errors_exit_2_and_leave_nothing_behind() {
         .code(2)
         .get_output()
         .clone();
-    assert!(stderr_of(&out).contains("would replace an input"));
+    assert!(stderr_of(&out).contains("is the same file as the input"));
     // A tampered snippet is a verification failure: exit 1, nothing left behind.
     let mut bad = fs::read(&f.snippet).unwrap();
     let n = bad.len();

@@ -8,10 +8,11 @@ use anyhow::{bail, Context, Result};
 use sasf_core::bridge::{read_all, read_range_stream, shift_info, wav_output_format, wav_payload};
 use sasf_core::error::format_time;
 use sasf_core::meta::Metadata;
-use sasf_core::{Decoder, Key};
+use sasf_core::{Decoder, Integrity, Key};
 
 use crate::cli::{KeyArgs, RangeArgs};
-use crate::io::{is_dash, load_key, shown, Progress, WavOut};
+use crate::io::{is_dash, load_key, shown, Progress};
+use crate::output::{self, Kind, Opts, Output, WavOut};
 
 /// Parses HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
 pub fn parse_time(s: &str) -> Result<u128> {
@@ -92,25 +93,46 @@ fn seekable(p: &Path) -> bool {
     !is_dash(p) && std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
 }
 
-/// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`;
-/// returns the metadata (re-based for a range), the sample rate and the WAV, which the
-/// caller commits (only after the input has verified, which it has when this returns).
+/// What [`to_wav`] read and the outputs it started, which the caller commits (only
+/// after the input has verified, which it has when `to_wav` returns).
+pub struct Converted {
+    /// The metadata, re-based for a range.
+    pub metadata: Metadata,
+    /// The sample rate.
+    pub rate: u32,
+    /// The WAV, if one was asked for.
+    pub wav: Option<WavOut>,
+    /// The metadata output, if one was asked for (not yet written).
+    pub meta: Option<Output>,
+}
+
+/// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`,
+/// and starts the metadata output `meta_out`. Outputs of an encrypted source are
+/// created mode 0600. The caller has checked the outputs with [`output::check`].
 pub fn to_wav(
     file: &Path,
     audio_out: Option<(&Path, bool)>,
+    meta_out: Option<&Path>,
     range: &RangeArgs,
     key_args: &KeyArgs,
+    force: bool,
     quiet: bool,
-) -> Result<(Metadata, u32, Option<WavOut>)> {
+) -> Result<Converted> {
     let key = load_key(key_args)?;
     let name = shown(file);
     let mut r = super::open_sasf(file, key.as_ref())?;
     let format = r.header().format;
     let rate = format.sample_rate;
     let span = frames(range, rate)?;
+    let opts = Opts {
+        force,
+        // Decrypted content is for the owner only, whatever the umask.
+        private: r.header().integrity == Integrity::Encrypted,
+    };
+    let meta = meta_out.map(|p| Output::create(p, opts)).transpose()?;
     let mut wav = match audio_out {
         Some((p, pcm16)) => Some((
-            WavOut::create(p, wav_output_format(format, pcm16))?,
+            WavOut::create(p, wav_output_format(format, pcm16), opts)?,
             pcm16,
             p,
         )),
@@ -156,7 +178,12 @@ pub fn to_wav(
             m
         }
     };
-    Ok((metadata, rate, wav.map(|(w, _, _)| w)))
+    Ok(Converted {
+        metadata,
+        rate,
+        wav: wav.map(|(w, _, _)| w),
+        meta,
+    })
 }
 
 /// A range through the authenticated index: reads only the chunks it needs.
@@ -186,10 +213,20 @@ pub fn run(
     pcm16: bool,
     range: &RangeArgs,
     key_args: &KeyArgs,
+    force: bool,
     quiet: bool,
 ) -> Result<()> {
-    let (_, _, wav) = to_wav(file, Some((output, pcm16)), range, key_args, quiet)?;
-    match wav {
+    output::check(output, Kind::Wav, &[file], force)?;
+    let c = to_wav(
+        file,
+        Some((output, pcm16)),
+        None,
+        range,
+        key_args,
+        force,
+        quiet,
+    )?;
+    match c.wav {
         Some(w) => w.commit(),
         None => Ok(()),
     }

@@ -3,11 +3,12 @@
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 
 use crate::cli::{KeyArgs, RangeArgs};
-use crate::io::{is_dash, Output};
+use crate::output::{self, Kind};
 
+#[allow(clippy::too_many_arguments)]
 pub fn run(
     file: &Path,
     meta: &Path,
@@ -15,22 +16,32 @@ pub fn run(
     pcm16: bool,
     range: &RangeArgs,
     key_args: &KeyArgs,
+    force: bool,
     quiet: bool,
 ) -> Result<()> {
     if let Some(a) = audio {
-        if is_dash(a) && is_dash(meta) {
-            bail!("--meta and --audio cannot both be stdout (-)");
-        }
+        output::check_distinct(meta, a)?;
+        output::check(a, Kind::Wav, &[file], force)?;
     }
+    output::check(meta, Kind::Json, &[file], force)?;
     // Both outputs are made first and committed last, so a failure anywhere leaves
     // neither behind.
-    let mut out = Output::create(meta)?;
-    let (metadata, rate, wav) =
-        super::convert::to_wav(file, audio.map(|a| (a, pcm16)), range, key_args, quiet)?;
-    serde_json::to_writer_pretty(&mut out, &metadata.to_json(rate))?;
+    let c = super::convert::to_wav(
+        file,
+        audio.map(|a| (a, pcm16)),
+        Some(meta),
+        range,
+        key_args,
+        force,
+        quiet,
+    )?;
+    let mut out = c
+        .meta
+        .ok_or_else(|| anyhow::anyhow!("internal error: no metadata output"))?;
+    serde_json::to_writer_pretty(&mut out, &c.metadata.to_json(c.rate))?;
     out.write_all(b"\n")?;
     out.flush()?;
-    if let Some(w) = wav {
+    if let Some(w) = c.wav {
         w.commit()?;
     }
     out.commit()

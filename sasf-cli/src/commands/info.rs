@@ -1,6 +1,7 @@
 //! `sasf info`: header, totals, participants and the timeline.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
@@ -181,28 +182,37 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
     let header = d.header().clone();
     if header.integrity.needs_key() && key.is_none() {
         // Only the public header can be shown, and it is not authenticated yet.
-        if json_out {
-            println!(
-                "{}",
+        let doc = if json_out {
+            format!(
+                "{}\n",
                 serde_json::to_string_pretty(
                     &json!({"file": name, "header": header_json(&header),
                     "verified": false, "note": "content needs a key"})
                 )?
-            );
+            )
         } else {
-            println!("file:          {name}");
-            println!("format:        SASF version {}", sasf_core::format::VERSION);
-            println!("integrity:     {}", header.integrity.name());
-            println!(
+            let mut s = String::new();
+            let _ = writeln!(s, "file:          {name}");
+            let _ = writeln!(
+                s,
+                "format:        SASF version {}",
+                sasf_core::format::VERSION
+            );
+            let _ = writeln!(s, "integrity:     {}", header.integrity.name());
+            let _ = writeln!(
+                s,
                 "audio:         {}, {} channel(s), {} Hz",
                 header.format.encoding.describe(),
                 header.format.channels,
                 header.format.sample_rate
             );
-            println!("duration:      class {}", header.duration_class.name());
-            println!("retention:     {}", retention(header.retention_days));
-            println!("status:        not verified: the content needs a key (--key-file or SASF_KEY_FILE)");
-        }
+            let _ = writeln!(s, "duration:      class {}", header.duration_class.name());
+            let _ = writeln!(s, "retention:     {}", retention(header.retention_days));
+            let _ = writeln!(s, "status:        not verified: the content needs a key (--key-file or SASF_KEY_FILE)");
+            s
+        };
+        // An error (a closed stdout) goes up, and main turns a broken pipe into exit 0.
+        std::io::stdout().lock().write_all(doc.as_bytes())?;
         return Ok(());
     }
     let mut r = d.open(key.as_ref()).with_context(|| name.clone())?;
@@ -224,9 +234,12 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             "manifest": t.manifest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
             "metadata": c.metadata.to_json(rate),
         });
-        println!("{}", serde_json::to_string_pretty(&doc)?);
+        let mut out = std::io::stdout().lock();
+        writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
-        print!("{}", text(&name, &header, &c));
+        std::io::stdout()
+            .lock()
+            .write_all(text(&name, &header, &c).as_bytes())?;
     }
     Ok(())
 }

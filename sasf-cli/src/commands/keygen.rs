@@ -34,9 +34,9 @@ pub fn run(output: &Path) -> Result<()> {
         let _ = std::fs::remove_file(output);
         return Err(e).with_context(|| format!("cannot write {}", output.display()));
     }
-    eprintln!(
+    crate::io::note(format_args!(
         "sasf: wrote a new 256-bit key to {} (mode 0600); keep it secret and backed up",
         output.display()
-    );
+    ));
     Ok(())
 }

@@ -3,22 +3,15 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, Context, Result};
 use sasf_core::error::format_time;
 use sasf_core::merge::{bext_start, merge_adhoc, parse_rfc3339, MergeError, MergeOptions};
 use sasf_core::wav::WavReader;
 use sasf_core::{Decoder, ErrorKind};
 
 use crate::cli::MergeArgs;
-use crate::io::{is_dash, load_key, not_stdin_twice, open_input, shown, Output};
-
-/// Whether two paths name one existing file.
-fn same_file(a: &Path, b: &Path) -> bool {
-    match (std::fs::canonicalize(a), std::fs::canonicalize(b)) {
-        (Ok(x), Ok(y)) => x == y,
-        _ => false,
-    }
-}
+use crate::io::{is_dash, load_key, not_stdin_twice, note, open_input, shown};
+use crate::output::{self, Kind, Opts, Output};
 
 /// A source's name as recorded in the `sasf.merge` event: its file name only.
 fn source_name(p: &Path) -> String {
@@ -30,14 +23,7 @@ fn source_name(p: &Path) -> String {
 
 pub fn run(a: &MergeArgs) -> Result<()> {
     not_stdin_twice(&[a.adhoc.clone(), a.snippet.clone()])?;
-    for input in [&a.adhoc, &a.snippet] {
-        if same_file(input, &a.output) {
-            bail!(
-                "{}: the output would replace an input; choose another output file",
-                a.output.display()
-            );
-        }
-    }
+    output::check(&a.output, Kind::Sasf, &[&a.adhoc, &a.snippet], a.force)?;
     let key = load_key(&a.key)?;
     let (adhoc_name, snippet_name) = (shown(&a.adhoc), shown(&a.snippet));
     let mut wav = WavReader::new(open_input(&a.adhoc)?).with_context(|| adhoc_name.clone())?;
@@ -57,7 +43,15 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         snippet_name: source_name(&a.snippet),
         ..Default::default()
     };
-    let mut out = Output::create(&a.output)?;
+    // The snippet's integrity level and key: an encrypted snippet gives an encrypted
+    // output.
+    let mut out = Output::create(
+        &a.output,
+        Opts {
+            force: a.force,
+            private: false,
+        },
+    )?;
     let result = merge_adhoc(
         &mut wav,
         start,
@@ -85,8 +79,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         other => anyhow!(other).context(format!("{adhoc_name}, {snippet_name}{incomplete}")),
     })?;
     if let Output::File(f) = &mut out {
-        let tmp = f.temp_path()?;
-        let file = std::fs::File::open(&tmp)?;
+        let file = f.reopen()?;
         Decoder::new(std::io::BufReader::with_capacity(256 * 1024, file))
             .and_then(|d| d.open(key.as_ref()))
             .and_then(|mut r| r.verify_to_end())
@@ -110,13 +103,13 @@ pub fn run(a: &MergeArgs) -> Result<()> {
     } else {
         String::new()
     };
-    eprintln!(
+    note(format_args!(
         "sasf: {}: {} from {} (ad hoc {} + snippet {}){dropped}{moved}",
         shown(&a.output),
         format_time(summary.frames(), rate),
         summary.started_at,
         format_time(summary.adhoc_frames, rate),
         format_time(summary.snippet_frames, rate),
-    );
+    ));
     Ok(())
 }

@@ -9,7 +9,8 @@ use sasf_core::wav::WavReader;
 use sasf_core::Decoder;
 
 use crate::cli::KeyArgs;
-use crate::io::{is_dash, load_key, open_input, shown, threads, Output, Progress};
+use crate::io::{is_dash, load_key, open_input, shown, threads, Progress};
+use crate::output::{self, Kind, Opts, Output};
 
 #[allow(clippy::too_many_arguments)]
 pub fn run(
@@ -20,9 +21,12 @@ pub fn run(
     chunk_seconds: f64,
     retention_days: u32,
     no_verify: bool,
+    force: bool,
     key_args: &KeyArgs,
     quiet: bool,
 ) -> Result<()> {
+    let inputs: Vec<&Path> = std::iter::once(input).chain(meta).collect();
+    output::check(output, Kind::Sasf, &inputs, force)?;
     let key = load_key(key_args)?;
     if encrypt && key.is_none() {
         bail!("--encrypt needs a key: give --key-file KEYFILE or set SASF_KEY_FILE");
@@ -45,7 +49,14 @@ pub fn run(
     };
     let chunk_frames = ((chunk_seconds * format.sample_rate as f64).round() as u64).max(1);
     let progress = Progress::new(info.data_len, "packing", quiet);
-    let out = Output::create(output)?;
+    // The output is SASF, encrypted or not; its source was a plain WAV anyway.
+    let out = Output::create(
+        output,
+        Opts {
+            force,
+            private: false,
+        },
+    )?;
     // A stream is flushed chunk by chunk (what a reader or a crash sees is whole
     // chunks); a file is renamed into place only when complete, so it need not be.
     let stream = matches!(out, Output::Stdout(_));
@@ -80,8 +91,7 @@ pub fn run(
     })?;
     if let Output::File(f) = &mut out {
         if !no_verify {
-            let tmp = f.temp_path()?;
-            let file = std::fs::File::open(&tmp)?;
+            let file = f.reopen()?;
             Decoder::new(std::io::BufReader::with_capacity(256 * 1024, file))
                 .and_then(|d| d.threads(threads()).open(key.as_ref()))
                 .and_then(|mut r| r.verify_to_end())

@@ -7,25 +7,34 @@ use sasf_core::error::format_time;
 use sasf_core::recover::recover;
 
 use crate::cli::KeyArgs;
-use crate::io::{load_key, open_input, shown, Output};
+use crate::io::{load_key, note, open_input, shown};
+use crate::output::{self, Kind, Opts, Output};
 
-pub fn run(file: &Path, output: &Path, key_args: &KeyArgs) -> Result<()> {
+pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Result<()> {
+    output::check(output, Kind::Sasf, &[file], force)?;
     let key = load_key(key_args)?;
     let name = shown(file);
-    let mut out = Output::create(output)?;
+    // Re-sealed at the source's level: an encrypted source gives an encrypted output.
+    let mut out = Output::create(
+        output,
+        Opts {
+            force,
+            private: false,
+        },
+    )?;
     let (_, rep) =
         recover(open_input(file)?, key.as_ref(), &mut out).with_context(|| name.clone())?;
     out.commit()?;
     let at = format_time(rep.samples, rep.sample_rate);
     match &rep.stop {
-        Some(e) => eprintln!(
+        Some(e) => note(format_args!(
             "sasf: {name}: recovered {} chunk(s), {at} of audio; the original stopped: {e}",
             rep.chunks_kept
-        ),
-        None => eprintln!(
+        )),
+        None => note(format_args!(
             "sasf: {name}: the file was complete; copied {} chunk(s), {at} of audio",
             rep.chunks_kept
-        ),
+        )),
     }
     Ok(())
 }

@@ -17,7 +17,8 @@ use sasf_core::{AudioFormat, Decoder, ErrorKind, Key};
 use serde_json::{json, Value};
 
 use crate::cli::SessionArgs;
-use crate::io::{load_key, open_input, shown, FileOut};
+use crate::io::{load_key, open_input, shown};
+use crate::output::{FileOut, Opts};
 
 /// Writes each recording under a temporary name in OUTDIR; nothing is renamed into
 /// place until the whole replay has succeeded.
@@ -43,8 +44,12 @@ impl Sinks for DirSinks {
     type Sasf = FileOut;
 
     fn create_wav(&mut self, n: u32, f: AudioFormat) -> sasf_core::Result<WavWriter<FileOut>> {
-        let out =
-            FileOut::create(&self.dir.join(file_name(OutputKind::Adhoc, n))).map_err(core_err)?;
+        // An ad hoc recording is a plain WAV by definition (as is the call audio).
+        let out = FileOut::create(
+            &self.dir.join(file_name(OutputKind::Adhoc, n)),
+            Opts::default(),
+        )
+        .map_err(core_err)?;
         WavWriter::new_seekable(out, f)
     }
 
@@ -54,12 +59,15 @@ impl Sinks for DirSinks {
     }
 
     fn create_sasf(&mut self, n: u32) -> sasf_core::Result<FileOut> {
-        FileOut::create(&self.dir.join(file_name(OutputKind::Snippet, n))).map_err(core_err)
+        FileOut::create(
+            &self.dir.join(file_name(OutputKind::Snippet, n)),
+            Opts::default(),
+        )
+        .map_err(core_err)
     }
 
     fn commit_sasf(&mut self, n: u32, mut out: FileOut) -> sasf_core::Result<()> {
-        let tmp = out.temp_path().map_err(core_err)?;
-        let file = fs::File::open(tmp)?;
+        let file = out.reopen().map_err(core_err)?;
         Decoder::new(std::io::BufReader::new(file))
             .and_then(|d| d.open(self.key.as_ref()))
             .and_then(|mut r| r.verify_to_end())
@@ -166,6 +174,30 @@ fn report_json<S>(audio: &str, rep: &Replay<S>, rate: u32) -> Value {
         "refused": rep.outcomes.iter().filter(|o| o.result.is_err()).count(),
         "outputs": rep.outputs.iter().map(|o| output_json(o, rate)).collect::<Vec<_>>(),
     })
+}
+
+/// What `report.json` leaves out when the snippets are encrypted: who pressed what
+/// (participant ids) and free-text reasons, which the snippets keep encrypted.
+const REDACTED: &str = "participant ids (by, started_by, snippet_by) and the free-text \
+call-ending reason are left out: the snippets are encrypted, and keep them encrypted";
+
+/// Removes from a report what an encrypted snippet would not show in clear.
+fn redact(v: &mut Value) {
+    match v {
+        Value::Object(m) => {
+            for k in ["by", "started_by", "snippet_by"] {
+                m.remove(k);
+            }
+            if let Some(Value::Object(e)) = m.get_mut("ended") {
+                e.remove("reason");
+            }
+            for x in m.values_mut() {
+                redact(x);
+            }
+        }
+        Value::Array(a) => a.iter_mut().for_each(redact),
+        _ => {}
+    }
 }
 
 fn summary<S>(audio: &str, rep: &Replay<S>, rate: u32) -> String {
@@ -287,8 +319,20 @@ pub fn run(a: &SessionArgs) -> Result<()> {
             };
             anyhow!(e).context(whose)
         })?;
-        let mut report = FileOut::create(&a.output.join("report.json"))?;
-        serde_json::to_writer_pretty(&mut report, &report_json(&audio, &rep, rate))?;
+        // With --encrypt: mode 0600, and nothing that the snippets encrypt.
+        let mut report = FileOut::create(
+            &a.output.join("report.json"),
+            Opts {
+                force: false,
+                private: a.encrypt,
+            },
+        )?;
+        let mut doc = report_json(&audio, &rep, rate);
+        if a.encrypt {
+            redact(&mut doc);
+            doc["redacted"] = REDACTED.into();
+        }
+        serde_json::to_writer_pretty(&mut report, &doc)?;
         report.write_all(b"\n")?;
         let text = summary(&audio, &rep, rate);
         for f in rep.sinks.ready {
@@ -299,7 +343,8 @@ pub fn run(a: &SessionArgs) -> Result<()> {
     })();
     match result {
         Ok(text) => {
-            print!("{text}");
+            // Everything is written; a closed stdout is an error main turns into 0.
+            std::io::stdout().lock().write_all(text.as_bytes())?;
             Ok(())
         }
         Err(e) => {

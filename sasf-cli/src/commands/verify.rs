@@ -1,5 +1,6 @@
 //! `sasf verify`: check files completely; one line per file.
 
+use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -9,7 +10,7 @@ use sasf_core::{Error, Key};
 use serde_json::json;
 
 use crate::cli::KeyArgs;
-use crate::io::{load_key, not_stdin_twice, shown};
+use crate::io::{load_key, not_stdin_twice, note, shown};
 
 struct Report {
     level: &'static str,
@@ -31,57 +32,106 @@ fn check(path: &std::path::Path, key: Option<&Key>) -> Result<Report> {
     })
 }
 
-pub fn run(files: &[PathBuf], json: bool, key_args: &KeyArgs) -> Result<ExitCode> {
+/// How each file came out, for the exit code and the summary line.
+#[derive(Default)]
+struct Tally {
+    ok: usize,
+    failed: usize,
+    unreadable: usize,
+}
+
+impl Tally {
+    /// 1 if any file failed verification (even when another could not be read: a
+    /// missing file must not hide a tampered one); else 2 if any could not be read;
+    /// else 0.
+    fn exit_code(&self) -> u8 {
+        if self.failed > 0 {
+            1
+        } else if self.unreadable > 0 {
+            2
+        } else {
+            0
+        }
+    }
+    fn summary(&self) -> String {
+        let mut parts = vec![format!("{} OK", self.ok)];
+        if self.failed > 0 {
+            parts.push(format!("{} FAILED", self.failed));
+        }
+        if self.unreadable > 0 {
+            parts.push(format!("{} unreadable", self.unreadable));
+        }
+        parts.join(", ")
+    }
+}
+
+pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> Result<ExitCode> {
     not_stdin_twice(files)?;
     let key = load_key(key_args)?;
-    let mut code = 0u8;
+    let mut tally = Tally::default();
+    // Written line by line; a closed stdout is an error that main turns into exit 0.
+    let mut out = std::io::stdout().lock();
     for f in files {
         let name = shown(f);
         match check(f, key.as_ref()) {
             Ok(rep) => {
+                tally.ok += 1;
+                if silent {
+                    continue;
+                }
                 let status = if rep.recovered {
                     "OK (recovered)"
                 } else {
                     "OK"
                 };
                 if json {
-                    println!(
+                    writeln!(
+                        out,
                         "{}",
                         json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
                                "duration": format_time(rep.samples, rep.rate), "samples": rep.samples,
                                "sample_rate": rep.rate, "chunks": rep.chunks})
-                    );
+                    )?;
                 } else {
-                    println!(
+                    writeln!(
+                        out,
                         "{name}: {status}  {}  {}  {} chunks",
                         format_time(rep.samples, rep.rate),
                         rep.level,
                         rep.chunks
-                    );
+                    )?;
                 }
             }
             Err(e) => {
                 let core = e.downcast_ref::<Error>();
-                let this = if core.is_some_and(|c| c.is_verification_failure()) {
-                    1
+                let failed = core.is_some_and(|c| c.is_verification_failure());
+                if failed {
+                    tally.failed += 1;
                 } else {
-                    2
-                };
-                code = code.max(this);
+                    tally.unreadable += 1;
+                }
                 let msg = core
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| format!("{e:#}"));
                 if json {
                     let class = core.map(|c| c.class()).unwrap_or("io");
-                    println!(
+                    writeln!(
+                        out,
                         "{}",
                         json!({"file": name, "ok": false, "error": class, "message": msg})
-                    );
+                    )?;
                 } else {
-                    println!("{name}: FAILED: {msg}");
+                    let status = if failed { "FAILED" } else { "UNREADABLE" };
+                    writeln!(out, "{name}: {status}: {msg}")?;
                 }
             }
         }
+    }
+    out.flush()?;
+    let code = tally.exit_code();
+    // On stderr, so that stdout (and --json) holds only the per-file lines.
+    if !(silent && code == 0) {
+        note(format_args!("sasf: {}", tally.summary()));
     }
     Ok(ExitCode::from(code))
 }
