@@ -36,12 +36,44 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the key comes from.
+/// Where the key comes from, and what a file must be to be accepted.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArgs {
     /// Key file (64 hex digits); defaults to the path in SASF_KEY_FILE.
     #[arg(long, value_name = "KEYFILE", env = "SASF_KEY_FILE")]
     pub key_file: Option<PathBuf>,
+    /// What a file must be to be accepted: `any` (keyless files too), `authenticated`
+    /// by the key, or `encrypted` under it. Default: authenticated when a key is
+    /// given, any without one. The file's own header never decides this.
+    #[arg(long, value_name = "LEVEL", value_enum)]
+    pub require: Option<RequireArg>,
+    /// Refuse a file not bound to this recording id (see `pack --bind-context`).
+    #[arg(long, value_name = "ID")]
+    pub expect_id: Option<String>,
+    /// With --expect-id: the tenant the file must be bound to.
+    #[arg(long, value_name = "TENANT", requires = "expect_id")]
+    pub expect_tenant: Option<String>,
+}
+
+/// The values of `--require`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RequireArg {
+    /// Every integrity level; a keyless file is checked for corruption only.
+    Any,
+    /// HMAC-SHA256 or AES-256-GCM under the given key.
+    Authenticated,
+    /// AES-256-GCM under the given key.
+    Encrypted,
+}
+
+impl From<RequireArg> for sasf_core::Require {
+    fn from(r: RequireArg) -> sasf_core::Require {
+        match r {
+            RequireArg::Any => sasf_core::Require::Any,
+            RequireArg::Authenticated => sasf_core::Require::Authenticated,
+            RequireArg::Encrypted => sasf_core::Require::Encrypted,
+        }
+    }
 }
 
 /// A time range on the recording (HH:MM:SS[.mmm], MM:SS or seconds).
@@ -97,6 +129,10 @@ Examples:
         /// Skip reading the finished file back before renaming it into place.
         #[arg(long)]
         no_verify: bool,
+        /// Bind the file to its recording id (recording.id in --meta) and tenant
+        /// (recording.tenant): readers given `--expect-id` refuse any other file.
+        #[arg(long)]
+        bind_context: bool,
         /// Replace an existing output file (an input is never replaced, even with -f).
         #[arg(short, long)]
         force: bool,

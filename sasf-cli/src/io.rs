@@ -72,6 +72,21 @@ pub fn open_input(p: &Path) -> Result<Box<dyn Read>> {
     Ok(Box::new(BufReader::with_capacity(BUF, f)))
 }
 
+/// Applies `--require` and `--expect-id`/`--expect-tenant` to a decoder.
+pub fn policy<R: Read>(d: sasf_core::Decoder<R>, args: &KeyArgs) -> Result<sasf_core::Decoder<R>> {
+    let mut d = d;
+    if let Some(r) = args.require {
+        d = d.require(r.into());
+    }
+    if let Some(id) = &args.expect_id {
+        d = d.expect_context(sasf_core::Context::new(
+            id.clone(),
+            args.expect_tenant.as_deref(),
+        )?);
+    }
+    Ok(d)
+}
+
 /// Loads the key named by `--key-file` or `SASF_KEY_FILE`, if any.
 pub fn load_key(args: &KeyArgs) -> Result<Option<Key>> {
     let Some(path) = &args.key_file else {

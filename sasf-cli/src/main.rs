@@ -32,6 +32,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             chunk_seconds,
             retention_days,
             no_verify,
+            bind_context,
             force,
             key,
         } => commands::pack::run(
@@ -42,6 +43,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             chunk_seconds,
             retention_days,
             no_verify,
+            bind_context,
             force,
             &key,
             q,

@@ -65,6 +65,16 @@ pub struct Opts {
     pub force: bool,
     /// Mode 0600: the output holds what the source kept encrypted.
     pub private: bool,
+    /// Write under the visible partial name `<path>.part` and rename it when complete;
+    /// kept after a failure or a crash, for `sasf recover` (a live recording).
+    pub partial: bool,
+}
+
+/// The partial name of `path`: `<path>.part`.
+pub fn partial_name(path: &Path) -> PathBuf {
+    let mut s = path.as_os_str().to_owned();
+    s.push(".part");
+    PathBuf::from(s)
 }
 
 /// A file's identity (device, inode).
@@ -277,6 +287,8 @@ enum Tmp {
     Unnamed(File),
     /// A hidden `.NAME.XXXXXX.part` file.
     Named(NamedTempFile, Live),
+    /// The visible `NAME.part` of a live recording (kept if sasf stops early).
+    Partial(File, PathBuf),
 }
 
 impl Write for Tmp {
@@ -285,6 +297,7 @@ impl Write for Tmp {
             #[cfg(target_os = "linux")]
             Tmp::Unnamed(f) => f.write(b),
             Tmp::Named(f, _) => f.write(b),
+            Tmp::Partial(f, _) => f.write(b),
         }
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -292,6 +305,7 @@ impl Write for Tmp {
             #[cfg(target_os = "linux")]
             Tmp::Unnamed(f) => f.flush(),
             Tmp::Named(f, _) => f.flush(),
+            Tmp::Partial(f, _) => f.flush(),
         }
     }
 }
@@ -302,6 +316,7 @@ impl Seek for Tmp {
             #[cfg(target_os = "linux")]
             Tmp::Unnamed(f) => f.seek(pos),
             Tmp::Named(f, _) => f.seek(pos),
+            Tmp::Partial(f, _) => f.seek(pos),
         }
     }
 }
@@ -312,6 +327,7 @@ impl Tmp {
             #[cfg(target_os = "linux")]
             Tmp::Unnamed(f) => f,
             Tmp::Named(f, _) => f.as_file(),
+            Tmp::Partial(f, _) => f,
         }
     }
 }
@@ -369,6 +385,31 @@ impl FileOut {
     /// Starts the output file for `path`.
     pub fn create(path: &Path, opts: Opts) -> Result<FileOut> {
         let dir = dir_of(path);
+        if opts.partial {
+            let part = partial_name(path);
+            let mut o = std::fs::OpenOptions::new();
+            o.write(true).read(true);
+            if opts.force {
+                o.create(true).truncate(true);
+            } else {
+                o.create_new(true);
+            }
+            let f = o.open(&part).map_err(|e| {
+                if e.kind() == io::ErrorKind::AlreadyExists {
+                    anyhow::anyhow!(
+                        "{} exists: a recording that did not finish? `sasf recover` salvages it; give -f/--force to replace it",
+                        part.display()
+                    )
+                } else {
+                    anyhow::anyhow!("cannot create {}: {e}", part.display())
+                }
+            })?;
+            return Ok(FileOut {
+                w: BufWriter::with_capacity(BUF, Tmp::Partial(f, part)),
+                path: path.to_path_buf(),
+                force: opts.force,
+            });
+        }
         #[cfg(target_os = "linux")]
         if let Some(f) = unnamed_in(dir, opts.private) {
             return Ok(FileOut {
@@ -414,6 +455,7 @@ impl FileOut {
             #[cfg(target_os = "linux")]
             Tmp::Unnamed(f) => File::open(proc_path(f)),
             Tmp::Named(f, _) => File::open(f.path()),
+            Tmp::Partial(_, p) => File::open(p),
         };
         f.with_context(|| format!("cannot read back {}", self.path.display()))
     }
@@ -466,6 +508,12 @@ impl FileOut {
                     Err(rustix::io::Errno::EXIST) => Err(exists()),
                     Err(e) => Err(io::Error::from(e)).with_context(failed),
                 }
+            }
+            Tmp::Partial(_, part) => {
+                if !force && std::fs::symlink_metadata(&path).is_ok() {
+                    return Err(exists());
+                }
+                std::fs::rename(&part, &path).with_context(failed)
             }
             Tmp::Named(t, live) => {
                 let r = if force {

@@ -120,7 +120,7 @@ pub fn to_wav(
 ) -> Result<Converted> {
     let key = load_key(key_args)?;
     let name = shown(file);
-    let mut r = super::open_sasf(file, key.as_ref())?;
+    let mut r = super::open_sasf(file, key.as_ref(), key_args)?;
     let format = r.header().format;
     let rate = format.sample_rate;
     let span = frames(range, rate)?;
@@ -128,6 +128,7 @@ pub fn to_wav(
         force,
         // Decrypted content is for the owner only, whatever the umask.
         private: r.header().integrity == Integrity::Encrypted,
+        partial: false,
     };
     let meta = meta_out.map(|p| Output::create(p, opts)).transpose()?;
     let mut wav = match audio_out {
@@ -166,7 +167,7 @@ pub fn to_wav(
         }
         Some((from, to)) if seekable(file) => {
             drop(r);
-            let m = read_range_indexed(file, key.as_ref(), from, to, &mut on_audio)
+            let m = read_range_indexed(file, key.as_ref(), key_args, from, to, &mut on_audio)
                 .with_context(|| incomplete(&wav))?;
             m
         }
@@ -190,12 +191,15 @@ pub fn to_wav(
 fn read_range_indexed(
     file: &Path,
     key: Option<&Key>,
+    key_args: &KeyArgs,
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
 ) -> Result<Metadata> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut ra = Decoder::new(f)?.open(key)?.into_random_access()?;
+    let mut ra = crate::io::policy(Decoder::new(f)?, key_args)?
+        .open(key)?
+        .into_random_access()?;
     let rate = ra.header().format.sample_rate;
     check_from(from, ra.totals().samples, rate)?;
     let m = ra.read_range(from, to, on_audio)?;

@@ -215,7 +215,9 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         std::io::stdout().lock().write_all(doc.as_bytes())?;
         return Ok(());
     }
-    let mut r = d.open(key.as_ref()).with_context(|| name.clone())?;
+    let mut r = crate::io::policy(d, key_args)?
+        .open(key.as_ref())
+        .with_context(|| name.clone())?;
     let c = read_all(&mut r, super::MAX_RECORDS, |_| Ok(())).with_context(|| name.clone())?;
     if json_out {
         let t = &c.totals;

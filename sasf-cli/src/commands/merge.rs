@@ -37,7 +37,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
             )
         })?,
     };
-    let mut snippet = super::open_sasf(&a.snippet, key.as_ref())?;
+    let mut snippet = super::open_sasf(&a.snippet, key.as_ref(), &a.key)?;
     let options = MergeOptions {
         adhoc_name: source_name(&a.adhoc),
         snippet_name: source_name(&a.snippet),
@@ -50,6 +50,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
         Opts {
             force: a.force,
             private: false,
+            partial: false,
         },
     )?;
     let result = merge_adhoc(

@@ -21,6 +21,7 @@ pub fn run(
     chunk_seconds: f64,
     retention_days: u32,
     no_verify: bool,
+    bind_context: bool,
     force: bool,
     key_args: &KeyArgs,
     quiet: bool,
@@ -47,27 +48,54 @@ pub fn run(
                 .with_context(|| p.display().to_string())?
         }
     };
+    let context = if bind_context {
+        let id = metadata.recording.id.clone().ok_or_else(|| {
+            anyhow::anyhow!("--bind-context needs a recording id (recording.id in --meta)")
+        })?;
+        let tenant = metadata
+            .recording
+            .extra
+            .get("tenant")
+            .and_then(|t| t.as_str())
+            .map(str::to_string);
+        Some(sasf_core::Context::new(id, tenant.as_deref())?)
+    } else {
+        None
+    };
     let chunk_frames = ((chunk_seconds * format.sample_rate as f64).round() as u64).max(1);
     let progress = Progress::new(info.data_len, "packing", quiet);
     // The output is SASF, encrypted or not; its source was a plain WAV anyway.
+    // A live input (stdin, a pipe) or a stream output is flushed chunk by chunk, so
+    // each chunk reaches the output as soon as its audio has arrived; a regular file
+    // packed to a file needs no per-chunk flush (and seals on every core).
+    let live_input = is_dash(input)
+        || std::fs::metadata(input)
+            .map(|m| !m.is_file())
+            .unwrap_or(true);
+    // From a live input, a file is written under its partial name `<output>.part`,
+    // visible from the start, and renamed when complete: after a crash or a failed
+    // input that is what `sasf recover` salvages. From a regular file nothing is lost
+    // by a failure, and nothing is left behind.
     let out = Output::create(
         output,
         Opts {
             force,
             private: false,
+            partial: live_input,
         },
     )?;
-    // A stream is flushed chunk by chunk (what a reader or a crash sees is whole
-    // chunks); a file is renamed into place only when complete, so it need not be.
-    let stream = matches!(out, Output::Stdout(_));
+    let stream = matches!(out, Output::Stdout(_)) || live_input;
     let result = pack_wav(
         &mut wav,
         |b| {
-            let b = b
+            let mut b = b
                 .chunk_frames(chunk_frames)
                 .retention_days(retention_days)
                 .threads(threads())
                 .flush_each_chunk(stream);
+            if let Some(c) = context.clone() {
+                b = b.bind_context(c);
+            }
             match (&key, encrypt) {
                 (None, _) => b,
                 (Some(k), false) => b.authenticated(k.clone()),

@@ -4,7 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, Result};
 use sasf_core::error::format_time;
-use sasf_core::recover::recover;
+use sasf_core::recover::recover_requiring;
 
 use crate::cli::KeyArgs;
 use crate::io::{load_key, note, open_input, shown};
@@ -20,10 +20,19 @@ pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Resul
         Opts {
             force,
             private: false,
+            partial: false,
         },
     )?;
-    let (_, rep) =
-        recover(open_input(file)?, key.as_ref(), &mut out).with_context(|| name.clone())?;
+    let (_, rep) = recover_requiring(
+        open_input(file)?,
+        key.as_ref(),
+        key_args
+            .require
+            .map(Into::into)
+            .unwrap_or(sasf_core::Require::default_for(key.is_some())),
+        &mut out,
+    )
+    .with_context(|| name.clone())?;
     out.commit()?;
     let at = format_time(rep.samples, rep.sample_rate);
     match &rep.stop {

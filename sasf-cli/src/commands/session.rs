@@ -325,6 +325,7 @@ pub fn run(a: &SessionArgs) -> Result<()> {
             Opts {
                 force: false,
                 private: a.encrypt,
+                partial: false,
             },
         )?;
         let mut doc = report_json(&audio, &rep, rate);

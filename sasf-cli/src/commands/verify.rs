@@ -20,8 +20,8 @@ struct Report {
     recovered: bool,
 }
 
-fn check(path: &std::path::Path, key: Option<&Key>) -> Result<Report> {
-    let mut r = super::open_sasf(path, key)?;
+fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Report> {
+    let mut r = super::open_sasf(path, key, args)?;
     let t = r.verify_to_end()?;
     Ok(Report {
         level: r.header().integrity.name(),
@@ -73,7 +73,7 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
     let mut out = std::io::stdout().lock();
     for f in files {
         let name = shown(f);
-        match check(f, key.as_ref()) {
+        match check(f, key.as_ref(), key_args) {
             Ok(rep) => {
                 tally.ok += 1;
                 if silent {
