@@ -1,0 +1,324 @@
+//! The promises SASF v1 broke, each kept by v2 and shown here through `sasf` as a user
+//! would run it (issue 11, points 1, 8 and 10):
+//!
+//! - the key decides the level: a forged keyless file is refused by every command
+//!   given a key, unless `--require any` says keyless files are acceptable;
+//! - context binding: a file copied over another recording's fails `--expect-id`;
+//! - a live pack killed mid-stream leaves `<output>.part`, which `recover` salvages.
+
+mod common;
+use common::*;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::{Command as StdCommand, Stdio};
+use std::time::{Duration, Instant};
+
+/// (arguments after the command's input, exit code, a piece of stderr).
+type Row = (&'static str, Vec<String>, i32, &'static str);
+
+fn s(v: &[&str]) -> Vec<String> {
+    v.iter().map(|x| x.to_string()).collect()
+}
+
+#[test]
+fn a_forged_keyless_file_is_refused_by_every_command_given_a_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d);
+    let k = key.to_str().unwrap();
+    // The forger has write access to the storage and no key: a keyless file.
+    let forged = d.join("forged.sasf");
+    pack_sample(&forged);
+    let f = forged.to_str().unwrap();
+    let adhoc = sample();
+    let out = |n: &str| d.join(n).to_str().unwrap().to_string();
+    let rows: Vec<Row> = vec![
+        (
+            "verify",
+            s(&["verify", "--key-file", k, f]),
+            1,
+            "not protected as required",
+        ),
+        (
+            "info",
+            s(&["info", "--key-file", k, f]),
+            1,
+            "keyless-sha256",
+        ),
+        (
+            "convert",
+            vec![
+                "convert".into(),
+                "--key-file".into(),
+                k.into(),
+                f.into(),
+                "-o".into(),
+                out("a.wav"),
+            ],
+            1,
+            "not protected",
+        ),
+        (
+            "extract",
+            vec![
+                "extract".into(),
+                "--key-file".into(),
+                k.into(),
+                f.into(),
+                "--meta".into(),
+                out("m.json"),
+            ],
+            1,
+            "not protected",
+        ),
+        (
+            "recover",
+            vec![
+                "recover".into(),
+                "--key-file".into(),
+                k.into(),
+                f.into(),
+                "-o".into(),
+                out("r.sasf"),
+            ],
+            1,
+            "not protected",
+        ),
+        (
+            "merge",
+            vec![
+                "merge".into(),
+                "--key-file".into(),
+                k.into(),
+                "--adhoc".into(),
+                adhoc.to_str().unwrap().into(),
+                "--snippet".into(),
+                f.into(),
+                "--adhoc-start".into(),
+                "2026-11-23T10:14:00Z".into(),
+                "-o".into(),
+                out("mg.sasf"),
+            ],
+            1,
+            "not protected",
+        ),
+        // Asked for explicitly, keyless files are accepted (checked for corruption).
+        (
+            "verify any",
+            s(&["verify", "--require", "any", "--key-file", k, f]),
+            0,
+            "",
+        ),
+        (
+            "convert any",
+            vec![
+                "convert".into(),
+                "--require".into(),
+                "any".into(),
+                "--key-file".into(),
+                k.into(),
+                f.into(),
+                "-o".into(),
+                out("b.wav"),
+            ],
+            0,
+            "",
+        ),
+        // Without a key nothing pretends: keyless is all a keyless file can be.
+        ("verify no key", s(&["verify", f]), 0, ""),
+        (
+            "verify require encrypted, no key",
+            s(&["verify", "--require", "encrypted", f]),
+            1,
+            "not protected",
+        ),
+    ];
+    for (what, args, code, needle) in rows {
+        let before = listing(d);
+        let o = sasf().args(&args).output().unwrap();
+        let err = stderr_of(&o);
+        let stdout = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(code), "{what}: {err} {stdout}");
+        assert!(
+            err.contains(needle) || stdout.contains(needle),
+            "{what}: {needle:?} not in {err} {stdout}"
+        );
+        if code != 0 {
+            assert_eq!(listing(d), before, "{what}: left an output behind");
+        }
+    }
+    // An HMAC file is not encrypted: --require encrypted refuses it.
+    let hmac = d.join("hmac.sasf");
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(&hmac)
+        .args(["--key-file", k])
+        .assert()
+        .success();
+    let o = sasf()
+        .args(["verify", "--require", "encrypted", "--key-file", k])
+        .arg(&hmac)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("hmac-sha256"));
+}
+
+fn pack_bound(d: &Path, key: &Path, id: &str, out: &Path) {
+    let meta = d.join(format!("{id}.json"));
+    std::fs::write(
+        &meta,
+        format!(r#"{{"recording": {{"id": "{id}", "tenant": "acme"}}}}"#),
+    )
+    .unwrap();
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(out)
+        .arg("--meta")
+        .arg(&meta)
+        .arg("--key-file")
+        .arg(key)
+        .args(["--encrypt", "--bind-context"])
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_file_copied_over_another_recording_fails_the_expected_context() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d);
+    let one = d.join("call-0001.sasf");
+    let two = d.join("call-0002.sasf");
+    pack_bound(d, &key, "call-0001", &one);
+    pack_bound(d, &key, "call-0002", &two);
+    let verify = |file: &Path, id: &str, tenant: &str| {
+        sasf()
+            .arg("verify")
+            .arg("--key-file")
+            .arg(&key)
+            .args(["--expect-id", id, "--expect-tenant", tenant])
+            .arg(file)
+            .output()
+            .unwrap()
+    };
+    assert_eq!(verify(&one, "call-0001", "acme").status.code(), Some(0));
+    // The swap: call-0002's bytes under call-0001's name.
+    std::fs::copy(&two, &one).unwrap();
+    let o = verify(&one, "call-0001", "acme");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("context mismatch"));
+    // The tenant is part of the context too.
+    assert_eq!(verify(&two, "call-0002", "other").status.code(), Some(1));
+    // A file that is not bound fails an expectation.
+    let unbound = d.join("unbound.sasf");
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(&unbound)
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success();
+    let o = verify(&unbound, "call-0001", "acme");
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("not bound"));
+}
+
+/// A streamed WAV header (sizes unknown), 8 kHz 16-bit mono.
+fn streamed_wav_header() -> Vec<u8> {
+    let mut h = Vec::new();
+    h.extend_from_slice(b"RIFF\xff\xff\xff\xffWAVEfmt ");
+    h.extend_from_slice(&16u32.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&1u16.to_le_bytes());
+    h.extend_from_slice(&8000u32.to_le_bytes());
+    h.extend_from_slice(&16000u32.to_le_bytes());
+    h.extend_from_slice(&2u16.to_le_bytes());
+    h.extend_from_slice(&16u16.to_le_bytes());
+    h.extend_from_slice(b"data\xff\xff\xff\xff");
+    h
+}
+
+#[test]
+fn a_live_pack_killed_mid_stream_leaves_a_partial_file_that_recover_salvages() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d);
+    let live = d.join("live.sasf");
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("sasf"))
+        .env_remove("SASF_KEY_FILE")
+        .args(["pack", "-", "-o"])
+        .arg(&live)
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--encrypt")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // 20 s of audio in one write, larger than any input buffer, then the input stays
+    // open: the recorder is still "recording".
+    let mut feed = streamed_wav_header();
+    feed.extend((0..20 * 8000u32).flat_map(|i| ((i % 200) as i16 * 50).to_le_bytes()));
+    stdin.write_all(&feed).unwrap();
+    stdin.flush().unwrap();
+    let part = d.join("live.sasf.part");
+    // Every whole second of audio reaches the partial file without waiting for more
+    // input: 20 chunks of about 16 KB each.
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let len = std::fs::metadata(&part).map(|m| m.len()).unwrap_or(0);
+        if len >= 20 * 16000 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "only {len} bytes reached {part:?}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap(); // SIGKILL, the recorder crashed
+    child.wait().unwrap();
+    drop(stdin);
+    assert!(!live.exists(), "nothing looks complete");
+    let o = sasf()
+        .arg("verify")
+        .arg("--key-file")
+        .arg(&key)
+        .arg(&part)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("truncated"));
+    let rec = d.join("recovered.sasf");
+    sasf()
+        .arg("recover")
+        .arg(&part)
+        .arg("-o")
+        .arg(&rec)
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success();
+    let o = sasf()
+        .args(["verify", "--json", "--key-file"])
+        .arg(&key)
+        .arg(&rec)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    let v: serde_json::Value =
+        serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().next().unwrap()).unwrap();
+    assert_eq!(v["recovered"], true);
+    // All 20 s arrived, and all 20 whole chunks were kept.
+    assert_eq!(v["samples"], 20 * 8000, "{v}");
+}
