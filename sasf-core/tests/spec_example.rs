@@ -9,6 +9,7 @@ use hkdf::Hkdf;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use sasf_core::crypto::DataKey;
 use sasf_core::meta::RecordingInfo;
 use sasf_core::{AudioFormat, Decoder, Encoding, Key, WriterBuilder};
 
@@ -26,47 +27,73 @@ impl Dump {
     }
 }
 
-fn expand(prk: &Hkdf<Sha256>, label: &str) -> [u8; 32] {
+fn expand(prk: &Hkdf<Sha256>, label: &str, c: &[u8; 32]) -> [u8; 32] {
     let mut o = [0u8; 32];
-    prk.expand(label.as_bytes(), &mut o).unwrap();
+    let info = [label.as_bytes(), c].concat();
+    prk.expand(&info, &mut o).unwrap();
     o
+}
+
+fn hmac(key: &[u8], parts: &[&[u8]]) -> [u8; 32] {
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).unwrap();
+    for p in parts {
+        mac.update(p);
+    }
+    mac.finalize().into_bytes().into()
+}
+
+fn sha(parts: &[&[u8]]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p);
+    }
+    h.finalize().into()
 }
 
 #[test]
 fn worked_example_matches_the_spec_and_the_writer() {
     let master: [u8; 32] = std::array::from_fn(|i| i as u8);
     let salt: [u8; 32] = std::array::from_fn(|i| 0x20 + i as u8);
+    let data_key: [u8; 32] = std::array::from_fn(|i| 0x40 + i as u8);
     let audio = [0x80u8, 0x81, 0x7f, 0x80];
     let info = br#"{"id":"ex-1"}"#;
+    let c = [0u8; 32]; // not context bound
     let mut d = Dump(String::new());
-    d.text("SASF v1 worked example: AES-256-GCM (level 3), unsigned 8-bit mono at 8000 Hz,");
-    d.text("chunk cap 1024, INFO {\"id\":\"ex-1\"}, four samples 80 81 7f 80. All values hex.");
+    d.text("SASF v2 worked example: AES-256-GCM (level 3), unsigned 8-bit mono at 8000 Hz,");
+    d.text("chunk cap 1024, one recipient key slot, INFO {\"id\":\"ex-1\"}, four samples");
+    d.text("80 81 7f 80. Not context bound (C = 32 zero bytes). All values hex.");
     d.text("");
-    d.line("master key", &master);
+    d.line("recipient key K (a key file)", &master);
     d.line("salt", &salt);
+    d.line("data key DK", &data_key);
 
-    // Key schedule.
-    let hk = Hkdf::<Sha256>::new(Some(&salt), &master);
-    let commitment = expand(&hk, "SASF-v1/AES-256-GCM/commit");
-    let header_key = expand(&hk, "SASF-v1/AES-256-GCM/header");
-    let payload_key = expand(&hk, "SASF-v1/AES-256-GCM/payload");
+    // Key schedule (FORMAT.md §4.3).
+    let hk = Hkdf::<Sha256>::new(Some(&salt), &data_key);
+    let commitment = expand(&hk, "SASF-v2/AES-256-GCM/commit", &c);
+    let header_key = expand(&hk, "SASF-v2/AES-256-GCM/header", &c);
+    let keys_key = expand(&hk, "SASF-v2/AES-256-GCM/keys", &c);
+    let payload_key = expand(&hk, "SASF-v2/AES-256-GCM/payload", &c);
     d.line(
-        "commitment = HKDF-Expand(PRK, \"SASF-v1/AES-256-GCM/commit\", 32)",
+        "commitment = HKDF-Expand(PRK, \"SASF-v2/AES-256-GCM/commit\" || C, 32)",
         &commitment,
     );
     d.line(
-        "header key = HKDF-Expand(PRK, \"SASF-v1/AES-256-GCM/header\", 32)",
+        "header key = HKDF-Expand(PRK, \"SASF-v2/AES-256-GCM/header\" || C, 32)",
         &header_key,
     );
     d.line(
-        "payload key = HKDF-Expand(PRK, \"SASF-v1/AES-256-GCM/payload\", 32)",
+        "keys key = HKDF-Expand(PRK, \"SASF-v2/AES-256-GCM/keys\" || C, 32)",
+        &keys_key,
+    );
+    d.line(
+        "payload key = HKDF-Expand(PRK, \"SASF-v2/AES-256-GCM/payload\" || C, 32)",
         &payload_key,
     );
 
-    // Header.
+    // Header (§3).
     let mut hdr = Vec::new();
     hdr.extend_from_slice(&[0x89, b'S', b'A', b'S', b'F', 0x0D, 0x0A, 0x1A]);
-    hdr.extend_from_slice(&1u16.to_be_bytes()); // version
+    hdr.extend_from_slice(&2u16.to_be_bytes()); // version
     hdr.push(3); // integrity level
     hdr.push(1); // encoding u8
     hdr.extend_from_slice(&1u16.to_be_bytes()); // channels
@@ -80,21 +107,63 @@ fn worked_example_matches_the_spec_and_the_writer() {
     hdr.extend_from_slice(&salt);
     hdr.extend_from_slice(&commitment);
     assert_eq!(hdr.len(), 96);
-    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&header_key).unwrap();
-    mac.update(&hdr);
-    let htag = mac.finalize().into_bytes();
+    let htag = hmac(&header_key, &[&hdr]);
     hdr.extend_from_slice(&htag);
     d.line("header (128 bytes: 96 fixed, no extensions, 32 tag = HMAC-SHA256(header key, bytes 0..96))", &hdr);
-    let h: [u8; 32] = Sha256::digest(&hdr).into();
+    let h = sha(&[&hdr]);
     d.line("H = SHA-256(header)", &h);
 
+    // Key section (§5): one symmetric slot.
+    let key_id = &hmac(&master, &[b"SASF-v2/key-id"])[..16];
+    let kek = {
+        let k = Hkdf::<Sha256>::new(Some(&salt), &master);
+        let mut o = [0u8; 32];
+        k.expand(b"SASF-v2/slot/AES-256-GCM", &mut o).unwrap();
+        o
+    };
+    let mut wrapped = [&data_key[..], &c[..]].concat();
+    let wtag = Aes256Gcm::new_from_slice(&kek)
+        .unwrap()
+        .encrypt_in_place_detached(
+            Nonce::from_slice(&[0u8; 12]),
+            &[&h[..], key_id].concat(),
+            &mut wrapped,
+        )
+        .unwrap();
+    d.text("");
+    d.line("key id = HMAC-SHA256(K, \"SASF-v2/key-id\")[0..16]", key_id);
+    d.line(
+        "KEK = HKDF-SHA256(salt, K, \"SASF-v2/slot/AES-256-GCM\", 32)",
+        &kek,
+    );
+    d.line(
+        "wrapped = AES-256-GCM(KEK, nonce 0, DK || C, AAD = H || key id), tag last",
+        &[&wrapped[..], &wtag].concat(),
+    );
+    let mut keys = Vec::new();
+    keys.extend_from_slice(&(4u32 + 4 + 96 + 32).to_be_bytes()); // S
+    keys.extend_from_slice(&1u16.to_be_bytes()); // one stanza
+    keys.extend_from_slice(&0u16.to_be_bytes());
+    keys.extend_from_slice(&1u16.to_be_bytes()); // kind: symmetric slot
+    keys.extend_from_slice(&96u16.to_be_bytes());
+    keys.extend_from_slice(key_id);
+    keys.extend_from_slice(&wrapped);
+    keys.extend_from_slice(&wtag);
+    let stag = hmac(&keys_key, &[&h, &keys]);
+    keys.extend_from_slice(&stag);
+    d.line(
+        "key section (length, count, stanza, tag = HMAC-SHA256(keys key, H || section))",
+        &keys,
+    );
+
     let cipher = Aes256Gcm::new_from_slice(&payload_key).unwrap();
-    let mut file = hdr.clone();
-    let mut tags: Vec<Vec<u8>> = Vec::new();
+    let mut file = [hdr.clone(), keys.clone()].concat();
+    let base = file.len() as u64;
+    let mut digests: Vec<[u8; 32]> = Vec::new();
     let mut entries = Vec::new();
     let seal =
         |file: &mut Vec<u8>, index: u64, ty: &[u8; 4], ts: u64, payload: &[u8], d: &mut Dump| {
-            let offset = file.len() as u64;
+            let offset = file.len() as u64 - base;
             let mut body = ty.to_vec();
             body.extend_from_slice(&ts.to_be_bytes());
             body.extend_from_slice(payload);
@@ -102,10 +171,9 @@ fn worked_example_matches_the_spec_and_the_writer() {
             prefix.extend_from_slice(&index.to_be_bytes());
             let mut nonce = [0u8; 12];
             nonce[4..].copy_from_slice(&index.to_be_bytes());
-            let mut aad = h.to_vec();
-            aad.extend_from_slice(&prefix);
+            let aad = [&h[..], &prefix].concat();
             d.text(&format!(
-                "\nchunk {index} ({}) at offset {offset}, timestamp {ts}",
+                "\nchunk {index} ({}) at stream offset {offset}, timestamp {ts}",
                 String::from_utf8_lossy(ty)
             ));
             d.line("  plaintext body (type, timestamp, payload)", &body);
@@ -113,54 +181,71 @@ fn worked_example_matches_the_spec_and_the_writer() {
             let tag = cipher
                 .encrypt_in_place_detached(Nonce::from_slice(&nonce), &aad, &mut body)
                 .unwrap();
+            let digest = sha(&[b"SASF-v2/chunk-digest", &prefix, &body, &tag]);
             d.line("  prefix (length, index)", &prefix);
             d.line("  ciphertext body", &body);
             d.line("  tag", &tag);
+            d.line(
+                "  digest = SHA-256(\"SASF-v2/chunk-digest\" || prefix || ciphertext || tag)",
+                &digest,
+            );
             file.extend_from_slice(&prefix);
             file.extend_from_slice(&body);
             file.extend_from_slice(&tag);
-            (offset, tag.to_vec())
+            (offset, digest)
         };
-    let (o0, t0) = seal(&mut file, 0, b"INFO", 0, info, &mut d);
-    entries.push((*b"INFO", o0, 0u64));
-    tags.push(t0);
-    let (o1, t1) = seal(&mut file, 1, b"AUDI", 0, &audio, &mut d);
-    entries.push((*b"AUDI", o1, 0u64));
-    tags.push(t1);
+    // INFO: JSON length, JSON, zero padding to the 256-byte bucket (§9.1).
+    let mut info_payload = (info.len() as u32).to_be_bytes().to_vec();
+    info_payload.extend_from_slice(info);
+    info_payload.resize(256 - 12, 0);
+    let (o0, d0) = seal(&mut file, 0, b"INFO", 0, &info_payload, &mut d);
+    entries.push((*b"INFO", o0, 0u64, d0));
+    digests.push(d0);
+    let (o1, d1) = seal(&mut file, 1, b"AUDI", 0, &audio, &mut d);
+    entries.push((*b"AUDI", o1, 0u64, d1));
+    digests.push(d1);
     let mut idx = Vec::new();
     idx.extend_from_slice(&u64::MAX.to_be_bytes());
     idx.extend_from_slice(&0u64.to_be_bytes());
     idx.extend_from_slice(&2u32.to_be_bytes());
     idx.extend_from_slice(&0u32.to_be_bytes());
-    for (ty, off, ts) in &entries {
+    for (ty, off, ts, dg) in &entries {
         idx.extend_from_slice(ty);
         idx.extend_from_slice(&0u32.to_be_bytes());
         idx.extend_from_slice(&off.to_be_bytes());
         idx.extend_from_slice(&ts.to_be_bytes());
+        idx.extend_from_slice(dg);
     }
-    let (o2, t2) = seal(&mut file, 2, b"INDX", 4, &idx, &mut d);
-    tags.push(t2);
+    let (o2, d2) = seal(&mut file, 2, b"INDX", 4, &idx, &mut d);
+    digests.push(d2);
     let mut m = Sha256::new();
-    m.update(b"SASF-v1/manifest");
-    for t in &tags {
-        m.update(t);
+    m.update(b"SASF-v2/manifest");
+    m.update(h);
+    for dg in &digests {
+        m.update(dg);
     }
     let manifest: [u8; 32] = m.finalize().into();
     let mut end = Vec::new();
     end.extend_from_slice(&3u64.to_be_bytes()); // chunks before END
-    end.extend_from_slice(&4u64.to_be_bytes()); // samples
+    end.extend_from_slice(&4u64.to_be_bytes()); // frames
     end.extend_from_slice(&4u64.to_be_bytes()); // audio bytes
-    end.extend_from_slice(&(file.len() as u64).to_be_bytes()); // stream bytes
+    end.extend_from_slice(&(file.len() as u64 - base).to_be_bytes()); // stream bytes
     end.extend_from_slice(&o2.to_be_bytes()); // last index offset
     end.extend_from_slice(&0u32.to_be_bytes()); // flags
     end.extend_from_slice(&0u32.to_be_bytes()); // reserved
     end.extend_from_slice(&manifest);
     d.text("");
     d.line(
-        "manifest = SHA-256(\"SASF-v1/manifest\" || tag0 || tag1 || tag2)",
+        "manifest = SHA-256(\"SASF-v2/manifest\" || H || d0 || d1 || d2)",
         &manifest,
     );
-    seal(&mut file, 3, b"END ", 4, &end, &mut d);
+    let (_, d_end) = seal(&mut file, 3, b"END ", 4, &end, &mut d);
+    let file_digest = sha(&[b"SASF-v2/file", &manifest, &d_end]);
+    d.text("");
+    d.line(
+        "file digest = SHA-256(\"SASF-v2/file\" || manifest || d_END)",
+        &file_digest,
+    );
     d.text("");
     d.line(&format!("the whole file ({} bytes)", file.len()), &file);
 
@@ -171,6 +256,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
         .encrypted(key.clone())
         .max_chunk_len(1024)
         .salt_for_test_vectors(salt)
+        .data_key_for_test_vectors(DataKey::from_bytes(data_key))
         .info(RecordingInfo {
             id: Some("ex-1".into()),
             ..Default::default()
@@ -182,6 +268,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
     assert_eq!(hex::encode(&written), hex::encode(&file));
     let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key)).unwrap();
     assert_eq!(r.verify_to_end().unwrap().samples, 4);
+    assert_eq!(r.file_digest(), Some(&file_digest));
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/worked-example.txt");
     if std::env::var_os("SASF_BLESS").is_some() {
