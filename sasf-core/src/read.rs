@@ -779,11 +779,17 @@ impl<R: Read> Reader<R> {
 
     fn parse_metadata(&mut self, c: &Current, place: Place) -> Result<()> {
         let payload = &self.buf[BODY_HEADER_LEN..c.len];
+        let ty = c.chunk_type;
+        let name = match ty {
+            ChunkType::INFO => "recording".to_string(),
+            t => t.display(),
+        };
         let v = meta::parse_payload(
             payload,
             self.limits.max_json_len,
             self.limits.max_json_depth,
             place,
+            &name,
         )?;
         let as_malformed = |e: Error| match e.into_kind() {
             ErrorKind::InvalidMetadata { path, reason } => {
@@ -791,16 +797,17 @@ impl<R: Read> Reader<R> {
             }
             k => Error::new(k),
         };
-        let ty = c.chunk_type;
-        let name = ty.display();
         match ty {
             ChunkType::INFO => {
-                self.info = RecordingInfo::from_json(&v, "recording", self.header.format.channels)
+                self.info = RecordingInfo::from_json(&v, &name, self.header.format.channels)
                     .map_err(as_malformed)?;
             }
             ChunkType::PARTICIPANT => {
-                let p = Participant::from_json(&v, &name, self.header.format.channels)
-                    .map_err(as_malformed)?;
+                let ids = &self.participants;
+                let p = Participant::parse(&v, &name, self.header.format.channels, &|id| {
+                    ids.contains(id)
+                })
+                .map_err(as_malformed)?;
                 if self.participants.len() >= self.limits.max_participants {
                     return Err(Error::new(ErrorKind::LimitExceeded {
                         what: "participant count",
@@ -809,12 +816,7 @@ impl<R: Read> Reader<R> {
                         place,
                     }));
                 }
-                if !self.participants.insert(p.id.clone()) {
-                    return Err(Error::malformed(
-                        format!("duplicate participant id {:?}", p.id),
-                        place,
-                    ));
-                }
+                self.participants.insert(p.id.clone());
                 self.parsed = Some(Parsed::Participant(p));
             }
             ChunkType::EVENT => {

@@ -311,7 +311,9 @@ impl<R: Read + Seek> RandomAccess<R> {
                     let c = self.read_chunk_at(e.offset, index)?;
                     self.check_entry(&c, &e)?;
                     let v = self.json(&c)?;
-                    let p = Participant::from_json(&v, "PART", self.header.format.channels)
+                    // The streaming reader's rule: an id is declared once.
+                    let declared = |id: &str| out.iter().any(|p: &Participant| p.id == id);
+                    let p = Participant::parse(&v, "PART", self.header.format.channels, &declared)
                         .map_err(|e| {
                             Error::malformed(e.to_string(), Place::chunk(c.index, c.offset))
                         })?;
@@ -339,6 +341,7 @@ impl<R: Read + Seek> RandomAccess<R> {
             self.limits.max_json_len,
             self.limits.max_json_depth,
             place,
+            &c.chunk_type.display(),
         )
     }
 

@@ -13,8 +13,10 @@ use crate::audio::AudioFormat;
 use crate::crypto::{keyless_header_tag, FileKeys, Integrity, Key, Suite, Tag, MANIFEST_LABEL};
 use crate::error::{Error, Result};
 use crate::format::*;
-use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+use crate::meta::rules::{self, Origin};
+use crate::meta::{check_json_limits, Annotation, Event, Participant, RecordingInfo};
 use crate::pool::{Ordered, Workers};
+use crate::read::Limits;
 
 /// Default audio per chunk: one second, which also bounds what a crash can lose.
 pub const DEFAULT_CHUNK_SECONDS: u32 = 1;
@@ -54,6 +56,7 @@ pub struct WriterBuilder {
     salt: Option<[u8; 32]>,
     flush_each_chunk: bool,
     recovered: bool,
+    reader_limits: Limits,
     threads: usize,
 }
 
@@ -73,6 +76,7 @@ impl WriterBuilder {
             salt: None,
             flush_each_chunk: true,
             recovered: false,
+            reader_limits: Limits::default(),
             threads: 1,
         }
     }
@@ -143,6 +147,14 @@ impl WriterBuilder {
         self
     }
 
+    /// The reader limits the metadata must fit (default [`Limits::default`]): a record
+    /// that a reader with these limits would refuse (JSON size or depth, participant
+    /// count) is refused at the call. Raise them only for readers configured to match.
+    pub fn reader_limits(mut self, limits: Limits) -> Self {
+        self.reader_limits = limits;
+        self
+    }
+
     /// Writes the header and the INFO chunk to `out` and returns the writer.
     pub fn wrap_output<W: Write>(self, out: W) -> Result<Writer<W>> {
         self.wrap(Sink::Direct(out))
@@ -180,12 +192,14 @@ impl WriterBuilder {
         let max_entries =
             (self.max_chunk_len as usize - BODY_HEADER_LEN - INDEX_HEADER_LEN) / INDEX_ENTRY_LEN;
         let index_interval = (self.index_interval as usize).clamp(1, max_entries);
-        if !self.info.channels.is_empty() && self.info.channels.len() != f.channels as usize {
-            return Err(Error::metadata(
-                "recording.channels",
-                "the channel map must have one entry per channel",
-            ));
-        }
+        // Refused before a byte is written: a reader would refuse the INFO chunk.
+        rules::check_info(&self.info, f.channels, "recording")?;
+        let info = record_bytes(
+            &self.info.to_json(),
+            self.max_chunk_len,
+            &self.reader_limits,
+            "recording",
+        )?;
         let salt = match self.salt {
             Some(s) => s,
             None => {
@@ -235,6 +249,7 @@ impl WriterBuilder {
             index_interval,
             flush_each_chunk: self.flush_each_chunk,
             recovered: self.recovered,
+            reader_limits: self.reader_limits,
             next_index: 0,
             offset: header_bytes.len() as u64,
             samples_sealed: 0,
@@ -257,8 +272,6 @@ impl WriterBuilder {
                 max_inflight: crate::pool::max_inflight(self.max_chunk_len, self.threads),
             }),
         };
-        let info = serde_json::to_vec(&w_info_json(&self.info))
-            .map_err(|e| Error::misuse(e.to_string()))?;
         w.body.clear();
         w.write_chunk(ChunkType::INFO, 0, Some(&info))?;
         w.body_reset();
@@ -266,8 +279,22 @@ impl WriterBuilder {
     }
 }
 
-fn w_info_json(info: &RecordingInfo) -> Value {
-    info.to_json()
+/// Serializes a metadata record, refusing it at the call when a reader with `limits`
+/// would refuse it for its size or depth, or it does not fit under the chunk cap.
+fn record_bytes(v: &Value, max_chunk_len: u32, limits: &Limits, path: &str) -> Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Error::misuse(e.to_string()))?;
+    let max = limits
+        .max_json_len
+        .min(max_chunk_len as usize - BODY_HEADER_LEN);
+    check_json_limits(&bytes, max, limits.max_json_depth).map_err(|(what, found, limit)| {
+        Error::metadata(
+            path,
+            format!(
+                "{what} is {found}, over the limit of {limit} (the chunk cap or the reader limits)"
+            ),
+        )
+    })?;
+    Ok(bytes)
 }
 
 /// The parallel sealing state of a [`Writer`].
@@ -462,15 +489,12 @@ impl<W: Write> Sink<W> {
     }
 }
 
-enum PendingItem {
-    Participant(Participant),
-    Event(Event),
-    Annotation(Annotation),
-}
-
+/// A metadata record waiting for the audio to reach its time, already checked and
+/// serialized (so nothing about it can fail later).
 struct Pending {
     at: u64,
-    item: PendingItem,
+    ty: ChunkType,
+    bytes: Vec<u8>,
 }
 
 /// A SASF stream being written. Created by [`WriterBuilder::wrap_output`]; must be
@@ -487,6 +511,7 @@ pub struct Writer<W: Write> {
     index_interval: usize,
     flush_each_chunk: bool,
     recovered: bool,
+    reader_limits: Limits,
     next_index: u64,
     offset: u64,
     samples_sealed: u64,
@@ -602,24 +627,8 @@ impl<W: Write> Writer<W> {
             .is_some_and(|p| p.at == self.samples_sealed)
         {
             let p = self.pending.remove(0);
-            let (ty, payload) = match &p.item {
-                PendingItem::Participant(x) => (ChunkType::PARTICIPANT, x.to_json()),
-                PendingItem::Event(x) => (ChunkType::EVENT, x.to_payload()),
-                PendingItem::Annotation(x) => (ChunkType::ANNOTATION, x.to_payload()),
-            };
-            let bytes = serde_json::to_vec(&payload).map_err(|e| Error::misuse(e.to_string()))?;
-            let max = self.header.max_chunk_len as usize - BODY_HEADER_LEN;
-            if bytes.len() > max {
-                return Err(Error::metadata(
-                    ty.display(),
-                    format!(
-                        "a metadata record of {} bytes exceeds the chunk cap",
-                        bytes.len()
-                    ),
-                ));
-            }
             let saved = std::mem::take(&mut self.body);
-            let r = self.write_chunk(ty, p.at, Some(&bytes));
+            let r = self.write_chunk(p.ty, p.at, Some(&p.bytes));
             self.body = saved;
             r?;
         }
@@ -627,16 +636,9 @@ impl<W: Write> Writer<W> {
     }
 
     /// Queues a metadata item at `at`, splitting buffered audio if `at` falls inside it.
-    fn enqueue(&mut self, at: u64, item: PendingItem) -> Result<()> {
-        self.alive()?;
-        if at < self.samples_sealed {
-            return Err(Error::misuse(format!(
-                "metadata at sample {at} is before audio already sealed (sample {})",
-                self.samples_sealed
-            )));
-        }
+    fn enqueue(&mut self, at: u64, ty: ChunkType, bytes: Vec<u8>) -> Result<()> {
         let pos = self.pending.partition_point(|p| p.at <= at);
-        self.pending.insert(pos, Pending { at, item });
+        self.pending.insert(pos, Pending { at, ty, bytes });
         let r = (|| {
             if at <= self.position() {
                 // Seal the buffered audio before `at`, then emit what is due.
@@ -649,58 +651,97 @@ impl<W: Write> Writer<W> {
         self.poison_on_err(r)
     }
 
+    /// Refuses a record at `at` once the writer is dead or the audio is past `at`.
+    fn check_time(&self, at: u64) -> Result<()> {
+        self.alive()?;
+        if at < self.samples_sealed {
+            return Err(Error::misuse(format!(
+                "metadata at sample {at} is before audio already sealed (sample {})",
+                self.samples_sealed
+            )));
+        }
+        Ok(())
+    }
+
     /// Declares a participant at the current position. Events may name it from then on.
+    ///
+    /// Refused (`invalid-metadata`, naming the member, e.g. `participant.id`) when a
+    /// reader would refuse its PART chunk (`docs/FORMAT.md` §8.2): an empty or too long
+    /// id, an id already declared, a channel out of range, an `extra` member SASF
+    /// defines, a record past the default reader limits; or past the default
+    /// participant count of [`crate::Limits`].
     pub fn add_participant(&mut self, p: Participant) -> Result<()> {
-        if self.participants.contains_key(&p.id) {
-            return Err(Error::metadata(
-                "participant.id",
-                format!("duplicate participant id {:?}", p.id),
-            ));
-        }
-        if p.channels.iter().any(|&c| c >= self.header.format.channels) {
-            return Err(Error::metadata(
-                "participant.channels",
-                "channel index out of range",
-            ));
-        }
         let at = self.position();
+        self.check_time(at)?;
+        let known = &self.participants;
+        rules::check_participant(
+            &p,
+            self.header.format.channels,
+            &|id| known.contains_key(id),
+            "participant",
+        )?;
+        let limit = self.reader_limits.max_participants;
+        if self.participants.len() >= limit {
+            return Err(Error::metadata(
+                "participant",
+                format!("more than {limit} participants, the reader limit"),
+            ));
+        }
+        let bytes = record_bytes(
+            &p.to_json(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "participant",
+        )?;
         self.participants.insert(p.id.clone(), at);
-        self.enqueue(at, PendingItem::Participant(p))
+        self.enqueue(at, ChunkType::PARTICIPANT, bytes)
     }
 
     /// Adds an event at `event.at_sample`, which may be ahead of the audio written so
     /// far (it is held until the audio reaches it) but not behind audio already sealed.
     /// Participants it names must have been declared at or before its time.
+    ///
+    /// Refused (`invalid-metadata`, naming the member, e.g. `event.digits`) when a
+    /// reader would refuse its EVNT chunk (`docs/FORMAT.md` §8.3), and for a custom key
+    /// in the reserved `sasf` namespace.
     pub fn add_event(&mut self, event: Event) -> Result<()> {
-        let mut names: Vec<&String> = event.participant.iter().collect();
-        if let crate::meta::EventKind::Conference { participants } = &event.kind {
-            names.extend(participants.iter());
-        }
-        for n in names {
-            match self.participants.get(n) {
-                None => {
-                    return Err(Error::metadata(
-                        "event.participant",
-                        format!("unknown participant {n:?}"),
-                    ))
-                }
-                Some(&t) if t > event.at_sample => {
-                    return Err(Error::metadata(
-                        "event.participant",
-                        format!("participant {n:?} is declared after the event"),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        let at = event.at_sample;
-        self.enqueue(at, PendingItem::Event(event))
+        self.add_event_as(event, Origin::User)
     }
 
-    /// Adds an annotation at `a.at_sample` (same rules as events).
+    /// [`Writer::add_event`] for the library's own recover and merge code, which may
+    /// write (and copy) the reserved `sasf.recovered` and `sasf.merge` events.
+    pub(crate) fn add_library_event(&mut self, event: Event) -> Result<()> {
+        self.add_event_as(event, Origin::Library)
+    }
+
+    fn add_event_as(&mut self, event: Event, origin: Origin) -> Result<()> {
+        let at = event.at_sample;
+        self.check_time(at)?;
+        let known = &self.participants;
+        let declared = |id: &str| known.get(id).is_some_and(|&t| t <= at);
+        rules::check_event(&event, Some(&declared), origin, "event")?;
+        let bytes = record_bytes(
+            &event.to_payload(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "event",
+        )?;
+        self.enqueue(at, ChunkType::EVENT, bytes)
+    }
+
+    /// Adds an annotation at `a.at_sample` (same timing as events). Refused when a
+    /// reader would refuse its ANNO chunk (`docs/FORMAT.md` §8.4).
     pub fn add_annotation(&mut self, a: Annotation) -> Result<()> {
         let at = a.at_sample;
-        self.enqueue(at, PendingItem::Annotation(a))
+        self.check_time(at)?;
+        rules::check_annotation(&a, "annotation")?;
+        let bytes = record_bytes(
+            &a.to_payload(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "annotation",
+        )?;
+        self.enqueue(at, ChunkType::ANNOTATION, bytes)
     }
 
     /// Seals any buffered whole frames now (a short chunk) and flushes the output, so
