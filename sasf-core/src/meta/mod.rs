@@ -1,11 +1,11 @@
 //! The metadata model: recording information, participants, events and annotations,
 //! and their JSON form (see `docs/FORMAT.md` §8, "Metadata payloads").
 //!
-//! Every JSON text goes through one strict parser ([`json`], §8.0: I-JSON, duplicate
+//! Every JSON text goes through one strict parser (`meta/json.rs`, §8.0: I-JSON, duplicate
 //! names refused, `null` never absent); the records are then read by hand from the
 //! `serde_json::Value`, so that every refusal names the JSON path of the offending
 //! value, e.g. `events[3].participant`; and each record is checked by the one
-//! function of [`rules`] for its type, which the writer calls too.
+//! function of `meta/rules.rs` for its type, which the writer calls too.
 
 use std::collections::{HashMap, HashSet};
 
@@ -769,7 +769,8 @@ impl Metadata {
     /// otherwise the writer refuses them at `finish`.
     ///
     /// A document is user input: the reserved `sasf.` custom keys are refused, and a
-    /// `dtmf` event with `redacted: true` keeps no digits (see [`Event::parse`]).
+    /// `dtmf` event with `redacted: true` keeps no digits whatever digits it was given
+    /// (`docs/FORMAT.md` §8.3).
     pub fn from_json_str(
         text: &str,
         format: &AudioFormat,
