@@ -100,7 +100,8 @@ fn case(u: &mut Unstructured<'_>) -> Result<Case> {
                     TransferMode::Consult
                 },
                 from: who.clone(),
-                to: text(u, 30)?,
+                // Never empty: the writer refuses an empty `to` (FORMAT.md §8.3).
+                to: format!("to {}", text(u, 30)?),
             },
             4 => EventKind::Custom {
                 key: "fuzz.value".into(),

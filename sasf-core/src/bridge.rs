@@ -146,7 +146,7 @@ pub fn shift_info(info: &RecordingInfo, from: u64, rate: u32) -> RecordingInfo {
     if let (Some(start), true) = (info.started_at_utc(), from > 0) {
         let nanos = (from as i128 * 1_000_000_000) / rate.max(1) as i128;
         if let Some(t) = start.checked_add(time::Duration::nanoseconds_i128(nanos)) {
-            if let Ok(s) = t.format(&time::format_description::well_known::Rfc3339) {
+            if let Some(s) = crate::meta::format_utc(t) {
                 out.started_at = Some(s);
             }
         }

@@ -213,10 +213,9 @@ pub fn bext_start(info: &WavInfo) -> Option<OffsetDateTime> {
     parse_rfc3339(&format!("{}Z", info.bext_origination.as_deref()?))
 }
 
+/// The strict UTC form of `t` (`docs/FORMAT.md` §8.0).
 fn rfc3339(t: OffsetDateTime) -> String {
-    t.to_offset(UtcOffset::UTC)
-        .format(&Rfc3339)
-        .unwrap_or_else(|_| t.to_string())
+    crate::meta::format_utc(t).unwrap_or_else(|| t.to_offset(UtcOffset::UTC).to_string())
 }
 
 /// `nanos` seconds·10⁻⁹ as frames at `rate`, rounded to the nearest frame.
@@ -320,15 +319,20 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
         kind: EventKind::AdhocStart,
         extra: Default::default(),
     })?;
-    let merge_value = json!({
+    // Members that are unknown are omitted: `null` never stands for "none" (§8.0).
+    let mut merge_value = json!({
         "adhoc": options.adhoc_name,
         "adhoc_started_at": rfc3339(adhoc_start),
         "snippet": options.snippet_name,
         "snippet_started_at": snippet.info().started_at,
-        "snippet_id": snippet.info().id,
-        "adhoc_samples": prefix,
-        "adhoc_samples_dropped": adhoc_len.map(|l| l.saturating_sub(prefix)),
     });
+    if let Some(id) = &snippet.info().id {
+        merge_value["snippet_id"] = id.clone().into();
+    }
+    merge_value["adhoc_samples"] = prefix.into();
+    if let Some(len) = adhoc_len {
+        merge_value["adhoc_samples_dropped"] = len.saturating_sub(prefix).into();
+    }
 
     let mut buf = vec![0u8; IO_BUFFER - IO_BUFFER % ba as usize];
     let mut prefix_written = false;
@@ -360,7 +364,7 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
             if moved > 0 {
                 value["start_moved_samples"] = Value::from(moved);
             }
-            w.add_event(Event {
+            w.add_library_event(Event {
                 at_sample: prefix,
                 participant: None,
                 kind: EventKind::Custom {
@@ -398,7 +402,8 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
             Item::Participant { participant, .. } => w.add_participant(participant)?,
             Item::Event(mut e) => {
                 e.at_sample += prefix;
-                w.add_event(e)?;
+                // A copy: the snippet may hold the library's own reserved events.
+                w.add_library_event(e)?;
             }
             Item::Annotation(mut a) => {
                 a.at_sample += prefix;

@@ -76,7 +76,8 @@ pub fn recover_requiring<R: Read, W: Write>(
             Ok(Some(Item::Participant { participant, .. })) => {
                 w.add_participant(participant).map(|_| false)?
             }
-            Ok(Some(Item::Event(e))) => w.add_event(e).map(|_| false)?,
+            // A copy: the original may hold the library's own reserved events.
+            Ok(Some(Item::Event(e))) => w.add_library_event(e).map(|_| false)?,
             Ok(Some(Item::Annotation(a))) => w.add_annotation(a).map(|_| false)?,
             Ok(Some(Item::Index { .. } | Item::Skipped { .. })) => false,
             Ok(Some(Item::End(_))) | Ok(None) => true,
@@ -89,19 +90,25 @@ pub fn recover_requiring<R: Read, W: Write>(
     };
     let samples = w.position();
     let dropped = w.drop_metadata_after(samples);
-    w.add_event(Event {
+    // Members that do not apply are omitted: `null` never stands for "none" (§9.2).
+    let mut value = json!({
+        "at_sample": samples,
+        "original_bytes": kept_bytes,
+        "reason": stop.as_ref().map(|e| e.class()).unwrap_or("complete"),
+        "metadata_dropped": dropped,
+    });
+    if let Some(last) = chunks_kept.checked_sub(1) {
+        value["after_chunk"] = last.into();
+    }
+    if let Some(e) = &stop {
+        value["message"] = e.to_string().into();
+    }
+    w.add_library_event(Event {
         at_sample: samples,
         participant: None,
         kind: EventKind::Custom {
             key: RECOVERED_KEY.into(),
-            value: json!({
-                "after_chunk": chunks_kept.checked_sub(1),
-                "at_sample": samples,
-                "original_bytes": kept_bytes,
-                "reason": stop.as_ref().map(|e| e.class()).unwrap_or("complete"),
-                "message": stop.as_ref().map(|e| e.to_string()),
-                "metadata_dropped": dropped,
-            }),
+            value,
         },
         extra: Default::default(),
     })?;

@@ -651,16 +651,15 @@ impl<S: Sinks> Session<S> {
                 event.at_sample, self.position
             ))));
         }
-        let mut names: Vec<&String> = event.participant.iter().collect();
-        if let EventKind::Conference { participants } = &event.kind {
-            names.extend(participants);
-        }
-        if let Some(n) = names.into_iter().find(|n| !self.ids.contains(*n)) {
-            return Err(SessionError::Failed(Error::metadata(
-                "event.participant",
-                format!("unknown participant {n:?}"),
-            )));
-        }
+        // The writer's rules, checked even when nothing records the event.
+        let ids = &self.ids;
+        meta::rules::check_event(
+            &event,
+            Some(&|id: &str| ids.contains(id)),
+            meta::rules::Origin::User,
+            "event",
+        )
+        .map_err(SessionError::Failed)?;
         let pos = self.position;
         let r = match &mut self.state {
             State::Adhoc(a) => a

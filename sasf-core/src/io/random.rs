@@ -442,6 +442,7 @@ impl<R: Read + Seek> RandomAccess<R> {
             self.limits.max_json_len,
             self.limits.max_json_depth,
             place,
+            &c.chunk_type.display(),
         )
     }
 

@@ -19,7 +19,9 @@ use crate::error::{Error, Result};
 use crate::format::*;
 use crate::io::pool::{Ordered, Workers};
 use crate::io::sink::{OutThread, Sink};
-use crate::meta::{Annotation, Event, Participant, RecordingInfo};
+use crate::io::Limits;
+use crate::meta::rules::{self, Origin};
+use crate::meta::{check_json_limits, Annotation, Event, Participant, RecordingInfo};
 use crate::stream::sealer::{body_of, metadata_body, seal_body, Sealer, Ticket};
 
 /// Default audio per chunk: one second, which also bounds what a crash can lose.
@@ -62,6 +64,7 @@ pub struct WriterBuilder {
     data_key: Option<DataKey>,
     flush_each_chunk: bool,
     recovered: bool,
+    reader_limits: Limits,
     threads: usize,
 }
 
@@ -83,6 +86,7 @@ impl WriterBuilder {
             data_key: None,
             flush_each_chunk: true,
             recovered: false,
+            reader_limits: Limits::default(),
             threads: 1,
         }
     }
@@ -178,6 +182,14 @@ impl WriterBuilder {
         self
     }
 
+    /// The reader limits the metadata must fit (default [`Limits::default`]): a record
+    /// that a reader with these limits would refuse (JSON size or depth, participant
+    /// count) is refused at the call. Raise them only for readers configured to match.
+    pub fn reader_limits(mut self, limits: Limits) -> Self {
+        self.reader_limits = limits;
+        self
+    }
+
     /// Writes the header, the key section and the INFO chunk to `out` and returns
     /// the writer.
     pub fn wrap_output<W: Write>(self, out: W) -> Result<Writer<W>> {
@@ -215,12 +227,6 @@ impl WriterBuilder {
             .clamp(1, max_frames);
         let index_interval =
             (self.index_interval as usize).clamp(1, Sealer::max_interval(self.max_chunk_len));
-        if !self.info.channels.is_empty() && self.info.channels.len() != f.channels as usize {
-            return Err(Error::metadata(
-                "recording.channels",
-                "the channel map must have one entry per channel",
-            ));
-        }
         if self.integrity != Integrity::Keyless && self.recipients.is_empty() {
             return Err(Error::misuse("this integrity level needs a key"));
         }
@@ -246,6 +252,14 @@ impl WriterBuilder {
             .as_ref()
             .map(Context::digest)
             .unwrap_or([0; 32]);
+        // Refused before a byte is written: a reader would refuse the INFO chunk.
+        rules::check_info(&self.info, f.channels, "recording")?;
+        let info = record_bytes(
+            &self.info.to_json(),
+            self.max_chunk_len,
+            &self.reader_limits,
+            "recording",
+        )?;
         let salt = match self.salt {
             Some(s) => s,
             None => random32()?,
@@ -308,6 +322,7 @@ impl WriterBuilder {
             chunk_frames,
             flush_each_chunk: self.flush_each_chunk,
             recovered: self.recovered,
+            reader_limits: self.reader_limits,
             base: (header_bytes.len() + section_bytes.len()) as u64,
             audio: Vec::with_capacity(BODY_HEADER_LEN + (chunk_frames * ba) as usize),
             pending: Vec::new(),
@@ -324,8 +339,6 @@ impl WriterBuilder {
             }),
         };
         w.audio_reset();
-        let info =
-            serde_json::to_vec(&self.info.to_json()).map_err(|e| Error::misuse(e.to_string()))?;
         let body =
             metadata_body(ChunkType::INFO, 0, &info, self.max_chunk_len).ok_or_else(|| {
                 Error::metadata(
@@ -336,6 +349,24 @@ impl WriterBuilder {
         w.write_chunk(body)?;
         Ok(w)
     }
+}
+
+/// Serializes a metadata record, refusing it at the call when a reader with `limits`
+/// would refuse it for its size or depth, or it does not fit under the chunk cap.
+fn record_bytes(v: &serde_json::Value, cap: u32, limits: &Limits, path: &str) -> Result<Vec<u8>> {
+    let bytes = serde_json::to_vec(v).map_err(|e| Error::misuse(e.to_string()))?;
+    let max = limits
+        .max_json_len
+        .min(cap as usize - BODY_HEADER_LEN - META_LEN_FIELD);
+    check_json_limits(&bytes, max, limits.max_json_depth).map_err(|(what, found, limit)| {
+        Error::metadata(
+            path,
+            format!(
+                "{what} is {found}, over the limit of {limit} (the chunk cap or the reader limits)"
+            ),
+        )
+    })?;
+    Ok(bytes)
 }
 
 fn random32() -> Result<[u8; 32]> {
@@ -360,15 +391,12 @@ struct Par {
     max_inflight: usize,
 }
 
-enum PendingItem {
-    Participant(Participant),
-    Event(Event),
-    Annotation(Annotation),
-}
-
+/// A metadata record waiting for the audio chunk it falls in, already checked and
+/// serialized (so nothing about it can fail later).
 struct Pending {
     at: u64,
-    item: PendingItem,
+    ty: ChunkType,
+    bytes: Vec<u8>,
 }
 
 /// A SASF stream being written. Created by [`WriterBuilder::wrap_output`]; must be
@@ -383,6 +411,7 @@ pub struct Writer<W: Write> {
     chunk_frames: u64,
     flush_each_chunk: bool,
     recovered: bool,
+    reader_limits: Limits,
     /// File offset of chunk 0.
     base: u64,
     /// Body of the audio chunk being filled: 12-byte body header, then samples.
@@ -494,27 +523,21 @@ impl<W: Write> Writer<W> {
     }
 
     fn emit(&mut self, p: Pending) -> Result<()> {
-        let (ty, payload) = match &p.item {
-            PendingItem::Participant(x) => (ChunkType::PARTICIPANT, x.to_json()),
-            PendingItem::Event(x) => (ChunkType::EVENT, x.to_payload()),
-            PendingItem::Annotation(x) => (ChunkType::ANNOTATION, x.to_payload()),
-        };
-        let json = serde_json::to_vec(&payload).map_err(|e| Error::misuse(e.to_string()))?;
-        let body = metadata_body(ty, p.at, &json, self.header.max_chunk_len).ok_or_else(|| {
-            Error::metadata(
-                ty.display(),
-                format!(
-                    "a metadata record of {} bytes exceeds the chunk cap",
-                    json.len()
-                ),
-            )
-        })?;
+        let body = metadata_body(p.ty, p.at, &p.bytes, self.header.max_chunk_len)
+            .ok_or_else(|| Error::misuse("a checked metadata record no longer fits"))?;
         self.write_chunk(body).map(drop)
     }
 
-    /// Queues a metadata item at `at`; it is written just before the audio chunk it
+    /// Queues a metadata record at `at`; it is written just before the audio chunk it
     /// falls in.
-    fn enqueue(&mut self, at: u64, item: PendingItem) -> Result<()> {
+    fn enqueue(&mut self, at: u64, ty: ChunkType, bytes: Vec<u8>) -> Result<()> {
+        let pos = self.pending.partition_point(|p| p.at <= at);
+        self.pending.insert(pos, Pending { at, ty, bytes });
+        Ok(())
+    }
+
+    /// Refuses a record at `at` once the writer is dead or the audio is past `at`.
+    fn check_time(&self, at: u64) -> Result<()> {
         self.alive()?;
         if at < self.sealer.samples() {
             return Err(Error::misuse(format!(
@@ -522,63 +545,93 @@ impl<W: Write> Writer<W> {
                 self.sealer.samples()
             )));
         }
-        let pos = self.pending.partition_point(|p| p.at <= at);
-        self.pending.insert(pos, Pending { at, item });
         Ok(())
     }
 
     /// Declares a participant at the current position. Events may name it from then on.
+    ///
+    /// Refused (`invalid-metadata`, naming the member, e.g. `participant.id`) when a
+    /// reader would refuse its PART chunk (`docs/FORMAT.md` §9.4): an empty or too long
+    /// id, an id already declared, a channel out of range, an `extra` member SASF
+    /// defines, a record past the reader limits or the participant count.
     pub fn add_participant(&mut self, p: Participant) -> Result<()> {
-        if self.participants.contains_key(&p.id) {
-            return Err(Error::metadata(
-                "participant.id",
-                format!("duplicate participant id {:?}", p.id),
-            ));
-        }
-        if p.channels.iter().any(|&c| c >= self.header.format.channels) {
-            return Err(Error::metadata(
-                "participant.channels",
-                "channel index out of range",
-            ));
-        }
         let at = self.position();
+        self.check_time(at)?;
+        let known = &self.participants;
+        rules::check_participant(
+            &p,
+            self.header.format.channels,
+            &|id| known.contains_key(id),
+            "participant",
+        )?;
+        let limit = self.reader_limits.max_participants;
+        if self.participants.len() >= limit {
+            return Err(Error::metadata(
+                "participant",
+                format!("more than {limit} participants, the reader limit"),
+            ));
+        }
+        let bytes = record_bytes(
+            &p.to_json(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "participant",
+        )?;
         self.participants.insert(p.id.clone(), at);
-        self.enqueue(at, PendingItem::Participant(p))
+        self.enqueue(at, ChunkType::PARTICIPANT, bytes)
     }
 
     /// Adds an event at `event.at_sample`, which may be ahead of the audio written so
     /// far (it is held until the audio reaches it) but not behind audio already sealed.
     /// Participants it names must have been declared at or before its time.
+    ///
+    /// Refused (`invalid-metadata`, naming the member, e.g. `event.digits`) when a
+    /// reader would refuse its EVNT chunk (`docs/FORMAT.md` §9.5), and for a custom key
+    /// in the reserved `sasf` namespace.
     pub fn add_event(&mut self, event: Event) -> Result<()> {
-        let mut names: Vec<&String> = event.participant.iter().collect();
-        if let crate::meta::EventKind::Conference { participants } = &event.kind {
-            names.extend(participants.iter());
-        }
-        for n in names {
-            match self.participants.get(n) {
-                None => {
-                    return Err(Error::metadata(
-                        "event.participant",
-                        format!("unknown participant {n:?}"),
-                    ))
-                }
-                Some(&t) if t > event.at_sample => {
-                    return Err(Error::metadata(
-                        "event.participant",
-                        format!("participant {n:?} is declared after the event"),
-                    ))
-                }
-                _ => {}
-            }
-        }
-        let at = event.at_sample;
-        self.enqueue(at, PendingItem::Event(event))
+        self.add_event_as(event, Origin::User)
     }
 
-    /// Adds an annotation at `a.at_sample` (same rules as events).
+    /// [`Writer::add_event`] for the library's own recover and merge code, which may
+    /// write (and copy) the reserved `sasf.recovered` and `sasf.merge` events.
+    pub(crate) fn add_library_event(&mut self, event: Event) -> Result<()> {
+        self.add_event_as(event, Origin::Library)
+    }
+
+    fn add_event_as(&mut self, event: Event, origin: Origin) -> Result<()> {
+        let at = event.at_sample;
+        self.check_time(at)?;
+        let known = &self.participants;
+        let declared = |id: &str| known.get(id).is_some_and(|&t| t <= at);
+        rules::check_event(&event, Some(&declared), origin, "event")?;
+        let bytes = record_bytes(
+            &event.to_payload(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "event",
+        )?;
+        if let crate::meta::EventKind::Custom { key, .. } = &event.kind {
+            if key == crate::recover::RECOVERED_KEY {
+                // A copy of a recovered file is still a recovered file (§11).
+                self.recovered = true;
+            }
+        }
+        self.enqueue(at, ChunkType::EVENT, bytes)
+    }
+
+    /// Adds an annotation at `a.at_sample` (same timing as events). Refused when a
+    /// reader would refuse its ANNO chunk (`docs/FORMAT.md` §9.6).
     pub fn add_annotation(&mut self, a: Annotation) -> Result<()> {
         let at = a.at_sample;
-        self.enqueue(at, PendingItem::Annotation(a))
+        self.check_time(at)?;
+        rules::check_annotation(&a, "annotation")?;
+        let bytes = record_bytes(
+            &a.to_payload(),
+            self.header.max_chunk_len,
+            &self.reader_limits,
+            "annotation",
+        )?;
+        self.enqueue(at, ChunkType::ANNOTATION, bytes)
     }
 
     /// Discards queued metadata whose time lies after the audio written so far and

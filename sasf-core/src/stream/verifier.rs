@@ -377,11 +377,16 @@ impl Verifier {
             return Err(Error::malformed("metadata padding is not zero", place));
         }
         let json = &payload[META_LEN_FIELD..json_end];
+        let name = match ty {
+            ChunkType::INFO => "recording".to_string(),
+            t => t.display(),
+        };
         let v = meta::parse_payload(
             json,
             self.limits.max_json_len,
             self.limits.max_json_depth,
             place,
+            &name,
         )?;
         let as_malformed = |e: Error| match e.into_kind() {
             ErrorKind::InvalidMetadata { path, reason } => {
@@ -389,7 +394,6 @@ impl Verifier {
             }
             k => Error::new(k),
         };
-        let name = ty.display();
         let channels = self.header.format.channels;
         Ok(match ty {
             ChunkType::INFO => {
@@ -399,7 +403,9 @@ impl Verifier {
                 Checked::Info
             }
             ChunkType::PARTICIPANT => {
-                let p = Participant::from_json(&v, &name, channels).map_err(as_malformed)?;
+                let ids = &self.participants;
+                let p = Participant::parse(&v, &name, channels, &|id| ids.contains(id))
+                    .map_err(as_malformed)?;
                 if self.participants.len() >= self.limits.max_participants {
                     return Err(Error::new(ErrorKind::LimitExceeded {
                         what: "participant count",

@@ -947,19 +947,18 @@ fn success(g: &mut Gen) {
     );
 
     let hdr = Hdr::new(2, Encoding::S16, 1, 8000, "recovered");
-    let m = with_writer(&hdr, info("recovered"), 100, 1024, true, |w| {
-        w.add_event(Event {
-            at_sample: 150,
-            participant: None,
-            kind: EventKind::Custom {
-                key: "sasf.recovered".into(),
-                value: serde_json::json!({"after_chunk": 3, "at_sample": 150, "original_bytes": 999}),
-            },
-            extra: Default::default(),
-        })
-        .unwrap();
+    // Only the library's recover code may write `sasf.recovered` (the public writer
+    // refuses the reserved namespace), so the event is sealed here by the model.
+    let plain = with_writer(&hdr, info("recovered"), 100, 1024, false, |w| {
         w.write_audio(&noise(2 * 150, 31)).unwrap()
     });
+    let mut content = plain.content();
+    content.push(Chunk {
+        ty: EVNT,
+        ts: 150,
+        payload: br#"{"type":"custom","key":"sasf.recovered","value":{"after_chunk":3,"at_sample":150,"original_bytes":999,"reason":"truncated"}}"#.to_vec(),
+    });
+    let m = finish(hdr.clone(), KEY, content, interval_for(hdr.cap, 1024), 1);
     g.ok(
         "ok-recovered-l2",
         "a file rebuilt by a recovery tool: END flag bit 0 set and a sasf.recovered event; valid, reported as recovered",
@@ -2027,6 +2026,49 @@ fn structure(g: &mut Gen) {
                     pay(9, r#"{"value":"x"}"#),
                     "malformed",
                     9,
+                ),
+                // The strict JSON profile (FORMAT.md §8.0).
+                (
+                    "json-duplicate-member".into(),
+                    "EVNT naming participant zz, then c1, under one repeated member name".into(),
+                    pay(
+                        6,
+                        r#"{"type":"hold","participant":"zz","participant":"c1"}"#,
+                    ),
+                    "malformed",
+                    6,
+                ),
+                (
+                    "json-null-member".into(),
+                    "EVNT with \"participant\": null (null never means absent)".into(),
+                    pay(6, r#"{"type":"dtmf","participant":null,"digits":"42"}"#),
+                    "malformed",
+                    6,
+                ),
+                (
+                    "json-number-range".into(),
+                    "ANNO holding the number 1e400, outside binary64".into(),
+                    pay(9, r#"{"kind":"tag","v":1e400}"#),
+                    "malformed",
+                    9,
+                ),
+                (
+                    "info-started-at-lower-t".into(),
+                    "INFO start anchor with a lower-case t (RFC 3339 exactly: upper-case T and Z)"
+                        .into(),
+                    pay(0, r#"{"started_at":"2026-11-23t10:15:00Z"}"#),
+                    "malformed",
+                    0,
+                ),
+                (
+                    "dtmf-redacted-with-digits".into(),
+                    "DTMF event marked redacted that still carries digits".into(),
+                    pay(
+                        6,
+                        r#"{"type":"dtmf","participant":"c1","redacted":true,"digits":"42"}"#,
+                    ),
+                    "malformed",
+                    6,
                 ),
             ]);
             // Authentic INDX chunks that do not match the chunks they describe.

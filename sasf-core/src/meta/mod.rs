@@ -1,8 +1,11 @@
 //! The metadata model: recording information, participants, events and annotations,
-//! and their JSON form (see `docs/FORMAT.md`, "Metadata payloads").
+//! and their JSON form (see `docs/FORMAT.md` §8, "Metadata payloads").
 //!
-//! Parsing is done by hand over `serde_json::Value` so that every refusal names the
-//! JSON path of the offending value, e.g. `events[3].participant`.
+//! Every JSON text goes through one strict parser (`meta/json.rs`, §8.0: I-JSON, duplicate
+//! names refused, `null` never absent); the records are then read by hand from the
+//! `serde_json::Value`, so that every refusal names the JSON path of the offending
+//! value, e.g. `events[3].participant`; and each record is checked by the one
+//! function of `meta/rules.rs` for its type, which the writer calls too.
 
 use std::collections::{HashMap, HashSet};
 
@@ -10,6 +13,16 @@ use serde_json::{Map, Value};
 
 use crate::audio::AudioFormat;
 use crate::error::{Error, Result};
+
+mod json;
+pub(crate) mod rules;
+mod timestamp;
+
+pub use json::{check_json_limits, MAX_EXACT_INT};
+pub use rules::{MAX_ID_LEN, MAX_TEXT_LEN, RESERVED_KEYS};
+pub use timestamp::{format_utc, parse_utc};
+
+use rules::{null_member, Origin, TIME_MEMBERS};
 
 /// Default cap on the size of one metadata document or payload (1 MiB).
 pub const DEFAULT_MAX_JSON_LEN: usize = 1024 * 1024;
@@ -28,45 +41,9 @@ pub fn sample_to_ms(sample: u64, rate: u32) -> u64 {
     ((sample as u128 * 1000 + rate as u128 / 2) / rate.max(1) as u128) as u64
 }
 
-/// Checks size and nesting depth of JSON text before it is parsed.
-/// On failure returns what was exceeded, the value found and the limit.
-pub fn check_json_limits(
-    text: &[u8],
-    max_len: usize,
-    max_depth: usize,
-) -> std::result::Result<(), (&'static str, u64, u64)> {
-    if text.len() > max_len {
-        return Err(("JSON length in bytes", text.len() as u64, max_len as u64));
-    }
-    let (mut depth, mut in_str, mut esc) = (0usize, false, false);
-    for &c in text {
-        if in_str {
-            if esc {
-                esc = false;
-            } else if c == b'\\' {
-                esc = true;
-            } else if c == b'"' {
-                in_str = false;
-            }
-            continue;
-        }
-        match c {
-            b'"' => in_str = true,
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > max_depth {
-                    return Err(("JSON nesting depth", depth as u64, max_depth as u64));
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            _ => {}
-        }
-    }
-    Ok(())
-}
-
-/// Parses a JSON document a user supplies (metadata, an action list), refusing it past
-/// the default size and depth limits before parsing; errors name the path `$`.
+/// Parses a JSON document a user supplies (metadata, an action list) under the strict
+/// profile, refusing it past the default size and depth limits before parsing. Errors
+/// name the path of the offending value (`$` for the text as a whole).
 pub fn parse_document(text: &str) -> Result<Value> {
     check_json_limits(
         text.as_bytes(),
@@ -76,25 +53,24 @@ pub fn parse_document(text: &str) -> Result<Value> {
     .map_err(|(what, found, limit)| {
         Error::metadata("$", format!("{what} is {found}, over the limit of {limit}"))
     })?;
-    serde_json::from_str(text).map_err(|e| {
-        Error::metadata(
-            "$",
-            format!(
-                "malformed JSON at line {} column {}: {e}",
-                e.line(),
-                e.column()
-            ),
-        )
+    json::parse_strict(text.as_bytes()).map_err(|r| {
+        let path = match r.path.strip_prefix('.') {
+            Some(p) => p.to_string(),
+            None => format!("${}", r.path),
+        };
+        Error::metadata(path, r.reason)
     })
 }
 
-/// Parses a metadata chunk's payload under a reader's limits: too large or too deep is
-/// `limit-exceeded`, not JSON is `malformed`, both at `place`.
+/// Parses a metadata chunk's payload under a reader's limits and the strict profile:
+/// too large or too deep is `limit-exceeded`, anything else refused is `malformed`,
+/// both at `place`; `root` names the record in the message (`EVNT.value.x`).
 pub(crate) fn parse_payload(
     payload: &[u8],
     max_len: usize,
     max_depth: usize,
     place: crate::error::Place,
+    root: &str,
 ) -> Result<Value> {
     check_json_limits(payload, max_len, max_depth).map_err(|(what, found, limit)| {
         Error::new(crate::error::ErrorKind::LimitExceeded {
@@ -104,8 +80,8 @@ pub(crate) fn parse_payload(
             place,
         })
     })?;
-    serde_json::from_slice(payload)
-        .map_err(|e| Error::malformed(format!("metadata is not valid JSON: {e}"), place))
+    json::parse_strict(payload)
+        .map_err(|r| Error::malformed(format!("metadata {root}{}: {}", r.path, r.reason), place))
 }
 
 /// A participant's role.
@@ -281,7 +257,7 @@ impl EventKind {
         }
     }
 
-    fn needs_participant(&self) -> bool {
+    pub(crate) fn needs_participant(&self) -> bool {
         matches!(
             self,
             EventKind::Join
@@ -330,48 +306,49 @@ pub struct Metadata {
     pub annotations: Vec<Annotation>,
 }
 
-// ---------- JSON helpers ----------
+// ---------- JSON helpers (shape only; the rules are in `rules`) ----------
+
+fn sub(path: &str, key: &str) -> String {
+    rules::sub(path, key)
+}
 
 fn want_obj<'a>(v: &'a Value, path: &str) -> Result<&'a Map<String, Value>> {
     v.as_object()
         .ok_or_else(|| Error::metadata(path, "expected an object"))
 }
 
-fn opt_str(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>> {
+/// A member SASF defines: absent is `None`; `null` is refused, never taken as absent.
+fn member<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> Result<Option<&'a Value>> {
     match o.get(key) {
-        None | Some(Value::Null) => Ok(None),
+        Some(Value::Null) => Err(null_member(&sub(path, key))),
+        v => Ok(v),
+    }
+}
+
+fn opt_str(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<String>> {
+    match member(o, key, path)? {
+        None => Ok(None),
         Some(Value::String(s)) => Ok(Some(s.clone())),
-        Some(_) => Err(Error::metadata(
-            format!("{path}.{key}"),
-            "expected a string",
-        )),
+        Some(_) => Err(Error::metadata(sub(path, key), "expected a string")),
     }
 }
 
 fn req_str(o: &Map<String, Value>, key: &str, path: &str) -> Result<String> {
     opt_str(o, key, path)?
-        .ok_or_else(|| Error::metadata(format!("{path}.{key}"), "missing (a string is required)"))
+        .ok_or_else(|| Error::metadata(sub(path, key), "missing (a string is required)"))
 }
 
 fn opt_u64(o: &Map<String, Value>, key: &str, path: &str) -> Result<Option<u64>> {
-    match o.get(key) {
-        None | Some(Value::Null) => Ok(None),
-        Some(Value::Number(n)) => {
-            if let Some(u) = n.as_u64() {
-                Ok(Some(u))
-            } else if n.as_i64().is_some_and(|i| i < 0) || n.as_f64().is_some_and(|f| f < 0.0) {
-                Err(Error::metadata(format!("{path}.{key}"), "negative time"))
-            } else {
-                Err(Error::metadata(
-                    format!("{path}.{key}"),
-                    "expected a non-negative integer",
-                ))
-            }
-        }
-        Some(_) => Err(Error::metadata(
-            format!("{path}.{key}"),
-            "expected a non-negative integer",
-        )),
+    member(o, key, path)?
+        .map(|v| rules::exact_uint(v, &sub(path, key)))
+        .transpose()
+}
+
+fn opt_array<'a>(o: &'a Map<String, Value>, key: &str, path: &str) -> Result<Option<&'a [Value]>> {
+    match member(o, key, path)? {
+        None => Ok(None),
+        Some(Value::Array(a)) => Ok(Some(a)),
+        Some(_) => Err(Error::metadata(sub(path, key), "expected an array")),
     }
 }
 
@@ -382,16 +359,15 @@ fn rest(o: &Map<String, Value>, known: &[&str]) -> Map<String, Value> {
         .collect()
 }
 
-fn check_id(s: &str, path: &str) -> Result<()> {
-    if s.is_empty() || s.len() > 256 {
-        return Err(Error::metadata(path, "an id is 1 to 256 bytes"));
+/// A stored event or annotation holds no time: the chunk carries it.
+fn no_time_members(o: &Map<String, Value>, path: &str) -> Result<()> {
+    match TIME_MEMBERS.iter().find(|m| o.contains_key(**m)) {
+        Some(m) => Err(Error::metadata(
+            sub(path, m),
+            "a stored record holds no time (the chunk carries it)",
+        )),
+        None => Ok(()),
     }
-    Ok(())
-}
-
-fn is_namespaced(key: &str) -> bool {
-    let parts: Vec<&str> = key.split('.').collect();
-    parts.len() >= 2 && parts.iter().all(|p| !p.is_empty())
 }
 
 // ---------- RecordingInfo ----------
@@ -400,56 +376,36 @@ impl RecordingInfo {
     /// Parses and validates the `recording` object. `channels` is the audio's channel count.
     pub fn from_json(v: &Value, path: &str, channels: u16) -> Result<RecordingInfo> {
         let o = want_obj(v, path)?;
-        let id = opt_str(o, "id", path)?;
-        let started_at = opt_str(o, "started_at", path)?;
-        if let Some(s) = &started_at {
-            time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339)
-                .map_err(|_| {
-                    Error::metadata(
-                        format!("{path}.started_at"),
-                        format!("{s:?} is not an RFC 3339 date-time"),
-                    )
-                })?;
-        }
         let mut chans = Vec::new();
-        match o.get("channels") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, c) in a.iter().enumerate() {
-                    chans.push(
-                        c.as_str()
-                            .ok_or_else(|| {
-                                Error::metadata(
-                                    format!("{path}.channels[{i}]"),
-                                    "expected a string",
-                                )
-                            })?
-                            .to_string(),
-                    );
-                }
-                if chans.len() != channels as usize {
-                    return Err(Error::metadata(
-                        format!("{path}.channels"),
-                        format!(
-                            "the channel map has {} entries but the audio has {channels} channels",
-                            chans.len()
-                        ),
-                    ));
-                }
+        if let Some(a) = opt_array(o, "channels", path)? {
+            for (i, c) in a.iter().enumerate() {
+                chans.push(
+                    c.as_str()
+                        .ok_or_else(|| {
+                            Error::metadata(
+                                format!("{}[{i}]", sub(path, "channels")),
+                                "expected a string",
+                            )
+                        })?
+                        .to_string(),
+                );
             }
-            Some(_) => {
+            if chans.is_empty() {
+                // The typed model reads an empty map as "no map"; the JSON may not.
                 return Err(Error::metadata(
-                    format!("{path}.channels"),
-                    "expected an array of strings",
-                ))
+                    sub(path, "channels"),
+                    format!("the channel map has 0 entries but the audio has {channels} channels"),
+                ));
             }
         }
-        Ok(RecordingInfo {
-            id,
-            started_at,
+        let info = RecordingInfo {
+            id: opt_str(o, "id", path)?,
+            started_at: opt_str(o, "started_at", path)?,
             channels: chans,
-            extra: rest(o, &["id", "started_at", "channels"]),
-        })
+            extra: rest(o, rules::INFO_MEMBERS),
+        };
+        rules::check_info(&info, channels, path)?;
+        Ok(info)
     }
 
     /// The JSON object.
@@ -468,10 +424,9 @@ impl RecordingInfo {
         Value::Object(o)
     }
 
-    /// The start anchor as a UTC date-time, if present and valid.
+    /// The start anchor as a UTC date-time, if present and valid (see [`parse_utc`]).
     pub fn started_at_utc(&self) -> Option<time::OffsetDateTime> {
-        let s = self.started_at.as_deref()?;
-        time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).ok()
+        parse_utc(self.started_at.as_deref()?).ok()
     }
 }
 
@@ -480,53 +435,56 @@ impl RecordingInfo {
 impl Participant {
     /// Parses and validates one participant object.
     pub fn from_json(v: &Value, path: &str, channels: u16) -> Result<Participant> {
+        Participant::parse(v, path, channels, &|_| false)
+    }
+
+    /// Like [`Participant::from_json`]; `declared` says which ids the stream (or the
+    /// document) already declared, to refuse a second declaration.
+    pub(crate) fn parse(
+        v: &Value,
+        path: &str,
+        channels: u16,
+        declared: &dyn Fn(&str) -> bool,
+    ) -> Result<Participant> {
         let o = want_obj(v, path)?;
         let id = req_str(o, "id", path)?;
-        check_id(&id, &format!("{path}.id"))?;
         let role_s = req_str(o, "role", path)?;
         let role = Role::from_name(&role_s).ok_or_else(|| {
             Error::metadata(
-                format!("{path}.role"),
+                sub(path, "role"),
                 format!(
                     "unknown role {role_s:?} (agent, customer, supervisor, ivr, system or other)"
                 ),
             )
         })?;
         let mut chans = Vec::new();
-        match o.get("channels") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, c) in a.iter().enumerate() {
-                    let p = format!("{path}.channels[{i}]");
-                    let n = c
-                        .as_u64()
-                        .ok_or_else(|| Error::metadata(&p, "expected a channel index"))?;
-                    if n >= channels as u64 {
-                        return Err(Error::metadata(
-                            &p,
-                            format!(
-                                "channel {n} is out of range (the audio has {channels} channels)"
-                            ),
-                        ));
-                    }
-                    chans.push(n as u16);
-                }
-            }
-            Some(_) => {
+        for (i, c) in opt_array(o, "channels", path)?
+            .unwrap_or_default()
+            .iter()
+            .enumerate()
+        {
+            let p = format!("{}[{i}]", sub(path, "channels"));
+            let n = c
+                .as_u64()
+                .ok_or_else(|| Error::metadata(&p, "expected a channel index"))?;
+            if n >= channels as u64 {
                 return Err(Error::metadata(
-                    format!("{path}.channels"),
-                    "expected an array of channel indexes",
-                ))
+                    &p,
+                    format!("channel {n} is out of range (the audio has {channels} channels)"),
+                ));
             }
+            chans.push(n as u16);
         }
-        Ok(Participant {
+        let p = Participant {
             id,
             name: opt_str(o, "name", path)?,
             role,
             address: opt_str(o, "address", path)?,
             channels: chans,
-            extra: rest(o, &["id", "name", "role", "address", "channels"]),
-        })
+            extra: rest(o, rules::PART_MEMBERS),
+        };
+        rules::check_participant(&p, channels, declared, path)?;
+        Ok(p)
     }
 
     /// The JSON object.
@@ -548,11 +506,11 @@ impl Participant {
 
 // ---------- Event ----------
 
-const EVENT_TIME_KEYS: [&str; 2] = ["at_ms", "at_sample"];
-
 impl Event {
-    /// Parses an event object whose time is given separately (an EVNT payload).
-    /// `participants` are the ids known at this point; `None` skips that check.
+    /// Parses an EVNT payload (the time is the chunk's, given as `at_sample`) as a
+    /// reader does: the payload holds no time; the keys the `sasf` namespace defines
+    /// are accepted (and checked). `participants` are the ids known at this point;
+    /// `None` skips that check.
     pub fn from_payload(
         v: &Value,
         path: &str,
@@ -560,9 +518,23 @@ impl Event {
         participants: Option<&dyn Fn(&str) -> bool>,
     ) -> Result<Event> {
         let o = want_obj(v, path)?;
+        no_time_members(o, path)?;
+        Event::parse(o, path, at_sample, participants, Origin::Library)
+    }
+
+    /// Parses an event object without its time members. `Origin::User` is a metadata
+    /// document: reserved keys are refused, and a `dtmf` with `redacted: true` keeps no
+    /// digits whatever digits it was given (redaction at ingest, §8.3), where a stored
+    /// payload holding both is malformed.
+    pub(crate) fn parse(
+        o: &Map<String, Value>,
+        path: &str,
+        at_sample: u64,
+        participants: Option<&dyn Fn(&str) -> bool>,
+        origin: Origin,
+    ) -> Result<Event> {
         let ty = req_str(o, "type", path)?;
         let participant = opt_str(o, "participant", path)?;
-        let mut known: Vec<&str> = vec!["type", "participant", "at_ms", "at_sample"];
         let kind = match ty.as_str() {
             "join" => EventKind::Join,
             "leave" => EventKind::Leave,
@@ -571,60 +543,66 @@ impl Event {
             "mute" => EventKind::Mute,
             "unmute" => EventKind::Unmute,
             "conference" => {
-                known.push("participants");
                 let mut ps = Vec::new();
-                match o.get("participants") {
-                    None | Some(Value::Null) => {}
-                    Some(Value::Array(a)) => {
-                        for (i, p) in a.iter().enumerate() {
-                            ps.push(
-                                p.as_str()
-                                    .ok_or_else(|| {
-                                        Error::metadata(format!("{path}.participants[{i}]"), "expected a participant id")
-                                    })?
-                                    .to_string(),
-                            );
-                        }
-                    }
-                    Some(_) => {
-                        return Err(Error::metadata(format!("{path}.participants"), "expected an array of ids"))
-                    }
+                for (i, p) in opt_array(o, "participants", path)?.unwrap_or_default().iter().enumerate() {
+                    ps.push(
+                        p.as_str()
+                            .ok_or_else(|| {
+                                Error::metadata(
+                                    format!("{}[{i}]", sub(path, "participants")),
+                                    "expected a participant id",
+                                )
+                            })?
+                            .to_string(),
+                    );
                 }
                 EventKind::Conference { participants: ps }
             }
             "transfer" => {
-                known.extend(["mode", "from", "to"]);
                 let mode = match req_str(o, "mode", path)?.as_str() {
                     "blind" => TransferMode::Blind,
                     "consult" => TransferMode::Consult,
                     m => {
                         return Err(Error::metadata(
-                            format!("{path}.mode"),
+                            sub(path, "mode"),
                             format!("unknown transfer mode {m:?} (blind or consult)"),
                         ))
                     }
                 };
-                EventKind::Transfer { mode, from: opt_str(o, "from", path)?, to: req_str(o, "to", path)? }
+                EventKind::Transfer {
+                    mode,
+                    from: opt_str(o, "from", path)?,
+                    to: req_str(o, "to", path)?,
+                }
             }
             "dtmf" => {
-                known.extend(["digits", "redacted"]);
-                let redacted = match o.get("redacted") {
-                    None | Some(Value::Null) => false,
+                let redacted = match member(o, "redacted", path)? {
+                    None => false,
                     Some(Value::Bool(b)) => *b,
-                    Some(_) => return Err(Error::metadata(format!("{path}.redacted"), "expected true or false")),
+                    Some(_) => {
+                        return Err(Error::metadata(
+                            sub(path, "redacted"),
+                            "expected true or false",
+                        ))
+                    }
                 };
                 let digits = opt_str(o, "digits", path)?;
-                if redacted {
-                    // Redaction wins: the digits are never stored.
-                    EventKind::Dtmf { digits: None }
-                } else {
-                    let d = digits.ok_or_else(|| {
-                        Error::metadata(format!("{path}.digits"), "missing (give digits, or \"redacted\": true)")
-                    })?;
-                    if d.is_empty() || !d.bytes().all(|c| c.is_ascii_digit() || b"*#ABCDabcd".contains(&c)) {
-                        return Err(Error::metadata(format!("{path}.digits"), "DTMF digits are 0-9, *, #, A-D"));
+                match (redacted, digits) {
+                    (true, Some(_)) if origin == Origin::Library => {
+                        return Err(Error::metadata(
+                            sub(path, "digits"),
+                            "a redacted DTMF event carries no digits",
+                        ))
                     }
-                    EventKind::Dtmf { digits: Some(d) }
+                    // Redaction wins: the digits are never stored.
+                    (true, _) => EventKind::Dtmf { digits: None },
+                    (false, Some(d)) => EventKind::Dtmf { digits: Some(d) },
+                    (false, None) => {
+                        return Err(Error::metadata(
+                            sub(path, "digits"),
+                            "missing (give digits, or \"redacted\": true)",
+                        ))
+                    }
                 }
             }
             "pause" => EventKind::Pause,
@@ -633,70 +611,38 @@ impl Event {
             "snippet_stop" => EventKind::SnippetStop,
             "adhoc_start" => EventKind::AdhocStart,
             "adhoc_stop" => EventKind::AdhocStop,
-            "marker" => {
-                known.push("label");
-                EventKind::Marker { label: req_str(o, "label", path)? }
-            }
-            "disconnect" => {
-                known.push("reason");
-                EventKind::Disconnect { reason: req_str(o, "reason", path)? }
-            }
-            "custom" => {
-                known.extend(["key", "value"]);
-                let key = req_str(o, "key", path)?;
-                if !is_namespaced(&key) {
-                    return Err(Error::metadata(
-                        format!("{path}.key"),
-                        format!("custom key {key:?} must be namespaced, like \"crm.case\""),
-                    ));
-                }
-                let value = o
+            "marker" => EventKind::Marker {
+                label: req_str(o, "label", path)?,
+            },
+            "disconnect" => EventKind::Disconnect {
+                reason: req_str(o, "reason", path)?,
+            },
+            "custom" => EventKind::Custom {
+                key: req_str(o, "key", path)?,
+                // Any JSON value, `null` included: it is the value, not an absence.
+                value: o
                     .get("value")
                     .cloned()
-                    .ok_or_else(|| Error::metadata(format!("{path}.value"), "missing"))?;
-                EventKind::Custom { key, value }
-            }
+                    .ok_or_else(|| Error::metadata(sub(path, "value"), "missing"))?,
+            },
             other => {
                 return Err(Error::metadata(
-                    format!("{path}.type"),
+                    sub(path, "type"),
                     format!(
                         "unknown event type {other:?}; use {{\"type\": \"custom\", \"key\": \"namespace.name\", \"value\": ...}}"
                     ),
                 ))
             }
         };
-        if kind.needs_participant() && participant.is_none() {
-            return Err(Error::metadata(
-                format!("{path}.participant"),
-                format!("a {} event needs a participant", kind.type_name()),
-            ));
-        }
-        if let Some(known_ids) = participants {
-            if let Some(p) = &participant {
-                if !known_ids(p) {
-                    return Err(Error::metadata(
-                        format!("{path}.participant"),
-                        format!("unknown participant {p:?}"),
-                    ));
-                }
-            }
-            if let EventKind::Conference { participants: ps } = &kind {
-                for (i, p) in ps.iter().enumerate() {
-                    if !known_ids(p) {
-                        return Err(Error::metadata(
-                            format!("{path}.participants[{i}]"),
-                            format!("unknown participant {p:?}"),
-                        ));
-                    }
-                }
-            }
-        }
-        Ok(Event {
+        let extra = rest(o, &rules::event_members(&kind));
+        let e = Event {
             at_sample,
             participant,
             kind,
-            extra: rest(o, &known),
-        })
+            extra,
+        };
+        rules::check_event(&e, participants, origin, path)?;
+        Ok(e)
     }
 
     /// The payload object stored in an EVNT chunk (no times: the chunk carries them).
@@ -792,17 +738,14 @@ fn entry_time(o: &Map<String, Value>, path: &str, rate: u32, default: Option<u64
 // ---------- Annotation ----------
 
 impl Annotation {
-    /// Parses an annotation payload object (must have a string `kind`).
+    /// Parses an ANNO payload object (a non-empty string `kind`, no time members).
     pub fn from_payload(v: &Value, path: &str, at_sample: u64) -> Result<Annotation> {
-        let o = want_obj(v, path)?;
-        let kind = req_str(o, "kind", path)?;
-        if kind.is_empty() {
-            return Err(Error::metadata(format!("{path}.kind"), "must not be empty"));
-        }
-        Ok(Annotation {
+        let a = Annotation {
             at_sample,
-            fields: rest(o, &EVENT_TIME_KEYS),
-        })
+            fields: want_obj(v, path)?.clone(),
+        };
+        rules::check_annotation(&a, path)?;
+        Ok(a)
     }
     /// The payload stored in an ANNO chunk.
     pub fn to_payload(&self) -> Value {
@@ -824,6 +767,10 @@ impl Metadata {
     /// Parses and validates a metadata document against the audio format. When
     /// `total_samples` is known, events after the end of the audio are refused here;
     /// otherwise the writer refuses them at `finish`.
+    ///
+    /// A document is user input: the reserved `sasf.` custom keys are refused, and a
+    /// `dtmf` event with `redacted: true` keeps no digits whatever digits it was given
+    /// (`docs/FORMAT.md` §8.3).
     pub fn from_json_str(
         text: &str,
         format: &AudioFormat,
@@ -840,73 +787,63 @@ impl Metadata {
         total_samples: Option<u64>,
     ) -> Result<Metadata> {
         let o = want_obj(v, "$")?;
-        let recording = match o.get("recording") {
-            None | Some(Value::Null) => RecordingInfo::default(),
+        let rate = format.sample_rate;
+        let recording = match member(o, "recording", "")? {
+            None => RecordingInfo::default(),
             Some(r) => RecordingInfo::from_json(r, "recording", format.channels)?,
+        };
+        let list = |key: &str| match member(o, key, "")? {
+            None => Ok(&[][..]),
+            Some(Value::Array(a)) => Ok(&a[..]),
+            Some(_) => Err(Error::metadata(key, "expected an array")),
+        };
+        let after_end = |at: u64, path: &str, what: &str| match total_samples {
+            Some(total) if at > total => Err(Error::metadata(
+                format!("{path}.at_ms"),
+                format!(
+                    "{what} at {} ms is after the end of the audio ({} ms)",
+                    sample_to_ms(at, rate),
+                    sample_to_ms(total, rate)
+                ),
+            )),
+            _ => Ok(()),
         };
         let mut participants = Vec::new();
         let mut ids = HashSet::new();
-        match o.get("participants") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, p) in a.iter().enumerate() {
-                    let path = format!("participants[{i}]");
-                    let p = Participant::from_json(p, &path, format.channels)?;
-                    if !ids.insert(p.id.clone()) {
-                        return Err(Error::metadata(
-                            format!("{path}.id"),
-                            format!("duplicate participant id {:?}", p.id),
-                        ));
-                    }
-                    participants.push(p);
-                }
-            }
-            Some(_) => return Err(Error::metadata("participants", "expected an array")),
+        for (i, p) in list("participants")?.iter().enumerate() {
+            let path = format!("participants[{i}]");
+            let p = Participant::parse(p, &path, format.channels, &|id| ids.contains(id))?;
+            ids.insert(p.id.clone());
+            participants.push(p);
         }
         let known = |id: &str| ids.contains(id);
         let mut events = Vec::new();
-        match o.get("events") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, e) in a.iter().enumerate() {
-                    let path = format!("events[{i}]");
-                    let eo = want_obj(e, &path)?;
-                    let at = entry_time(eo, &path, format.sample_rate, None)?;
-                    if let Some(total) = total_samples {
-                        if at > total {
-                            return Err(Error::metadata(
-                                format!("{path}.at_ms"),
-                                format!(
-                                    "event at {} ms is after the end of the audio ({} ms)",
-                                    sample_to_ms(at, format.sample_rate),
-                                    sample_to_ms(total, format.sample_rate)
-                                ),
-                            ));
-                        }
-                    }
-                    events.push(Event::from_payload(e, &path, at, Some(&known))?);
-                }
-            }
-            Some(_) => return Err(Error::metadata("events", "expected an array")),
+        for (i, e) in list("events")?.iter().enumerate() {
+            let path = format!("events[{i}]");
+            let eo = want_obj(e, &path)?;
+            let at = entry_time(eo, &path, rate, None)?;
+            after_end(at, &path, "event")?;
+            let fields = rest(eo, &TIME_MEMBERS);
+            events.push(Event::parse(
+                &fields,
+                &path,
+                at,
+                Some(&known),
+                Origin::User,
+            )?);
         }
         let mut annotations = Vec::new();
-        match o.get("annotations") {
-            None | Some(Value::Null) => {}
-            Some(Value::Array(a)) => {
-                for (i, x) in a.iter().enumerate() {
-                    let path = format!("annotations[{i}]");
-                    let xo = want_obj(x, &path)?;
-                    let at = entry_time(xo, &path, format.sample_rate, Some(0))?;
-                    if total_samples.is_some_and(|t| at > t) {
-                        return Err(Error::metadata(
-                            format!("{path}.at_ms"),
-                            "annotation after the end of the audio",
-                        ));
-                    }
-                    annotations.push(Annotation::from_payload(x, &path, at)?);
-                }
-            }
-            Some(_) => return Err(Error::metadata("annotations", "expected an array")),
+        for (i, x) in list("annotations")?.iter().enumerate() {
+            let path = format!("annotations[{i}]");
+            let xo = want_obj(x, &path)?;
+            let at = entry_time(xo, &path, rate, Some(0))?;
+            after_end(at, &path, "annotation")?;
+            let a = Annotation {
+                at_sample: at,
+                fields: rest(xo, &TIME_MEMBERS),
+            };
+            rules::check_annotation(&a, &path)?;
+            annotations.push(a);
         }
         // Timeline order; stable, so events at one instant keep their given order.
         events.sort_by_key(|e| e.at_sample);
@@ -1103,17 +1040,315 @@ mod tests {
         assert!(!m.to_json(8000).to_string().contains("1234"));
     }
 
+    fn err_reason(doc: &str) -> (String, String) {
+        match Metadata::from_json_str(doc, &fmt(8000), None)
+            .unwrap_err()
+            .into_kind()
+        {
+            crate::ErrorKind::InvalidMetadata { path, reason } => (path, reason),
+            k => panic!("unexpected {k:?}"),
+        }
+    }
+
+    const P: &str = r#"{"id":"a","role":"agent"}"#;
+
     #[test]
-    fn json_limits_refuse_depth_and_size() {
-        let deep = "[".repeat(40) + &"]".repeat(40);
-        assert!(check_json_limits(deep.as_bytes(), 1000, 32).is_err());
-        assert!(check_json_limits(
-            b"\"[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[[\"",
-            1000,
-            32
+    fn null_is_refused_for_every_member_sasf_defines() {
+        let ev = |e: &str| format!(r#"{{"participants":[{P}],"events":[{e}]}}"#);
+        for (doc, path) in [
+            (r#"{"recording":null}"#.to_string(), "recording"),
+            (r#"{"participants":null}"#.into(), "participants"),
+            (r#"{"events":null}"#.into(), "events"),
+            (r#"{"annotations":null}"#.into(), "annotations"),
+            (r#"{"recording":{"id":null}}"#.into(), "recording.id"),
+            (
+                r#"{"recording":{"started_at":null}}"#.into(),
+                "recording.started_at",
+            ),
+            (
+                r#"{"recording":{"channels":null}}"#.into(),
+                "recording.channels",
+            ),
+            (
+                r#"{"participants":[{"id":null,"role":"agent"}]}"#.into(),
+                "participants[0].id",
+            ),
+            (
+                r#"{"participants":[{"id":"a","role":null}]}"#.into(),
+                "participants[0].role",
+            ),
+            (
+                r#"{"participants":[{"id":"a","role":"agent","name":null}]}"#.into(),
+                "participants[0].name",
+            ),
+            (
+                r#"{"participants":[{"id":"a","role":"agent","address":null}]}"#.into(),
+                "participants[0].address",
+            ),
+            (
+                r#"{"participants":[{"id":"a","role":"agent","channels":null}]}"#.into(),
+                "participants[0].channels",
+            ),
+            (
+                ev(r#"{"at_ms":null,"type":"hold","participant":"a"}"#),
+                "events[0].at_ms",
+            ),
+            (
+                ev(r#"{"at_sample":null,"at_ms":1,"type":"hold","participant":"a"}"#),
+                "events[0].at_sample",
+            ),
+            (ev(r#"{"at_ms":1,"type":null}"#), "events[0].type"),
+            (
+                ev(r#"{"at_ms":1,"type":"marker","label":"x","participant":null}"#),
+                "events[0].participant",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"conference","participants":null}"#),
+                "events[0].participants",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"transfer","mode":"blind","to":"a","from":null}"#),
+                "events[0].from",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"transfer","mode":null,"to":"a"}"#),
+                "events[0].mode",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"dtmf","digits":"1","redacted":null}"#),
+                "events[0].redacted",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"dtmf","redacted":true,"digits":null}"#),
+                "events[0].digits",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"marker","label":null}"#),
+                "events[0].label",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"disconnect","reason":null}"#),
+                "events[0].reason",
+            ),
+            (
+                ev(r#"{"at_ms":1,"type":"custom","key":null,"value":1}"#),
+                "events[0].key",
+            ),
+            (
+                r#"{"annotations":[{"kind":null}]}"#.into(),
+                "annotations[0].kind",
+            ),
+            (
+                r#"{"annotations":[{"kind":"t","at":null}]}"#.into(),
+                "annotations[0].at",
+            ),
+            (
+                r#"{"annotations":[{"kind":"t","by":null}]}"#.into(),
+                "annotations[0].by",
+            ),
+        ] {
+            let (p, reason) = err_reason(&doc);
+            assert_eq!(p, path, "{doc}");
+            assert_eq!(reason, "null is not allowed: omit the member", "{doc}");
+        }
+        // Extra fields and custom values may hold null, and keep it.
+        let doc = r#"{"recording":{"crm":null},"participants":[{"id":"a","role":"agent","x":null}],
+               "events":[{"at_ms":1,"type":"custom","key":"a.b","value":null,"y":null},
+                         {"at_ms":2,"type":"custom","key":"a.b","value":{"z":[null]}}],
+               "annotations":[{"kind":"t","w":null}]}"#;
+        let m = Metadata::from_json_str(doc, &fmt(8000), None).unwrap();
+        assert_eq!(m.recording.extra["crm"], Value::Null);
+        assert_eq!(m.participants[0].extra["x"], Value::Null);
+        assert_eq!(m.events[0].extra["y"], Value::Null);
+        assert_eq!(
+            m.events[0].kind,
+            EventKind::Custom {
+                key: "a.b".into(),
+                value: Value::Null
+            }
+        );
+        assert_eq!(m.annotations[0].fields["w"], Value::Null);
+        assert_eq!(
+            Metadata::from_json(&m.to_json(8000), &fmt(8000), None).unwrap(),
+            m
+        );
+    }
+
+    #[test]
+    fn duplicate_members_in_a_document_name_their_path() {
+        for (doc, path) in [
+            (r#"{"events":[],"events":[]}"#, "events"),
+            (r#"{"recording":{"id":"a","id":"b"}}"#, "recording.id"),
+            (
+                r#"{"events":[{"at_ms":0,"type":"marker","label":"a","label":"b"}]}"#,
+                "events[0].label",
+            ),
+            (
+                r#"{"events":[{"at_ms":0,"type":"custom","key":"a.b","value":{"k":[{"x":1,"x":2}]}}]}"#,
+                "events[0].value.k[0].x",
+            ),
+        ] {
+            let (p, reason) = err_reason(doc);
+            assert_eq!(p, path, "{doc}");
+            assert!(reason.starts_with("duplicate member name"), "{reason}");
+        }
+        // Outside the binary64 range: refused by the parser, for the whole text.
+        assert_eq!(
+            err_path(r#"{"annotations":[{"kind":"t","v":1e400}]}"#, None),
+            "$"
+        );
+    }
+
+    #[test]
+    fn started_at_is_rfc_3339_exactly() {
+        for bad in [
+            "2026-11-23t10:15:00Z",
+            "2026-11-23 10:15:00Z",
+            "2026-11-23T10:15:00+01:00",
+            "2026-02-30T00:00:00Z",
+            "2026-11-23T24:00:00Z",
+            "2026-11-23T10:15:60Z",
+            "2026-11-23T10:15:00",
+            "2026-11-23T10:15:00z",
+        ] {
+            let doc = format!(r#"{{"recording":{{"started_at":"{bad}"}}}}"#);
+            assert_eq!(err_path(&doc, None), "recording.started_at", "{bad}");
+        }
+        let m = Metadata::from_json_str(
+            r#"{"recording":{"started_at":"2026-11-23T10:15:00.125Z"}}"#,
+            &fmt(8000),
+            None,
         )
-        .is_ok());
-        assert!(check_json_limits(&[b' '; 11], 10, 32).is_err());
+        .unwrap();
+        assert_eq!(m.recording.started_at_utc().unwrap().millisecond(), 125);
+    }
+
+    fn payload_err(text: &str) -> String {
+        let v = parse_document(text).unwrap();
+        match Event::from_payload(&v, "EVNT", 0, Some(&|id: &str| id == "c1"))
+            .unwrap_err()
+            .into_kind()
+        {
+            crate::ErrorKind::InvalidMetadata { path, .. } => path,
+            k => panic!("unexpected {k:?}"),
+        }
+    }
+
+    #[test]
+    fn stored_event_payloads_follow_the_payload_rules() {
+        for (payload, path) in [
+            (
+                r#"{"type":"dtmf","participant":"c1","redacted":true,"digits":"42"}"#,
+                "EVNT.digits",
+            ),
+            (r#"{"type":"dtmf","digits":""}"#, "EVNT.digits"),
+            (
+                r#"{"type":"hold","participant":"c1","at_ms":5}"#,
+                "EVNT.at_ms",
+            ),
+            (r#"{"type":"hold","participant":"zz"}"#, "EVNT.participant"),
+            (r#"{"type":"transfer","mode":"blind","to":""}"#, "EVNT.to"),
+            (
+                r#"{"type":"custom","key":"sasf.other","value":{}}"#,
+                "EVNT.key",
+            ),
+            (
+                r#"{"type":"custom","key":"sasf.merge","value":1}"#,
+                "EVNT.value",
+            ),
+            (
+                r#"{"type":"custom","key":"sasf.recovered","value":{"at_sample":1,"original_bytes":2}}"#,
+                "EVNT.value.reason",
+            ),
+            (
+                r#"{"type":"custom","key":"sasf.recovered","value":{"at_sample":1,"original_bytes":2,"reason":"x","message":null}}"#,
+                "EVNT.value.message",
+            ),
+            (
+                r#"{"type":"custom","key":"sasf.recovered","value":{"at_sample":9007199254740993,"original_bytes":2,"reason":"x"}}"#,
+                "EVNT.value.at_sample",
+            ),
+            (
+                r#"{"type":"custom","key":"sasf.merge","value":{"adhoc":"a","snippet":"s","adhoc_samples":1,
+                    "adhoc_started_at":"2026-11-23T10:15:00Z","snippet_started_at":"2026-11-23T10:15:00+00:00"}}"#,
+                "EVNT.value.snippet_started_at",
+            ),
+        ] {
+            assert_eq!(payload_err(payload), path, "{payload}");
+        }
+        // The library's reserved events, as recover and merge write them, are valid.
+        for ok in [
+            r#"{"type":"custom","key":"sasf.recovered","value":{"at_sample":1,"original_bytes":2,"reason":"complete"}}"#,
+            r#"{"type":"custom","key":"sasf.merge","value":{"adhoc":"a","snippet":"s","adhoc_samples":1,
+                "adhoc_started_at":"2026-11-23T10:15:00Z","snippet_started_at":"2026-11-23T10:15:01Z","later":null}}"#,
+            r#"{"type":"dtmf","redacted":true}"#,
+            r#"{"type":"dtmf","redacted":false,"digits":"1"}"#,
+        ] {
+            let v = parse_document(ok).unwrap();
+            Event::from_payload(&v, "EVNT", 0, None).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+    }
+
+    #[test]
+    fn reserved_keys_are_refused_in_documents() {
+        for key in ["sasf.recovered", "sasf.merge", "sasf.x"] {
+            let doc = format!(
+                r#"{{"events":[{{"at_ms":1,"type":"custom","key":"{key}","value":{{"at_sample":0,"original_bytes":0,"reason":"complete"}}}}]}}"#
+            );
+            let (path, reason) = err_reason(&doc);
+            assert_eq!(path, "events[0].key");
+            assert!(reason.contains("reserved"), "{reason}");
+        }
+        // Only the whole first label is the namespace.
+        Metadata::from_json_str(
+            r#"{"events":[{"at_ms":1,"type":"custom","key":"crm.sasf","value":1}]}"#,
+            &fmt(8000),
+            None,
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn ids_and_strings_have_limits() {
+        let long = "x".repeat(MAX_ID_LEN + 1);
+        let text = "t".repeat(MAX_TEXT_LEN + 1);
+        for (doc, path) in [
+            (
+                format!(r#"{{"participants":[{{"id":"{long}","role":"agent"}}]}}"#),
+                "participants[0].id",
+            ),
+            (
+                format!(r#"{{"participants":[{{"id":"a","role":"agent","name":"{text}"}}]}}"#),
+                "participants[0].name",
+            ),
+            (
+                r#"{"participants":[{"id":"a","role":"agent","channels":[1,1]}]}"#.into(),
+                "participants[0].channels[1]",
+            ),
+            (
+                r#"{"recording":{"channels":[]}}"#.into(),
+                "recording.channels",
+            ),
+            (
+                r#"{"recording":{"channels":["agent",""]}}"#.into(),
+                "recording.channels[1]",
+            ),
+            (r#"{"recording":{"id":""}}"#.into(), "recording.id"),
+            (
+                format!(r#"{{"events":[{{"at_ms":1,"type":"marker","label":"{text}"}}]}}"#),
+                "events[0].label",
+            ),
+            (
+                r#"{"annotations":[{"kind":"t","at":"2026-11-23"}]}"#.into(),
+                "annotations[0].at",
+            ),
+            (
+                r#"{"events":[{"at_sample":9007199254740993,"type":"pause"}]}"#.into(),
+                "events[0].at_sample",
+            ),
+        ] {
+            assert_eq!(err_path(&doc, None), path, "{doc}");
+        }
     }
 
     proptest! {
