@@ -79,13 +79,42 @@ pub struct Contents {
 }
 
 /// Reads `r` to its end chunk, passing each authenticated audio payload to `on_audio`
-/// and collecting the metadata (at most `max_records` participants, events and
-/// annotations together, so a hostile stream cannot make the collection unbounded).
+/// and collecting the metadata: at most `max_records` participants, events and
+/// annotations together, and at most the metadata budget
+/// ([`crate::Limits::max_metadata_bytes`], 64 MiB by default) of memory for what is
+/// kept, so a hostile stream cannot make the collection unbounded (`limit-exceeded`).
 pub fn read_all<R: Read>(
     r: &mut Reader<R>,
     max_records: usize,
+    on_audio: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<Contents> {
+    read_all_within(r, max_records, crate::io::DEFAULT_METADATA_BUDGET, on_audio)
+}
+
+/// Reads `r` to its end chunk for its audio only: nothing but the totals is kept, so
+/// memory does not grow with the metadata, however much there is.
+pub fn read_audio<R: Read>(
+    r: &mut Reader<R>,
+    mut on_audio: impl FnMut(&[u8]) -> Result<()>,
+) -> Result<Totals> {
+    loop {
+        match r.next_item()? {
+            Some(Item::Audio { data, .. }) => on_audio(data)?,
+            Some(Item::End(t)) => return Ok(t),
+            Some(_) => {}
+            None => return Err(Error::misuse("the stream was already read to its end")),
+        }
+    }
+}
+
+/// [`read_all`] with an explicit metadata budget in bytes.
+pub fn read_all_within<R: Read>(
+    r: &mut Reader<R>,
+    max_records: usize,
+    budget: usize,
     mut on_audio: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<Contents> {
+    let mut used = 0usize;
     let mut metadata = Metadata {
         recording: r.info().clone(),
         ..Default::default()
@@ -98,8 +127,17 @@ pub fn read_all<R: Read>(
             Some(i) => i,
             None => return Err(Error::misuse("the stream was already read to its end")),
         };
-        let count = |records: &mut usize| {
+        let mut count = |records: &mut usize, cost: usize| {
             *records += 1;
+            used = used.saturating_add(cost);
+            if used > budget {
+                return Err(Error::new(ErrorKind::LimitExceeded {
+                    what: "metadata budget in bytes",
+                    found: used as u64,
+                    limit: budget as u64,
+                    place: Place::chunk(chunk, offset),
+                }));
+            }
             if *records > max_records {
                 Err(Error::new(ErrorKind::LimitExceeded {
                     what: "metadata records",
@@ -114,15 +152,15 @@ pub fn read_all<R: Read>(
         match item {
             Item::Audio { data, .. } => on_audio(data)?,
             Item::Participant { participant, .. } => {
-                count(&mut records)?;
+                count(&mut records, heap_bytes(&participant.to_json()))?;
                 metadata.participants.push(participant);
             }
             Item::Event(e) => {
-                count(&mut records)?;
+                count(&mut records, heap_bytes(&e.to_payload()))?;
                 metadata.events.push(e);
             }
             Item::Annotation(a) => {
-                count(&mut records)?;
+                count(&mut records, heap_bytes(&a.to_payload()))?;
                 metadata.annotations.push(a);
             }
             Item::Index { .. } => index_chunks += 1,
@@ -136,6 +174,24 @@ pub fn read_all<R: Read>(
                 })
             }
         }
+    }
+}
+
+/// An estimate, from above, of the memory a kept record takes: its JSON value tree
+/// (every value, string, array slot and object entry), which is what the typed record
+/// holds too.
+pub fn heap_bytes(v: &serde_json::Value) -> usize {
+    use serde_json::Value;
+    const NODE: usize = std::mem::size_of::<Value>();
+    NODE + match v {
+        Value::Null | Value::Bool(_) | Value::Number(_) => 0,
+        Value::String(s) => s.len(),
+        Value::Array(a) => a.iter().map(heap_bytes).sum::<usize>(),
+        // Key string, its header, and the map's per-entry overhead.
+        Value::Object(o) => o
+            .iter()
+            .map(|(k, v)| k.len() + 48 + heap_bytes(v))
+            .sum::<usize>(),
     }
 }
 

@@ -193,6 +193,28 @@ impl Error {
         *self.0
     }
 
+    /// Where in the SASF input the error was found, when it has a place: the header
+    /// or key section (by byte offset), or a chunk (index and byte offset).
+    pub fn place(&self) -> Option<Place> {
+        match &*self.0 {
+            ErrorKind::Unsupported { place, .. }
+            | ErrorKind::Malformed { place, .. }
+            | ErrorKind::AuthFailed { place }
+            | ErrorKind::LimitExceeded { place, .. } => Some(*place),
+            ErrorKind::MalformedHeader { offset, .. } => Some(Place::header(*offset)),
+            ErrorKind::Truncated {
+                after_chunk,
+                offset,
+                ..
+            } => Some(match after_chunk {
+                Some(c) => Place::chunk(*c, *offset),
+                None => Place::header(*offset),
+            }),
+            ErrorKind::TrailingData { offset } => Some(Place::header(*offset)),
+            _ => None,
+        }
+    }
+
     /// True when the error means the SASF input failed verification (corrupt,
     /// tampered, truncated, malformed, unsupported or the wrong key), as opposed to an
     /// I/O error, bad other input or caller misuse.

@@ -417,3 +417,52 @@ fn metadata_past_the_json_limits_is_refused_before_parsing() {
     assert_eq!(r.unwrap_err().class(), "invalid-metadata");
     assert!(peak < 4 * KIB, "peak {peak}");
 }
+
+/// Issue 11, point 6: 64 keyless events of almost 1 MiB of JSON each, every one within
+/// every per-chunk limit. v1 took 2.4 GB to `convert` such a file. Now a reader that
+/// keeps the metadata (`info`, `extract`) stops at the 64 MiB metadata budget with
+/// `limit-exceeded`, and one that wants only the audio (`convert`) keeps nothing: its
+/// peak is one chunk and one record's parse, whatever the metadata adds up to.
+#[test]
+fn metadata_memory_is_bounded_by_the_budget() {
+    let _g = serial();
+    let format = AudioFormat::new(Encoding::U8, 1, 8000).unwrap();
+    let mut w = WriterBuilder::new(format)
+        .max_chunk_len(2 * MIB as u32)
+        .wrap_output(Vec::new())
+        .unwrap();
+    let big = "x".repeat(MIB - 64);
+    for i in 0..64u64 {
+        w.add_annotation(Annotation {
+            at_sample: i * 100,
+            fields: serde_json::json!({"kind": "note", "v": big})
+                .as_object()
+                .unwrap()
+                .clone(),
+        })
+        .unwrap();
+    }
+    w.write_audio(&[128u8; 8000]).unwrap();
+    let file = w.finish().unwrap();
+    assert!(file.len() > 64 * MIB);
+    let open = || Decoder::new(&file[..]).unwrap().open(None).unwrap();
+
+    let (r, peak) = peak_of(|| {
+        let mut r = open();
+        sasf_core::bridge::read_all(&mut r, 1_000_000, |_| Ok(())).map(|c| c.totals)
+    });
+    let e = r.unwrap_err();
+    assert_eq!(e.class(), "limit-exceeded", "{e}");
+    assert!(e.to_string().contains("metadata budget"), "{e}");
+    eprintln!("keeping the metadata: refused at the budget, peak {peak} bytes");
+    assert!(peak < 80 * MIB, "peak {peak}");
+
+    let (r, peak) = peak_of(|| {
+        let mut r = open();
+        sasf_core::bridge::read_audio(&mut r, |_| Ok(()))
+    });
+    assert_eq!(r.unwrap().samples, 8000);
+    eprintln!("audio only: peak {peak} bytes");
+    // One 2 MiB chunk buffer and one record's JSON (about 1 MiB) parsed at a time.
+    assert!(peak < 6 * MIB, "peak {peak}");
+}

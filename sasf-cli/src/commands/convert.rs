@@ -5,7 +5,9 @@ use std::fs::File;
 use std::path::Path;
 
 use anyhow::{bail, Context, Result};
-use sasf_core::bridge::{read_all, read_range_stream, shift_info, wav_output_format, wav_payload};
+use sasf_core::bridge::{
+    read_all, read_audio, read_range_stream, shift_info, wav_output_format, wav_payload,
+};
 use sasf_core::error::format_time;
 use sasf_core::meta::Metadata;
 use sasf_core::{Decoder, Integrity, Key};
@@ -160,10 +162,19 @@ pub fn to_wav(
                 std::fs::metadata(file).ok().map(|m| m.len())
             };
             let progress = Progress::new(size, "reading", quiet);
-            let result = read_all(&mut r, super::MAX_RECORDS, &mut on_audio);
+            // Metadata is kept only when it is asked for: a plain conversion's memory
+            // does not grow with the file's metadata.
+            let result = if meta.is_some() {
+                read_all(&mut r, super::MAX_RECORDS, &mut on_audio).map(|c| c.metadata)
+            } else {
+                read_audio(&mut r, &mut on_audio).map(|_| Metadata {
+                    recording: r.info().clone(),
+                    ..Default::default()
+                })
+            };
             progress.set(r.offset());
             progress.finish();
-            result.with_context(|| incomplete(&wav))?.metadata
+            result.with_context(|| incomplete(&wav))?
         }
         Some((from, to)) if seekable(file) => {
             drop(r);
