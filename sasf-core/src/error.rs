@@ -194,7 +194,8 @@ impl Error {
     }
 
     /// Where in the SASF input the error was found, when it has a place: the header
-    /// or key section (by byte offset), or a chunk (index and byte offset).
+    /// or key section (by byte offset), or a chunk (index and byte offset). Truncation
+    /// and trailing data carry their offsets in their kinds.
     pub fn place(&self) -> Option<Place> {
         match &*self.0 {
             ErrorKind::Unsupported { place, .. }
@@ -202,15 +203,6 @@ impl Error {
             | ErrorKind::AuthFailed { place }
             | ErrorKind::LimitExceeded { place, .. } => Some(*place),
             ErrorKind::MalformedHeader { offset, .. } => Some(Place::header(*offset)),
-            ErrorKind::Truncated {
-                after_chunk,
-                offset,
-                ..
-            } => Some(match after_chunk {
-                Some(c) => Place::chunk(*c, *offset),
-                None => Place::header(*offset),
-            }),
-            ErrorKind::TrailingData { offset } => Some(Place::header(*offset)),
             _ => None,
         }
     }
