@@ -46,17 +46,16 @@
 #![deny(missing_docs)]
 
 pub mod audio;
-pub mod bridge;
 pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod io;
-pub mod merge;
 pub mod meta;
-pub mod recover;
-pub mod session;
+pub mod ops;
 pub(crate) mod stream;
 pub mod wav;
+
+pub use ops::{bridge, merge, recover, session};
 
 pub use audio::{AudioFormat, Encoding};
 pub use crypto::{Context, Integrity, Key};
