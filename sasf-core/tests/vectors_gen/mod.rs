@@ -1200,7 +1200,7 @@ fn success(g: &mut Gen) {
             c.insert(9, Chunk::new(*b"zero", b"").at(250));
         });
         g.ok(
-            &format!("ok-all-types-l{l}"),
+            &format!("unknown-ancillary-all-types-l{l}"),
             "every chunk type: INFO, PART, EVNT, AUDI, ANNO, INDX, END and two unknown ancillary chunks (xtra; zero, body length 12) that must be authenticated and skipped",
             &m,
         );
@@ -1883,6 +1883,9 @@ fn header(g: &mut Gen) {
     );
 }
 
+/// A key-section stanza: kind and body.
+type Stanza = (u16, Vec<u8>);
+
 /// A key section of `stanzas` tagged with `hdr`'s keys key over the header hash `h`.
 fn key_section_tagged(hdr: &Hdr, h: &[u8; 32], stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let k = hdr.keys().expect("a keyed level");
@@ -1974,7 +1977,7 @@ fn keys(g: &mut Gen) {
         };
         let mut foreign = two.hdr.clone();
         foreign.dk = seq(0x99);
-        let cases: Vec<(String, &str, Vec<(u16, Vec<u8>)>)> = vec![
+        let cases: Vec<(String, &str, Vec<Stanza>)> = vec![
             (
                 if l == 3 {
                     "keys-slot-added".into()
@@ -3460,7 +3463,7 @@ fn lengths(g: &mut Gen) {
             c.insert(7, Chunk::new(*b"xtra", &noise(1012, 61)).at(200))
         });
         g.ok(
-            &format!("ok-ancillary-at-cap-l{l}"),
+            &format!("unknown-ancillary-at-cap-l{l}"),
             "an ancillary chunk whose body length is exactly the cap 1024, skipped",
             &m,
         );
