@@ -41,7 +41,7 @@ fn index_count(count: u32) -> Vec<u8> {
     let m = vectors_gen::base(1, "fixture");
     let mut b = m.bytes();
     let off = m.offsets();
-    let at = off[10] as usize + 12 + 12 + 16;
+    let at = off[9] as usize + 12 + 12 + 16;
     b[at..at + 4].copy_from_slice(&count.to_be_bytes());
     reseal(&b).expect("level 1")
 }
@@ -84,7 +84,7 @@ fn hostile_sasf() -> Vec<(String, Vec<u8>)> {
         ("index count 0".into(), index_count(0)),
         ("END totals all FF, re-sealed".into(), {
             let mut b = good.clone();
-            let at = off[11] as usize + 24;
+            let at = off[10] as usize + 24;
             b[at..at + 48].copy_from_slice(&[0xFF; 48]);
             reseal(&b).unwrap()
         }),

@@ -2,16 +2,41 @@
 //! committed files must be exactly what `vectors_gen` generates, and every one must
 //! give exactly its expected outcome through the library, releasing exactly the
 //! authenticated prefix before an error, whether the input arrives in bulk or one byte
-//! per read, and whether one or three threads open the chunks.
+//! per read, and whether one or three threads open the chunks. Random access must give
+//! the same verdict (success or error) as streaming on every vector.
 
 mod vectors_gen;
 
 use std::collections::BTreeMap;
-use std::io::Read;
+use std::io::{Cursor, Read};
 use std::path::PathBuf;
 
 use sasf_core::meta::RecordingInfo;
-use sasf_core::{ChunkType, Decoder, Encoding, Error, ErrorKind, Item, Key, Totals};
+use sasf_core::{
+    ChunkType, Context, Decoder, Encoding, Error, ErrorKind, Item, Key, Require, Totals,
+};
+
+/// How a vector says to open its file: the key, the requirement and the expected
+/// context (its `key`, `require` and `expect-context` lines).
+#[derive(Clone)]
+struct Opening {
+    key: Option<Key>,
+    require: Option<Require>,
+    expect: Option<Context>,
+}
+
+impl Opening {
+    fn decoder<R: Read>(&self, input: R) -> Result<Decoder<R>, Error> {
+        let mut d = Decoder::new(input)?;
+        if let Some(r) = self.require {
+            d = d.require(r);
+        }
+        if let Some(c) = &self.expect {
+            d = d.expect_context(c.clone());
+        }
+        Ok(d)
+    }
+}
 use sha2::{Digest, Sha256};
 
 fn vectors_dir() -> PathBuf {
@@ -46,15 +71,20 @@ struct Observed {
     error: Option<Error>,
 }
 
+/// The JSON text of a metadata payload (FORMAT.md §9.1: u32 length, JSON, padding).
+fn json_of(payload: &[u8]) -> &[u8] {
+    let n = u32::from_be_bytes(payload[0..4].try_into().unwrap()) as usize;
+    &payload[4..4 + n]
+}
+
 /// Reads with the raw-chunk API (payload bytes as stored, after every check), with
 /// `threads` threads opening chunks.
-fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Observed {
+fn by_chunks<R: Read + Send>(input: R, how: &Opening, threads: usize) -> Observed {
     let mut o = Observed::default();
-    let mut r = match Decoder::new(input).and_then(|d| {
-        d.threads(threads)
-            .require(sasf_core::Require::Any)
-            .open(key)
-    }) {
+    let mut r = match how
+        .decoder(input)
+        .and_then(|d| d.threads(threads).open(how.key.as_ref()))
+    {
         Ok(r) => r,
         Err(e) => {
             o.error = Some(e);
@@ -83,7 +113,7 @@ fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Obs
                     o.meta.extend_from_slice(&t.0);
                     o.meta
                         .extend_from_slice(format!(" {} ", c.timestamp).as_bytes());
-                    o.meta.extend_from_slice(c.payload);
+                    o.meta.extend_from_slice(json_of(c.payload));
                     o.meta.push(b'\n');
                 }
             }
@@ -99,10 +129,9 @@ fn by_chunks<R: Read + Send>(input: R, key: Option<&Key>, threads: usize) -> Obs
 
 /// Reads with the item API; returns the audio, the number of metadata items and the
 /// error, if any.
-fn by_items<R: Read>(input: R, key: Option<&Key>) -> (Vec<u8>, usize, Option<Error>) {
+fn by_items<R: Read>(input: R, how: &Opening) -> (Vec<u8>, usize, Option<Error>) {
     let (mut audio, mut meta) = (Vec::new(), 0);
-    let mut r = match Decoder::new(input).and_then(|d| d.require(sasf_core::Require::Any).open(key))
-    {
+    let mut r = match how.decoder(input).and_then(|d| d.open(how.key.as_ref())) {
         Ok(r) => r,
         Err(e) => return (audio, meta, Some(e)),
     };
@@ -144,6 +173,47 @@ fn place(e: &Error) -> (Option<u64>, Option<u64>) {
     }
 }
 
+/// Reads through random access: opens the file, switches to random access (END first,
+/// then the index chain and the stream's structure) and reads every frame. Returns the
+/// audio, or the error.
+fn by_random_access(bytes: &[u8], how: &Opening) -> Result<Vec<u8>, Error> {
+    let r = how.decoder(Cursor::new(bytes))?.open(how.key.as_ref())?;
+    let mut ra = r.into_random_access()?;
+    let total = ra.totals().samples;
+    let mut audio = Vec::new();
+    ra.read_range(0, total, |a| {
+        audio.extend_from_slice(a);
+        Ok(())
+    })?;
+    Ok(audio)
+}
+
+/// How the vector `f` says to open its file.
+fn opening(name: &str, f: &BTreeMap<String, Vec<String>>) -> Opening {
+    let one = |k: &str| -> Option<&str> { f.get(k).map(|v| v[0].as_str()) };
+    let key = match one("key").expect("key line") {
+        "none" => None,
+        h => Some(Key::from_bytes(
+            hex::decode(h).unwrap().try_into().expect("32 bytes"),
+        )),
+    };
+    let require = one("require").map(|r| {
+        Require::from_name(r).unwrap_or_else(|| panic!("{name}: unknown requirement {r}"))
+    });
+    let expect = one("expect-context").map(|c| {
+        let (id, tenant) = match c.split_once('/') {
+            Some((id, t)) => (id, Some(t)),
+            None => (c, None),
+        };
+        Context::new(id, tenant).expect("a valid context")
+    });
+    Opening {
+        key,
+        require,
+        expect,
+    }
+}
+
 fn sha_hex(b: &[u8]) -> String {
     hex::encode(Sha256::digest(b))
 }
@@ -158,19 +228,14 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
             .parse()
             .unwrap()
     };
-    let key = match one("key").expect("key line") {
-        "none" => None,
-        h => Some(Key::from_bytes(
-            hex::decode(h).unwrap().try_into().expect("32 bytes"),
-        )),
-    };
+    let how = opening(name, &f);
     let mut bad = Vec::new();
     let mut check = |what: &str, got: String, want: String| {
         if got != want {
             bad.push(format!("{name}: {what}: got {got}, want {want}"));
         }
     };
-    let o = by_chunks(bytes, key.as_ref(), 1);
+    let o = by_chunks(bytes, &how, 1);
     let expect = one("expect").expect("expect line");
     if expect == "success" {
         if let Some(e) = &o.error {
@@ -282,7 +347,7 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
         );
     }
     // Three threads opening chunks: the same chunks released, the same error.
-    let p = by_chunks(bytes, key.as_ref(), 3);
+    let p = by_chunks(bytes, &how, 3);
     check(
         "3 threads: outcome",
         format!("{:?}", p.error.as_ref().map(|e| e.to_string())),
@@ -297,7 +362,7 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
     check("3 threads: metadata", sha_hex(&p.meta), sha_hex(&o.meta));
     // The item API, fed one byte per read, must stop the same way after releasing the
     // same audio and as many metadata items.
-    let (audio, meta, err) = by_items(OneByte(bytes), key.as_ref());
+    let (audio, meta, err) = by_items(OneByte(bytes), &how);
     check(
         "item API outcome",
         format!("{:?}", err.as_ref().map(|e| e.to_string())),
@@ -309,6 +374,23 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
         meta.to_string(),
         o.meta.iter().filter(|&&b| b == b'\n').count().to_string(),
     );
+    // Random access: the same verdict (success or error) on the same bytes, and on
+    // success the same audio.
+    let ra = by_random_access(bytes, &how);
+    match (&ra, &o.error) {
+        (Ok(a), None) => check("random access audio", sha_hex(a), sha_hex(&o.audio)),
+        (Err(_), Some(_)) => {}
+        (Ok(_), Some(e)) => check(
+            "random access verdict",
+            "success".into(),
+            format!("an error, as streaming gives: {} ({e})", e.class()),
+        ),
+        (Err(e), None) => check(
+            "random access verdict",
+            format!("{} ({e})", e.class()),
+            "success, as streaming gives".into(),
+        ),
+    }
     bad
 }
 
@@ -344,6 +426,11 @@ fn committed_vectors_are_current_and_replay_exactly() {
         stale.join("\n")
     );
 
+    assert!(
+        generated.len() >= 300,
+        "{} vectors, fewer than 300",
+        generated.len()
+    );
     let mut bad = Vec::new();
     for (name, contents) in &on_disk {
         bad.extend(replay(name, contents));
@@ -366,11 +453,53 @@ fn counter_carry_past_65536_chunks() {
     let m = vectors_gen::with_writer(&hdr, RecordingInfo::default(), 1, 1024, false, |w| {
         w.write_audio(&audio).unwrap()
     });
-    assert!(m.chunks.len() > 65_537 + 65_537 / 41);
+    assert!(m.chunks.len() > 65_537 + 65_537 / 17);
     let bytes = m.bytes();
-    let key = Key::from_bytes(vectors_gen::KEY);
-    let o = by_chunks(&bytes[..], Some(&key), 2);
+    let how = Opening {
+        key: Some(Key::from_bytes(vectors_gen::KEY)),
+        require: None,
+        expect: None,
+    };
+    let o = by_chunks(&bytes[..], &how, 2);
     assert!(o.error.is_none(), "{:?}", o.error);
     assert_eq!(o.audio, audio);
     assert_eq!(o.totals.unwrap().chunks, m.chunks.len() as u64 - 1);
+}
+
+/// The chunk body lengths of a vector's SASF file, in order (after the header and the
+/// key section).
+fn chunk_lengths(contents: &[u8]) -> Vec<u32> {
+    let (_, bytes) = parse(contents);
+    let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
+    let keys_at = 128 + ext;
+    let s = u32::from_be_bytes(bytes[keys_at..keys_at + 4].try_into().unwrap()) as usize;
+    let tag = if bytes[10] == 3 { 16 } else { 32 };
+    let mut at = keys_at + 4 + s;
+    let mut v = Vec::new();
+    while at < bytes.len() {
+        let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap());
+        v.push(len);
+        at += 12 + len as usize + tag;
+    }
+    assert_eq!(at, bytes.len());
+    v
+}
+
+#[test]
+fn timeline_leak_pairs_have_identical_chunk_lengths() {
+    // FORMAT.md §8 rule 4 and §18: two recordings whose event differs in time within
+    // one audio chunk (and in the number of DTMF digits) show an observer without the
+    // key the same sequence of chunk lengths, and the same file size.
+    for l in 1..=3 {
+        let read = |which: &str| {
+            std::fs::read(vectors_dir().join(format!("timeline-leak-{which}-l{l}.vec")))
+                .expect("the timeline-leak vectors exist")
+        };
+        let (a, b) = (read("a"), read("b"));
+        assert_ne!(parse(&a).1, parse(&b).1, "level {l}: the two files differ");
+        let (la, lb) = (chunk_lengths(&a), chunk_lengths(&b));
+        assert!(la.len() > 5);
+        assert_eq!(la, lb, "level {l}: chunk lengths differ");
+        assert_eq!(parse(&a).1.len(), parse(&b).1.len());
+    }
 }

@@ -56,4 +56,8 @@ fn main() {
         std::hint::black_box(Sha256::digest(&buf));
     });
     println!("sha-256 {sha:.0}");
+    let ring_sha = measure(|| {
+        std::hint::black_box(ring::digest::digest(&ring::digest::SHA256, &buf));
+    });
+    println!("ring-sha-256 {ring_sha:.0}");
 }

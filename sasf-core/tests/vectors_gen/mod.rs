@@ -3,13 +3,16 @@
 //! exactly what this generates, then replays them). The file format and what each
 //! header line means are in `testdata/vectors/README.md`.
 //!
-//! Files are built by a small model of the format written here from the primitives
-//! (`sha2`, `hmac`, `hkdf`, `aes-gcm`) as `docs/FORMAT.md` describes them, not with the
-//! crate's reader. Valid base files are written with the crate's `Writer` and then
-//! rebuilt by the model, which must give the same bytes, so the writer is checked too.
-//! Broken variants are made by editing bytes, or by re-sealing edited chunks with the
-//! model so that they are authentic and only a structural rule is broken. Every
-//! expected outcome is stated here by construction, never read off the library.
+//! Files are built by a small model of format version 2 written here from the
+//! primitives (`sha2`, `hmac`, `hkdf`, `aes-gcm`) as `docs/FORMAT.md` describes them,
+//! not with the crate's reader: header and key schedule (§3, §4), key section (§5),
+//! chunk framing, tags and digests (§6), padded metadata (§9.1), index (§10) and end
+//! chunk with the manifest (§11). Valid base files are written with the crate's
+//! `Writer` and then rebuilt by the model, which must give the same bytes, so the
+//! writer is checked too. Broken variants are made by editing bytes, or by re-sealing
+//! edited chunks with the model so that they are authentic and only a structural rule
+//! is broken. Every expected outcome is stated here by construction, never read off
+//! the library.
 #![allow(dead_code)]
 
 use aes_gcm::aead::AeadInPlace;
@@ -19,12 +22,14 @@ use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
 use sasf_core::meta::{Annotation, Event, EventKind, Participant, RecordingInfo, Role};
-use sasf_core::{AudioFormat, DurationClass, Encoding, Key, Writer, WriterBuilder};
+use sasf_core::{AudioFormat, Context, DurationClass, Encoding, Key, Writer, WriterBuilder};
 
-/// The master key of every keyed vector: bytes 00 01 02 .. 1f.
+/// The recipient key of every keyed vector: bytes 00 01 02 .. 1f.
 pub const KEY: [u8; 32] = seq(0x00);
 /// A different key, for the wrong-key vectors: bytes 20 21 .. 3f.
 pub const WRONG_KEY: [u8; 32] = seq(0x20);
+/// A second recipient's key, for files with two key slots: bytes 40 41 .. 5f.
+pub const SECOND_KEY: [u8; 32] = seq(0x40);
 
 const fn seq(start: u8) -> [u8; 32] {
     let mut k = [0u8; 32];
@@ -45,6 +50,12 @@ const EVNT: [u8; 4] = *b"EVNT";
 const ANNO: [u8; 4] = *b"ANNO";
 const INDX: [u8; 4] = *b"INDX";
 const END: [u8; 4] = *b"END ";
+/// Metadata body sizes of §9.1.
+const BUCKETS: [usize; 9] = [
+    256, 1024, 4096, 16384, 65536, 262144, 1048576, 4194304, 16777216,
+];
+/// Length of one index entry (§10).
+const ENTRY_LEN: usize = 56;
 
 /// One generated vector: its file name and its whole contents (text header, blank
 /// line, SASF bytes).
@@ -55,9 +66,10 @@ pub struct Vector {
 
 // ---------------------------------------------------------------- the model
 
-/// The header fields of a file.
+/// The header fields of a file, and the secrets its bytes depend on.
 #[derive(Clone, Debug)]
 pub struct Hdr {
+    pub version: u16,
     pub level: u8,
     pub encoding: u8,
     pub channels: u16,
@@ -65,14 +77,22 @@ pub struct Hdr {
     pub cap: u32,
     pub retention: u32,
     pub duration: u8,
+    /// The flags byte (bit 0: context bound).
+    pub flags: u8,
     /// The raw extension area (E = its length).
     pub ext: Vec<u8>,
     pub salt: [u8; 32],
+    /// The data key DK (levels 2 and 3).
+    pub dk: [u8; 32],
+    /// The context digest C mixed into the key schedule and the slots (zero when the
+    /// file is not bound).
+    pub ctx: [u8; 32],
 }
 
 struct Keys {
     commitment: [u8; 32],
     header: [u8; 32],
+    keys: [u8; 32],
     /// Level 2: the HMAC chunk key; level 3: the AES-256 payload key.
     chunk: [u8; 32],
 }
@@ -85,20 +105,20 @@ fn suite(level: u8) -> &'static str {
     }
 }
 
-fn derive(level: u8, key: &[u8; 32], salt: &[u8; 32]) -> Keys {
-    let hk = Hkdf::<Sha256>::new(Some(salt), key);
+/// The key schedule of §4.3: `HKDF-Expand(PRK, "SASF-v2/<suite>/<purpose>" || C)`.
+fn derive(level: u8, dk: &[u8; 32], salt: &[u8; 32], c: &[u8; 32]) -> Keys {
+    let hk = Hkdf::<Sha256>::new(Some(salt), dk);
     let exp = |purpose: &str| {
         let mut o = [0u8; 32];
-        hk.expand(
-            format!("SASF-v1/{}/{purpose}", suite(level)).as_bytes(),
-            &mut o,
-        )
-        .expect("32 bytes");
+        let mut info = format!("SASF-v2/{}/{purpose}", suite(level)).into_bytes();
+        info.extend_from_slice(c);
+        hk.expand(&info, &mut o).expect("32 bytes");
         o
     };
     Keys {
         commitment: exp("commit"),
         header: exp("header"),
+        keys: exp("keys"),
         chunk: exp(if level == 2 { "chunk" } else { "payload" }),
     }
 }
@@ -119,11 +139,51 @@ fn sha(parts: &[&[u8]]) -> [u8; 32] {
     d.finalize().into()
 }
 
+/// The data key `WriterBuilder::salt_for_test_vectors` derives from a salt.
+pub fn dk_from_salt(salt: &[u8; 32]) -> [u8; 32] {
+    sha(&[b"sasf test vectors: data key from salt", salt])
+}
+
+/// The context digest of §4.4.
+pub fn context_digest(id: &str, tenant: &str) -> [u8; 32] {
+    sha(&[
+        b"SASF-v2/context",
+        &(id.len() as u16).to_be_bytes(),
+        id.as_bytes(),
+        &(tenant.len() as u16).to_be_bytes(),
+        tenant.as_bytes(),
+    ])
+}
+
+/// A symmetric recipient's key id (§5.3).
+pub fn key_id(k: &[u8; 32]) -> [u8; 16] {
+    hmac(k, &[b"SASF-v2/key-id"])[..16].try_into().unwrap()
+}
+
+/// A symmetric slot's 96-byte body (§5.3): key id, then DK || C sealed under the KEK.
+pub fn slot(k: &[u8; 32], hdr: &Hdr, h: &[u8; 32]) -> Vec<u8> {
+    let id = key_id(k);
+    let mut kek = [0u8; 32];
+    Hkdf::<Sha256>::new(Some(&hdr.salt), k)
+        .expand(b"SASF-v2/slot/AES-256-GCM", &mut kek)
+        .expect("32 bytes");
+    let cipher = Aes256Gcm::new_from_slice(&kek).expect("32-byte key");
+    let mut plain = [&hdr.dk[..], &hdr.ctx[..]].concat();
+    let aad = [&h[..], &id[..]].concat();
+    let tag = cipher
+        .encrypt_in_place_detached(Nonce::from_slice(&[0u8; 12]), &aad, &mut plain)
+        .expect("64 bytes");
+    [&id[..], &plain, &tag].concat()
+}
+
 impl Hdr {
-    /// Cap 1024, no retention, undeclared duration, no extensions, and a salt derived
-    /// from `seed` (so each base file has its own salt).
+    /// Version 2, cap 1024, no retention, undeclared duration, no extensions, not
+    /// context bound, and a salt derived from `seed` (so each base file has its own
+    /// salt) with the data key the writer derives from it.
     pub fn new(level: u8, encoding: Encoding, channels: u16, rate: u32, seed: &str) -> Hdr {
+        let salt = sha(&[b"sasf conformance vector salt: ", seed.as_bytes()]);
         Hdr {
+            version: 2,
             level,
             encoding: encoding.code(),
             channels,
@@ -131,8 +191,20 @@ impl Hdr {
             cap: 1024,
             retention: 0,
             duration: 0,
+            flags: 0,
             ext: Vec::new(),
-            salt: sha(&[b"sasf conformance vector salt: ", seed.as_bytes()]),
+            salt,
+            dk: dk_from_salt(&salt),
+            ctx: [0; 32],
+        }
+    }
+    /// Binds the file to a context (§4.4): flag bit 0, C in the key schedule, and at
+    /// level 1 the critical extension 0x8001 holding C.
+    pub fn bind(&mut self, id: &str, tenant: &str) {
+        self.flags |= 1;
+        self.ctx = context_digest(id, tenant);
+        if self.level == 1 {
+            self.ext = [&[0x80, 0x01, 0x00, 0x20][..], &self.ctx].concat();
         }
     }
     pub fn block_align(&self) -> usize {
@@ -155,13 +227,13 @@ impl Hdr {
     pub fn header_len(&self) -> usize {
         128 + self.ext.len()
     }
-    fn keys(&self, key: &[u8; 32]) -> Option<Keys> {
-        (self.level != 1).then(|| derive(self.level, key, &self.salt))
+    fn keys(&self) -> Option<Keys> {
+        (self.level != 1).then(|| derive(self.level, &self.dk, &self.salt, &self.ctx))
     }
     /// Header bytes 0 .. 96+E.
-    fn unsigned(&self, key: &[u8; 32]) -> Vec<u8> {
+    fn unsigned(&self) -> Vec<u8> {
         let mut b = MAGIC.to_vec();
-        b.extend_from_slice(&1u16.to_be_bytes());
+        b.extend_from_slice(&self.version.to_be_bytes());
         b.push(self.level);
         b.push(self.encoding);
         b.extend_from_slice(&self.channels.to_be_bytes());
@@ -169,33 +241,86 @@ impl Hdr {
         b.extend_from_slice(&self.cap.to_be_bytes());
         b.extend_from_slice(&self.retention.to_be_bytes());
         b.push(self.duration);
-        b.push(0); // flags
+        b.push(self.flags);
         b.extend_from_slice(&(self.ext.len() as u16).to_be_bytes());
         b.extend_from_slice(&[0, 0]); // reserved
         b.extend_from_slice(&self.salt);
-        let commitment = self.keys(key).map_or([0u8; 32], |k| k.commitment);
+        let commitment = self.keys().map_or([0u8; 32], |k| k.commitment);
         b.extend_from_slice(&commitment);
         b.extend_from_slice(&self.ext);
         b
     }
     /// The whole header, tag included.
-    pub fn bytes(&self, key: &[u8; 32]) -> Vec<u8> {
-        let mut u = self.unsigned(key);
-        let tag = match self.keys(key) {
-            None => sha(&[b"SASF-v1/SHA-256/header", &u]),
+    pub fn bytes(&self) -> Vec<u8> {
+        let mut u = self.unsigned();
+        let tag = match self.keys() {
+            None => sha(&[b"SASF-v2/SHA-256/header", &u]),
             Some(k) => hmac(&k.header, &[&u]),
         };
         u.extend_from_slice(&tag);
         u
     }
+    /// The header hash H.
+    pub fn h(&self) -> [u8; 32] {
+        sha(&[&self.bytes()])
+    }
+    /// The key section (§5) for these recipients: at level 1 the empty section; at
+    /// levels 2 and 3 one symmetric slot per recipient, then the section tag.
+    pub fn key_section(&self, recipients: &[[u8; 32]]) -> Vec<u8> {
+        let h = self.h();
+        let stanzas: Vec<(u16, Vec<u8>)> = recipients
+            .iter()
+            .map(|k| (1u16, slot(k, self, &h)))
+            .collect();
+        self.key_section_of(&stanzas)
+    }
+    /// A key section of the given stanzas (kind, body), tagged with this file's keys
+    /// key at levels 2 and 3 (so a holder of DK could have written it).
+    pub fn key_section_of(&self, stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
+        let Some(k) = self.keys() else {
+            return vec![0, 0, 0, 4, 0, 0, 0, 0];
+        };
+        let body: usize = stanzas.iter().map(|(_, b)| 4 + b.len()).sum();
+        let mut s = ((4 + body + 32) as u32).to_be_bytes().to_vec();
+        s.extend_from_slice(&(stanzas.len() as u16).to_be_bytes());
+        s.extend_from_slice(&[0, 0]);
+        for (kind, b) in stanzas {
+            s.extend_from_slice(&kind.to_be_bytes());
+            s.extend_from_slice(&(b.len() as u16).to_be_bytes());
+            s.extend_from_slice(b);
+        }
+        let tag = hmac(&k.keys, &[&self.h(), &s]);
+        s.extend_from_slice(&tag);
+        s
+    }
 }
 
-/// A chunk in plaintext: type, timestamp, payload.
+/// Whether chunks of this type carry a padded JSON payload (§9.1).
+fn is_meta(ty: [u8; 4]) -> bool {
+    ty == INFO || ty == PART || ty == EVNT || ty == ANNO
+}
+
+/// The body length of a metadata record of `n` JSON bytes under `cap` (§9.1).
+pub fn meta_body_len(n: usize, cap: u32) -> usize {
+    let need = 16 + n;
+    assert!(need <= cap as usize, "a metadata record fits under the cap");
+    BUCKETS
+        .iter()
+        .copied()
+        .find(|&b| b >= need)
+        .unwrap()
+        .min(cap as usize)
+}
+
+/// A chunk in plaintext: type, timestamp, payload. For INFO, PART, EVNT and ANNO the
+/// payload is the JSON text, padded when the body is built (§9.1), unless `raw` says
+/// the payload is the stored payload as it stands (for broken padding).
 #[derive(Clone, Debug, PartialEq)]
 pub struct Chunk {
     pub ty: [u8; 4],
     pub ts: u64,
     pub payload: Vec<u8>,
+    pub raw: bool,
 }
 
 impl Chunk {
@@ -204,62 +329,98 @@ impl Chunk {
             ty,
             ts: 0,
             payload: payload.to_vec(),
+            raw: false,
         }
     }
-    fn body(&self) -> Vec<u8> {
+    /// A chunk whose stored payload is exactly `payload` (no padding added).
+    pub fn raw(ty: [u8; 4], ts: u64, payload: Vec<u8>) -> Chunk {
+        Chunk {
+            ty,
+            ts,
+            payload,
+            raw: true,
+        }
+    }
+    /// The stored payload: a metadata record's length, JSON and zero padding up to its
+    /// bucket under `cap`; any other payload as it is.
+    pub fn stored_payload(&self, cap: u32) -> Vec<u8> {
+        if self.raw || !is_meta(self.ty) {
+            return self.payload.clone();
+        }
+        let mut p = (self.payload.len() as u32).to_be_bytes().to_vec();
+        p.extend_from_slice(&self.payload);
+        p.resize(meta_body_len(self.payload.len(), cap) - 12, 0);
+        p
+    }
+    pub fn body(&self, cap: u32) -> Vec<u8> {
         let mut b = self.ty.to_vec();
         b.extend_from_slice(&self.ts.to_be_bytes());
-        b.extend_from_slice(&self.payload);
+        b.extend_from_slice(&self.stored_payload(cap));
         b
     }
 }
 
-/// A whole file: header fields, the key, and every chunk in plaintext (INDX and END
-/// included). The bytes are sealed from this on demand.
+/// A whole file: header fields and secrets, the recipients of the key section, and
+/// every chunk in plaintext (INDX and END included). The bytes are sealed from this on
+/// demand.
 #[derive(Clone, Debug)]
 pub struct Model {
     pub hdr: Hdr,
-    pub key: [u8; 32],
+    pub recipients: Vec<[u8; 32]>,
     pub chunks: Vec<Chunk>,
 }
 
 impl Model {
     pub fn header(&self) -> Vec<u8> {
-        self.hdr.bytes(&self.key)
+        self.hdr.bytes()
     }
-    /// The header hash H.
-    fn h(&self) -> [u8; 32] {
-        sha(&[&self.header()])
+    pub fn key_section(&self) -> Vec<u8> {
+        self.hdr.key_section(&self.recipients)
     }
-    /// Seals one chunk body under `index`: prefix || body (encrypted at level 3) || tag.
+    /// Header and key section: everything before chunk 0.
+    pub fn front(&self) -> Vec<u8> {
+        [self.header(), self.key_section()].concat()
+    }
+    /// File offset of chunk 0.
+    pub fn base(&self) -> u64 {
+        (self.hdr.header_len() + self.key_section().len()) as u64
+    }
+    /// Seals one chunk under `index`: prefix || body (encrypted at level 3) || tag.
     pub fn seal(&self, index: u64, c: &Chunk) -> Vec<u8> {
-        seal_with(&self.hdr, &self.key, &self.h(), index, &c.body())
+        seal_with(&self.hdr, &self.hdr.h(), index, &c.body(self.hdr.cap))
     }
     /// Every chunk, sealed.
     pub fn raw(&self) -> Vec<Vec<u8>> {
-        let h = self.h();
+        let h = self.hdr.h();
         self.chunks
             .iter()
             .enumerate()
-            .map(|(i, c)| seal_with(&self.hdr, &self.key, &h, i as u64, &c.body()))
+            .map(|(i, c)| seal_with(&self.hdr, &h, i as u64, &c.body(self.hdr.cap)))
             .collect()
     }
     pub fn bytes(&self) -> Vec<u8> {
-        let mut b = self.header();
+        let mut b = self.front();
         for r in self.raw() {
             b.extend_from_slice(&r);
         }
         b
     }
-    /// The offset of each chunk's prefix, then the length of the file.
+    /// The file offset of each chunk's prefix, then the length of the file.
     pub fn offsets(&self) -> Vec<u64> {
-        let mut at = self.hdr.header_len() as u64;
+        let mut at = self.base();
         let mut v = vec![at];
         for c in &self.chunks {
-            at += (12 + 12 + c.payload.len() + self.hdr.tag_len()) as u64;
+            at += (12 + c.body(self.hdr.cap).len() + self.hdr.tag_len()) as u64;
             v.push(at);
         }
         v
+    }
+    /// The stored body length of every chunk.
+    pub fn lengths(&self) -> Vec<usize> {
+        self.chunks
+            .iter()
+            .map(|c| c.body(self.hdr.cap).len())
+            .collect()
     }
     pub fn end_index(&self) -> usize {
         self.chunks.len() - 1
@@ -280,22 +441,23 @@ impl Model {
     }
 }
 
-fn seal_with(hdr: &Hdr, key: &[u8; 32], h: &[u8; 32], index: u64, body: &[u8]) -> Vec<u8> {
+/// Seals a chunk body under `index` (§6.2): prefix || stored body || tag.
+fn seal_with(hdr: &Hdr, h: &[u8; 32], index: u64, body: &[u8]) -> Vec<u8> {
     let mut prefix = (body.len() as u32).to_be_bytes().to_vec();
     prefix.extend_from_slice(&index.to_be_bytes());
     let mut out = prefix.clone();
     match hdr.level {
         1 => {
             out.extend_from_slice(body);
-            out.extend_from_slice(&sha(&[b"SASF-v1/SHA-256/chunk", h, &prefix, body]));
+            out.extend_from_slice(&sha(&[b"SASF-v2/SHA-256/chunk", h, &prefix, body]));
         }
         2 => {
-            let k = derive(2, key, &hdr.salt);
+            let k = hdr.keys().unwrap();
             out.extend_from_slice(body);
             out.extend_from_slice(&hmac(&k.chunk, &[h, &prefix, body]));
         }
         _ => {
-            let k = derive(3, key, &hdr.salt);
+            let k = hdr.keys().unwrap();
             let cipher = Aes256Gcm::new_from_slice(&k.chunk).expect("32-byte key");
             let mut nonce = [0u8; 12];
             nonce[4..].copy_from_slice(&index.to_be_bytes());
@@ -311,15 +473,31 @@ fn seal_with(hdr: &Hdr, key: &[u8; 32], h: &[u8; 32], index: u64, body: &[u8]) -
     out
 }
 
-/// Opens the chunk `raw` (prefix, body, tag) at `index`; panics if it is not authentic.
-fn open_with(hdr: &Hdr, key: &[u8; 32], h: &[u8; 32], index: u64, raw: &[u8]) -> Chunk {
+/// The digest of a sealed chunk (§6.3): its tag at level 1, else SHA-256 over the
+/// label, the prefix, the stored body and the tag.
+pub fn digest_of(hdr: &Hdr, raw: &[u8]) -> [u8; 32] {
+    let tl = hdr.tag_len();
+    if hdr.level == 1 {
+        return raw[raw.len() - 32..].try_into().unwrap();
+    }
+    sha(&[
+        b"SASF-v2/chunk-digest",
+        &raw[..12],
+        &raw[12..raw.len() - tl],
+        &raw[raw.len() - tl..],
+    ])
+}
+
+/// Opens the chunk `raw` (prefix, body, tag) at `index`; panics if it is not authentic
+/// or not sealed and padded as the specification says.
+fn open_with(hdr: &Hdr, h: &[u8; 32], index: u64, raw: &[u8]) -> Chunk {
     let tl = hdr.tag_len();
     let len = u32::from_be_bytes(raw[0..4].try_into().unwrap()) as usize;
     assert_eq!(raw.len(), 12 + len + tl);
     assert_eq!(u64::from_be_bytes(raw[4..12].try_into().unwrap()), index);
     let mut body = raw[12..12 + len].to_vec();
     if hdr.level == 3 {
-        let k = derive(3, key, &hdr.salt);
+        let k = hdr.keys().unwrap();
         let cipher = Aes256Gcm::new_from_slice(&k.chunk).expect("32-byte key");
         let mut nonce = [0u8; 12];
         nonce[4..].copy_from_slice(&index.to_be_bytes());
@@ -333,33 +511,41 @@ fn open_with(hdr: &Hdr, key: &[u8; 32], h: &[u8; 32], index: u64, raw: &[u8]) ->
             )
             .expect("the writer's chunk opens with the model's keys");
     }
+    let ty: [u8; 4] = body[0..4].try_into().unwrap();
+    let mut payload = body[12..].to_vec();
+    if is_meta(ty) {
+        let n = u32::from_be_bytes(payload[0..4].try_into().unwrap()) as usize;
+        payload = payload[4..4 + n].to_vec();
+    }
     let c = Chunk {
-        ty: body[0..4].try_into().unwrap(),
+        ty,
         ts: u64::from_be_bytes(body[4..12].try_into().unwrap()),
-        payload: body[12..].to_vec(),
+        payload,
+        raw: false,
     };
     assert_eq!(
-        seal_with(hdr, key, h, index, &c.body()),
+        seal_with(hdr, h, index, &c.body(hdr.cap)),
         raw,
-        "the writer's chunk {index} is sealed as the specification says"
+        "the writer's chunk {index} is sealed and padded as the specification says"
     );
     c
 }
 
-/// Sets every timestamp to the rule of the format: the audio frames before the chunk.
+/// Sets the timestamp of every AUDI chunk to the rule of the format: the audio frames
+/// before it. Metadata chunks keep their positions.
 pub fn retime(content: &mut [Chunk], block_align: usize) {
     let mut s = 0u64;
     for c in content {
-        c.ts = s;
         if c.ty == AUDI {
+            c.ts = s;
             s += (c.payload.len() / block_align) as u64;
         }
     }
 }
 
 /// Adds INDX chunks (after every `interval` described chunks, and one before END when
-/// any are undescribed) and the END chunk, as FORMAT.md §9 and §10 say. Content
-/// timestamps are kept as given.
+/// any are undescribed) and the END chunk, as FORMAT.md §10 and §11 say, with stream
+/// offsets counted from chunk 0. Content timestamps are kept as given.
 pub fn finish(hdr: Hdr, key: [u8; 32], content: Vec<Chunk>, interval: usize, flags: u32) -> Model {
     struct State {
         m: Model,
@@ -368,34 +554,37 @@ pub fn finish(hdr: Hdr, key: [u8; 32], content: Vec<Chunk>, interval: usize, fla
         manifest: Sha256,
     }
     impl State {
-        fn push(&mut self, c: Chunk) {
+        /// Seals and appends `c`; returns its digest.
+        fn push(&mut self, c: Chunk) -> [u8; 32] {
             let raw = seal_with(
                 &self.m.hdr,
-                &self.m.key,
                 &self.h,
                 self.m.chunks.len() as u64,
-                &c.body(),
+                &c.body(self.m.hdr.cap),
             );
+            let d = digest_of(&self.m.hdr, &raw);
             if c.ty != END {
-                self.manifest
-                    .update(&raw[raw.len() - self.m.hdr.tag_len()..]);
+                self.manifest.update(d);
             }
             self.offset += raw.len() as u64;
             self.m.chunks.push(c);
+            d
         }
     }
-    let m = Model {
-        hdr,
-        key,
-        chunks: Vec::new(),
-    };
+    let h = hdr.h();
+    let recipients = if hdr.level == 1 { vec![] } else { vec![key] };
     let mut st = State {
-        h: m.h(),
-        offset: m.hdr.header_len() as u64,
+        h,
+        offset: 0,
         manifest: Sha256::new(),
-        m,
+        m: Model {
+            hdr,
+            recipients,
+            chunks: Vec::new(),
+        },
     };
-    st.manifest.update(b"SASF-v1/manifest");
+    st.manifest.update(b"SASF-v2/manifest");
+    st.manifest.update(h);
     let ba = st.m.hdr.block_align();
     let (mut samples, mut audio_bytes) = (0u64, 0u64);
     let mut entries: Vec<u8> = Vec::new();
@@ -409,23 +598,21 @@ pub fn finish(hdr: Hdr, key: [u8; 32], content: Vec<Chunk>, interval: usize, fla
         p.extend_from_slice(&[0; 4]);
         p.append(entries);
         *n = 0;
-        Chunk {
-            ty: INDX,
-            ts: samples,
-            payload: p,
-        }
+        Chunk::new(INDX, &p).at(samples)
     };
     for c in content {
-        entries.extend_from_slice(&c.ty);
-        entries.extend_from_slice(&[0; 4]);
-        entries.extend_from_slice(&st.offset.to_be_bytes());
-        entries.extend_from_slice(&c.ts.to_be_bytes());
-        n += 1;
+        let (ty, ts, offset) = (c.ty, c.ts, st.offset);
         if c.ty == AUDI {
             samples += (c.payload.len() / ba) as u64;
             audio_bytes += c.payload.len() as u64;
         }
-        st.push(c);
+        let d = st.push(c);
+        entries.extend_from_slice(&ty);
+        entries.extend_from_slice(&[0; 4]);
+        entries.extend_from_slice(&offset.to_be_bytes());
+        entries.extend_from_slice(&ts.to_be_bytes());
+        entries.extend_from_slice(&d);
+        n += 1;
         if n as usize == interval {
             let at = st.offset;
             st.push(index_chunk(
@@ -460,42 +647,51 @@ pub fn finish(hdr: Hdr, key: [u8; 32], content: Vec<Chunk>, interval: usize, fla
     p.extend_from_slice(&flags.to_be_bytes());
     p.extend_from_slice(&[0; 4]);
     p.extend_from_slice(&digest);
-    st.push(Chunk {
-        ty: END,
-        ts: samples,
-        payload: p,
-    });
+    st.push(Chunk::new(END, &p).at(samples));
     st.m
+}
+
+impl Chunk {
+    /// This chunk with timestamp `ts`.
+    pub fn at(mut self, ts: u64) -> Chunk {
+        self.ts = ts;
+        self
+    }
 }
 
 /// The index interval a writer uses under `cap`: the default 1024, or what fits.
 fn interval_for(cap: u32, wanted: usize) -> usize {
-    wanted.clamp(1, (cap as usize - 12 - 24) / 24)
+    wanted.clamp(1, (cap as usize - 12 - 24) / ENTRY_LEN)
 }
 
-/// Reads a whole file with the model (every chunk must be authentic and sealed as
-/// the specification says) and rebuilds it from its content chunks; the result must
-/// equal `bytes`. Returns the model.
-pub fn check_with_model(hdr: &Hdr, key: [u8; 32], bytes: &[u8], interval: usize) -> Model {
-    let header = hdr.bytes(&key);
+/// Reads a whole file with the model (header, key section, and every chunk must be
+/// authentic and sealed as the specification says) and rebuilds it from its content
+/// chunks; the result must equal `bytes`. Returns the model.
+pub fn check_with_model(
+    hdr: &Hdr,
+    recipients: &[[u8; 32]],
+    bytes: &[u8],
+    interval: usize,
+) -> Model {
+    let header = hdr.bytes();
     assert_eq!(
         bytes[..header.len()],
         header[..],
         "the writer's header matches the model's"
     );
+    let keys = hdr.key_section(recipients);
+    assert_eq!(
+        bytes[header.len()..header.len() + keys.len()],
+        keys[..],
+        "the writer's key section matches the model's"
+    );
     let h = sha(&[&header]);
-    let mut at = header.len();
+    let mut at = header.len() + keys.len();
     let mut chunks = Vec::new();
     while at < bytes.len() {
         let len = u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize;
         let end = at + 12 + len + hdr.tag_len();
-        chunks.push(open_with(
-            hdr,
-            &key,
-            &h,
-            chunks.len() as u64,
-            &bytes[at..end],
-        ));
+        chunks.push(open_with(hdr, &h, chunks.len() as u64, &bytes[at..end]));
         at = end;
     }
     let flags = u32::from_be_bytes(chunks.last().unwrap().payload[40..44].try_into().unwrap());
@@ -503,18 +699,31 @@ pub fn check_with_model(hdr: &Hdr, key: [u8; 32], bytes: &[u8], interval: usize)
         .into_iter()
         .filter(|c| c.ty != INDX && c.ty != END)
         .collect();
-    let m = finish(
+    let mut m = finish(
         hdr.clone(),
-        key,
+        KEY,
         content,
         interval_for(hdr.cap, interval),
         flags,
     );
+    m.recipients = recipients.to_vec();
     assert!(
         m.bytes() == bytes,
         "the model rebuilds the writer's file byte for byte"
     );
     m
+}
+
+/// Settings of a writer run besides the header's.
+#[derive(Clone, Default)]
+pub struct Opts {
+    pub chunk_frames: u64,
+    pub interval: u32,
+    pub recovered: bool,
+    /// The context to bind (id, tenant).
+    pub context: Option<(String, String)>,
+    /// Recipients after the first (KEY).
+    pub more: Vec<[u8; 32]>,
 }
 
 /// Writes a file with the crate's writer under `hdr`'s settings, checks it against the
@@ -527,31 +736,64 @@ pub fn with_writer(
     recovered: bool,
     body: impl FnOnce(&mut Writer<Vec<u8>>),
 ) -> Model {
+    with_writer_opts(
+        hdr,
+        info,
+        Opts {
+            chunk_frames,
+            interval,
+            recovered,
+            ..Default::default()
+        },
+        body,
+    )
+}
+
+/// [`with_writer`] with every option.
+pub fn with_writer_opts(
+    hdr: &Hdr,
+    info: RecordingInfo,
+    o: Opts,
+    body: impl FnOnce(&mut Writer<Vec<u8>>),
+) -> Model {
     let format = AudioFormat::new(
         Encoding::from_code(hdr.encoding).expect("a known encoding"),
         hdr.channels,
         hdr.rate,
     )
     .expect("a valid format");
-    let key = Key::from_bytes(KEY);
+    let mut hdr = hdr.clone();
     let mut b = WriterBuilder::new(format)
         .info(info)
         .max_chunk_len(hdr.cap)
-        .chunk_frames(chunk_frames)
-        .index_interval(interval)
+        .chunk_frames(o.chunk_frames)
+        .index_interval(o.interval)
         .retention_days(hdr.retention)
         .duration_class(DurationClass::from_code(hdr.duration).expect("a known class"))
         .salt_for_test_vectors(hdr.salt)
-        .recovered(recovered);
+        .recovered(o.recovered);
+    if let Some((id, tenant)) = &o.context {
+        let t = (!tenant.is_empty()).then_some(tenant.as_str());
+        b = b.bind_context(Context::new(id.clone(), t).expect("a valid context"));
+        hdr.bind(id, tenant);
+    }
     b = match hdr.level {
         1 => b,
-        2 => b.authenticated(key),
-        _ => b.encrypted(key),
+        2 => b.authenticated(Key::from_bytes(KEY)),
+        _ => b.encrypted(Key::from_bytes(KEY)),
     };
+    let mut recipients = vec![KEY];
+    for k in &o.more {
+        b = b.recipient(Key::from_bytes(*k));
+        recipients.push(*k);
+    }
+    if hdr.level == 1 {
+        recipients.clear();
+    }
     let mut w = b.wrap_output(Vec::new()).expect("writer");
     body(&mut w);
     let bytes = w.finish().expect("finish");
-    check_with_model(hdr, KEY, &bytes, interval as usize)
+    check_with_model(&hdr, &recipients, &bytes, o.interval as usize)
 }
 
 /// Deterministic pseudo-random bytes.
@@ -596,24 +838,32 @@ fn event(at: u64, who: &str, kind: EventKind) -> Event {
 
 /// The base file most broken vectors start from: µ-law stereo at 8000 Hz, cap 1024,
 /// 100 frames per chunk, 250 frames of audio, two participants, two events and an
-/// annotation. Its chunks are:
+/// annotation. Audio is never split at metadata: each metadata chunk carries its exact
+/// position and sits just before the audio chunk containing it (§8). Its chunks are:
 ///
 /// ```text
-///  0 INFO   1 PART a1   2 PART c1   3 EVNT join@0   4 AUDI 100@0   5 AUDI 30@100
-///  6 EVNT dtmf@130   7 AUDI 100@130   8 AUDI 20@230   9 ANNO@250   10 INDX   11 END
+///  0 INFO   1 PART a1   2 PART c1   3 EVNT join@0   4 AUDI 100@0   5 EVNT dtmf@130
+///  6 AUDI 100@100   7 AUDI 50@200   8 ANNO@250   9 INDX   10 END
 /// ```
 pub fn base(level: u8, seed: &str) -> Model {
+    base_with(level, seed, 130, "42", Opts::default())
+}
+
+/// [`base`] with the DTMF event at `dtmf_at` with `digits`, and the given options.
+pub fn base_with(level: u8, seed: &str, dtmf_at: u64, digits: &str, mut o: Opts) -> Model {
     let hdr = Hdr::new(level, Encoding::MuLaw, 2, 8000, seed);
     let audio = noise(500, seed.len() as u64 * 7 + level as u64);
-    with_writer(&hdr, info(&format!("call-{seed}")), 100, 1024, false, |w| {
+    o.chunk_frames = 100;
+    o.interval = 1024;
+    with_writer_opts(&hdr, info(&format!("call-{seed}")), o, |w| {
         w.add_participant(person("a1", Role::Agent, 0)).unwrap();
         w.add_participant(person("c1", Role::Customer, 1)).unwrap();
         w.add_event(event(0, "a1", EventKind::Join)).unwrap();
         w.add_event(event(
-            130,
+            dtmf_at,
             "c1",
             EventKind::Dtmf {
-                digits: Some("42".into()),
+                digits: Some(digits.into()),
             },
         ))
         .unwrap();
@@ -632,18 +882,30 @@ pub fn base(level: u8, seed: &str) -> Model {
 /// `base` with its content edited by `f`, timestamps recomputed when `retime_after`,
 /// and INDX and END rebuilt: an authentic file that breaks only what `f` broke.
 fn rebuilt(m: &Model, retime_after: bool, f: impl FnOnce(&mut Vec<Chunk>)) -> Model {
+    rebuilt_flags(m, retime_after, 0, f)
+}
+
+/// [`rebuilt`] with END flags `flags`.
+fn rebuilt_flags(
+    m: &Model,
+    retime_after: bool,
+    flags: u32,
+    f: impl FnOnce(&mut Vec<Chunk>),
+) -> Model {
     let mut content = m.content();
     f(&mut content);
     if retime_after {
         retime(&mut content, m.hdr.block_align());
     }
-    finish(
+    let mut out = finish(
         m.hdr.clone(),
-        m.key,
+        KEY,
         content,
         interval_for(m.hdr.cap, 1024),
-        0,
-    )
+        flags,
+    );
+    out.recipients = m.recipients.clone();
+    out
 }
 
 /// `m` with chunk `i`'s plaintext edited by `f` and everything re-sealed (later chunks
@@ -659,9 +921,10 @@ fn resealed(m: &Model, i: usize, f: impl FnOnce(&mut Chunk)) -> Model {
 /// Where an error must be reported.
 #[derive(Clone, Copy)]
 enum At {
-    /// No place: not-sasf, unsupported-version, key-required, wrong-key.
+    /// No place: not-sasf, unsupported-version, key-required, wrong-key,
+    /// not-protected, context-mismatch.
     Nowhere,
-    /// In the header, at this byte offset.
+    /// In the header or key section, at this byte offset.
     Header(u64),
     /// At chunk i (offset: its prefix).
     Chunk(usize),
@@ -676,6 +939,7 @@ enum KeyUse {
     None,
     Right,
     Wrong,
+    Second,
 }
 
 impl KeyUse {
@@ -684,6 +948,7 @@ impl KeyUse {
             KeyUse::None => "none".into(),
             KeyUse::Right => hex::encode(KEY),
             KeyUse::Wrong => hex::encode(WRONG_KEY),
+            KeyUse::Second => hex::encode(SECOND_KEY),
         }
     }
     fn natural(level: u8) -> KeyUse {
@@ -729,14 +994,33 @@ fn hex_sha(b: &[u8]) -> String {
 
 struct Gen {
     out: Vec<Vector>,
+    /// `require:` and `expect-context:` lines for the next vector pushed.
+    require: Option<&'static str>,
+    expect: Option<String>,
 }
 
 impl Gen {
-    fn push(&mut self, name: &str, lines: Vec<String>, bytes: &[u8]) {
+    /// Sets the reader's requirement and expected context for the next vector.
+    fn reading(&mut self, require: Option<&'static str>, expect: Option<&str>) -> &mut Gen {
+        self.require = require;
+        self.expect = expect.map(String::from);
+        self
+    }
+
+    fn push(&mut self, name: &str, mut lines: Vec<String>, bytes: &[u8]) {
         assert!(
             !self.out.iter().any(|v| v.name == format!("{name}.vec")),
             "duplicate vector name {name}"
         );
+        let mut extra = Vec::new();
+        if let Some(r) = self.require.take() {
+            extra.push(format!("require: {r}"));
+        }
+        if let Some(c) = self.expect.take() {
+            extra.push(format!("expect-context: {c}"));
+        }
+        // After the `key:` line (the fourth).
+        lines.splice(4..4, extra);
         let mut c = Vec::new();
         for l in lines {
             assert!(!l.contains('\n') && !l.is_empty());
@@ -751,8 +1035,13 @@ impl Gen {
         });
     }
 
-    /// A valid file: `m` as it stands.
+    /// A valid file: `m` as it stands, read with its natural key.
     fn ok(&mut self, name: &str, comment: &str, m: &Model) {
+        self.ok_with(name, comment, m, KeyUse::natural(m.hdr.level), &m.bytes());
+    }
+
+    /// A valid file, `bytes` (whose chunks are `m`'s), read with `key`.
+    fn ok_with(&mut self, name: &str, comment: &str, m: &Model, key: KeyUse, bytes: &[u8]) {
         let r = released(&m.hdr, &m.chunks);
         let end = &m.chunks[m.end_index()].payload;
         let flags = u32::from_be_bytes(end[40..44].try_into().unwrap());
@@ -760,7 +1049,7 @@ impl Gen {
             "expect: success".to_string(),
             format!("comment: {comment}"),
             format!("level: {}", m.hdr.level),
-            format!("key: {}", KeyUse::natural(m.hdr.level).line()),
+            format!("key: {}", key.line()),
             format!("chunks: {}", m.end_index()),
             format!("samples: {}", r.samples),
             format!("audio-bytes: {}", r.audio.len()),
@@ -775,7 +1064,7 @@ impl Gen {
         for l in r.meta.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             lines.push(format!("meta: {}", std::str::from_utf8(l).expect("ASCII")));
         }
-        self.push(name, lines, &m.bytes());
+        self.push(name, lines, bytes);
     }
 
     /// A file that must fail with `class` at `at`. `prefix` is a model whose first
@@ -846,14 +1135,22 @@ const LEVELS: [u8; 3] = [1, 2, 3];
 
 /// Every vector, in a fixed order.
 pub fn generate() -> Vec<Vector> {
-    let mut g = Gen { out: Vec::new() };
+    let mut g = Gen {
+        out: Vec::new(),
+        require: None,
+        expect: None,
+    };
     success(&mut g);
     header(&mut g);
     keys(&mut g);
+    downgrade(&mut g);
+    context(&mut g);
     tampering(&mut g);
     truncation(&mut g);
     end_and_trailing(&mut g);
     structure(&mut g);
+    content(&mut g);
+    timeline_leak(&mut g);
     lengths(&mut g);
     g.out
 }
@@ -892,15 +1189,18 @@ fn success(g: &mut Gen) {
         let b = base(l, &format!("base-{l}"));
         g.ok(
             &format!("ok-call-l{l}"),
-            "the base call most error vectors of this level are made from: INFO, 2 PART, 2 EVNT, 4 AUDI, ANNO, INDX, END",
+            "the base call most error vectors of this level are made from: INFO, 2 PART, 2 EVNT, 3 AUDI (audio never split at metadata), ANNO, INDX, END",
             &b,
         );
         let m = rebuilt(&b, true, |c| {
-            c.insert(5, Chunk::new(*b"xtra", b"an unknown ancillary chunk"));
-            c.insert(9, Chunk::new(*b"zero", b""));
+            c.insert(
+                5,
+                Chunk::new(*b"xtra", b"an unknown ancillary chunk").at(100),
+            );
+            c.insert(9, Chunk::new(*b"zero", b"").at(250));
         });
         g.ok(
-            &format!("ok-all-types-l{l}"),
+            &format!("unknown-ancillary-all-types-l{l}"),
             "every chunk type: INFO, PART, EVNT, AUDI, ANNO, INDX, END and two unknown ancillary chunks (xtra; zero, body length 12) that must be authenticated and skipped",
             &m,
         );
@@ -912,7 +1212,7 @@ fn success(g: &mut Gen) {
         assert!(m.chunks.len() > 257);
         g.ok(
             &format!("ok-counter-carry-l{l}"),
-            "counter carry: 262 one-frame AUDI chunks, so chunk indexes (and level-3 nonces) pass 255 and 256; an INDX every 41 chunks",
+            "counter carry: 262 one-frame AUDI chunks, so chunk indexes (and level-3 nonces) pass 255 and 256; an INDX every 17 chunks (what fits under the cap)",
             &m,
         );
     }
@@ -957,6 +1257,7 @@ fn success(g: &mut Gen) {
         ty: EVNT,
         ts: 150,
         payload: br#"{"type":"custom","key":"sasf.recovered","value":{"after_chunk":3,"at_sample":150,"original_bytes":999,"reason":"truncated"}}"#.to_vec(),
+        raw: false,
     });
     let m = finish(hdr.clone(), KEY, content, interval_for(hdr.cap, 1024), 1);
     g.ok(
@@ -1024,7 +1325,7 @@ fn success(g: &mut Gen) {
         "[".repeat(31),
         "]".repeat(31)
     );
-    let m = resealed(&b, 9, |c| c.payload = deep.into_bytes());
+    let m = resealed(&b, 8, |c| c.payload = deep.into_bytes());
     g.ok(
         "ok-json-depth-32-l3",
         "an ANNO payload nested exactly 32 deep (the default limit)",
@@ -1047,10 +1348,17 @@ fn header(g: &mut Gen) {
     let b1 = base(1, "base-1");
     let hb = |m: &Model, at: usize, width: usize, v: u64| m.edited(|b, _| put(b, at, width, v));
 
-    for (v, what) in [(0u64, "0"), (2, "2")] {
+    for (v, comment) in [
+        (0u64, "version field 0"),
+        (
+            1,
+            "a version-1 file (SASF v1 was never released): refused, never read as v2",
+        ),
+        (3, "version field 3"),
+    ] {
         g.err(
-            &format!("hdr-version-{what}-l1"),
-            &format!("version field {what}: nothing after byte 10 may be interpreted"),
+            &format!("version-{v}-l1"),
+            &format!("{comment}: nothing after byte 10 may be interpreted"),
             &b1,
             KeyUse::None,
             &hb(&b1, 8, 2, v),
@@ -1058,10 +1366,20 @@ fn header(g: &mut Gen) {
             At::Nowhere,
         );
     }
+    let b3 = base(3, "base-3");
+    g.err(
+        "version-1-l3",
+        "an encrypted file whose version field says 1: unsupported version before any key is used",
+        &b3,
+        KeyUse::Right,
+        &hb(&b3, 8, 2, 1),
+        "unsupported-version",
+        At::Nowhere,
+    );
     let mut x = b1.bytes();
     x[0] = b'P';
     g.err(
-        "hdr-bad-magic-l1",
+        "bad-magic-l1",
         "first magic byte changed",
         &b1,
         KeyUse::None,
@@ -1072,7 +1390,7 @@ fn header(g: &mut Gen) {
     let mut x = b1.bytes();
     x[7] ^= 0x01;
     g.err(
-        "hdr-bad-magic-last-byte-l1",
+        "bad-magic-last-byte-l1",
         "last magic byte changed",
         &b1,
         KeyUse::None,
@@ -1083,7 +1401,7 @@ fn header(g: &mut Gen) {
     let mut wav = b"RIFF\x24\x00\x00\x00WAVEfmt ".to_vec();
     wav.extend_from_slice(&[0u8; 40]);
     g.err(
-        "hdr-not-sasf-wav",
+        "bad-magic-wav",
         "a WAV header, not SASF",
         &b1,
         KeyUse::None,
@@ -1093,7 +1411,7 @@ fn header(g: &mut Gen) {
     );
 
     // Invalid values: refused before any authentication, whatever the level.
-    let invalid: [(&str, &str, usize, usize, u64, &str, u64); 15] = [
+    let invalid: [(&str, &str, usize, usize, u64, &str, u64); 16] = [
         ("level-0", "integrity level 0", 10, 1, 0, "unsupported", 10),
         ("level-4", "integrity level 4", 10, 1, 4, "unsupported", 10),
         (
@@ -1170,22 +1488,31 @@ fn header(g: &mut Gen) {
             26,
         ),
         (
-            "flags-01",
-            "header flags 01 (must be 0)",
+            "flags-02",
+            "header flags 02 (only bit 0 is defined)",
             27,
             1,
-            1,
+            2,
             "malformed-header",
             27,
         ),
         (
             "flags-80",
-            "header flags 80 (must be 0)",
+            "header flags 80 (only bit 0 is defined)",
             27,
             1,
             0x80,
             "malformed-header",
             27,
+        ),
+        (
+            "flags-01-no-extension",
+            "header flag 01 (context bound) on a keyless file without the context extension 0x8001",
+            27,
+            1,
+            1,
+            "malformed-header",
+            96,
         ),
         (
             "extlen-4097",
@@ -1208,7 +1535,7 @@ fn header(g: &mut Gen) {
     ];
     for (name, comment, at, width, v, class, off) in invalid {
         g.err(
-            &format!("hdr-{name}-l1"),
+            &format!("header-{name}-l1"),
             comment,
             &b1,
             KeyUse::None,
@@ -1217,7 +1544,6 @@ fn header(g: &mut Gen) {
             At::Header(off),
         );
     }
-    let b3 = base(3, "base-3");
     for (name, comment, at, width, v, class, off) in [
         (
             "level-4",
@@ -1238,17 +1564,17 @@ fn header(g: &mut Gen) {
             18,
         ),
         (
-            "flags-01",
-            "header flags 01",
+            "flags-02",
+            "header flags 02",
             27,
             1,
-            1,
+            2,
             "malformed-header",
             27,
         ),
     ] {
         g.err(
-            &format!("hdr-{name}-l3"),
+            &format!("header-{name}-l3"),
             &format!("{comment}: refused before the key is checked"),
             &b3,
             KeyUse::Right,
@@ -1260,7 +1586,7 @@ fn header(g: &mut Gen) {
     let mut x = b1.bytes();
     x[64] = 1;
     g.err(
-        "hdr-commitment-l1",
+        "keyless-commitment-nonzero",
         "a keyless file's commitment must be all zero",
         &b1,
         KeyUse::None,
@@ -1272,7 +1598,7 @@ fn header(g: &mut Gen) {
     // Level switches.
     g.err(
         "hdr-level-1-to-2-nokey-l1",
-        "a keyless file relabelled level 2, read without a key",
+        "a keyless file relabelled level 2, read without a key: the requirement is applied before the key section is read (FORMAT.md §12 step 3), so a key is required (before its too-short key section is noticed)",
         &b1,
         KeyUse::None,
         &hb(&b1, 10, 1, 2),
@@ -1281,31 +1607,31 @@ fn header(g: &mut Gen) {
     );
     g.err(
         "hdr-level-1-to-2-l1",
-        "a keyless file relabelled level 2, read with a key: its zero commitment does not match",
+        "a keyless file relabelled level 2, read with a key: its empty key section (length 4) is below a keyed section's minimum",
         &b1,
         KeyUse::Right,
         &hb(&b1, 10, 1, 2),
-        "wrong-key",
-        At::Nowhere,
+        "malformed-header",
+        At::Header(128),
     );
     let b2 = base(2, "base-2");
     g.err(
         "hdr-level-2-to-3-l2",
-        "an HMAC file relabelled level 3: the level-3 commitment label gives another value",
+        "an HMAC file relabelled level 3: the header hash H changes, so the recipient slot (whose AAD holds H) does not open",
         &b2,
         KeyUse::Right,
         &hb(&b2, 10, 1, 3),
-        "wrong-key",
-        At::Nowhere,
+        "auth-failed",
+        At::Header(128),
     );
     g.err(
         "hdr-level-3-to-2-l3",
-        "an encrypted file relabelled level 2 (a downgrade)",
+        "an encrypted file relabelled level 2 (a downgrade): the recipient slot does not open under the changed H",
         &b3,
         KeyUse::Right,
         &hb(&b3, 10, 1, 2),
-        "wrong-key",
-        At::Nowhere,
+        "auth-failed",
+        At::Header(128),
     );
     for (m, l) in [(&b2, 2), (&b3, 3)] {
         g.err(
@@ -1319,22 +1645,31 @@ fn header(g: &mut Gen) {
         );
     }
 
-    // Valid values changed: the header tag (or, for the salt and commitment at levels
-    // 2 and 3, the key commitment) must catch them.
+    // Valid values changed. At level 1 the header tag catches them; at levels 2 and 3
+    // the header hash H is in every slot's AAD, so the slot no longer opens and the
+    // key section reports it (offset 128, the key section).
     for l in LEVELS {
         let b = base(l, &format!("base-{l}"));
         let k = KeyUse::natural(l);
-        let tag_at = At::Header(96);
-        let fields: [(&str, &str, usize, usize, u64); 7] = [
+        let changed_at = if l == 1 {
+            At::Header(96)
+        } else {
+            At::Header(128)
+        };
+        let fields: [(&str, &str, usize, usize, u64); 8] = [
             ("encoding", "audio encoding 7 (mu-law) changed to 8 (A-law)", 11, 1, 8),
             ("channels", "channel count 2 changed to 1", 12, 2, 1),
             ("rate", "sample rate 8000 changed to 8001", 14, 4, 8001),
             ("cap", "chunk cap 1024 changed to 2048", 18, 4, 2048),
             ("retention", "retention days 0 changed to 365", 22, 4, 365),
             ("duration", "duration class 0 changed to 1 (a valid class)", 26, 1, 1),
+            ("flags", "context-bound flag set on an unbound file", 27, 1, 1),
             ("extlen", "extension length 0 changed to 4 (the tag's first bytes are read as an extension entry)", 28, 2, 4),
         ];
         for (name, comment, at, width, v) in fields {
+            if name == "flags" && l == 1 {
+                continue; // header-flags-01-no-extension-l1
+            }
             let x = hb(&b, at, width, v);
             let (class, where_) = if name == "extlen" {
                 // The 4 bytes at 96 (the tag's start) are now an extension entry:
@@ -1346,13 +1681,16 @@ fn header(g: &mut Gen) {
                 } else if ty & 0x8000 != 0 {
                     ("unsupported", At::Header(96))
                 } else {
-                    ("auth-failed", At::Header(100))
+                    // The header is 4 bytes longer, so the key section's length is read
+                    // from its count and reserved bytes.
+                    assert_eq!(l, 1, "the generator handles this case at level 1 only");
+                    ("malformed-header", At::Header(132))
                 }
             } else {
-                ("auth-failed", tag_at)
+                ("auth-failed", changed_at)
             };
             g.err(
-                &format!("hdr-{name}-changed-l{l}"),
+                &format!("header-field-{name}-l{l}"),
                 comment,
                 &b,
                 k,
@@ -1363,26 +1701,87 @@ fn header(g: &mut Gen) {
         }
         let mut x = b.bytes();
         x[40] ^= 0x01;
-        let (class, at) = if l == 1 {
-            ("auth-failed", tag_at)
-        } else {
-            ("wrong-key", At::Nowhere)
-        };
         g.err(
-            &format!("hdr-salt-changed-l{l}"),
-            "one salt bit flipped",
+            &format!("header-field-salt-l{l}"),
+            "one salt bit flipped (at levels 2 and 3 the slot's key-encryption key changes too)",
             &b,
             k,
             &x,
-            class,
-            at,
+            "auth-failed",
+            changed_at,
         );
         if l != 1 {
             let mut x = b.bytes();
             x[95] ^= 0x80;
             g.err(
-                &format!("hdr-commitment-changed-l{l}"),
-                "one commitment bit flipped",
+                &format!("header-field-commitment-l{l}"),
+                "one commitment bit flipped: H changes, so the slot does not open",
+                &b,
+                k,
+                &x,
+                "auth-failed",
+                At::Header(128),
+            );
+        }
+        let mut x = b.bytes();
+        x[127] ^= 0x01;
+        g.err(
+            &format!("header-field-tag-l{l}"),
+            "one header tag bit flipped",
+            &b,
+            k,
+            &x,
+            "auth-failed",
+            changed_at,
+        );
+        // Header hash mismatch: a changed header that is itself authentic (re-tagged,
+        // as anyone can at level 1 and a holder of the data key can at 2 and 3, with
+        // the key section re-made for it), followed by the original chunks, which are
+        // bound to the original header's hash.
+        let mut h2 = b.hdr.clone();
+        h2.retention = 30;
+        let mut x = h2.bytes();
+        x.extend_from_slice(&h2.key_section(&b.recipients));
+        x.extend_from_slice(&b.bytes()[b.base() as usize..]);
+        g.err(
+            &format!("header-hash-mismatch-l{l}"),
+            "authentic header (and key section) with retention changed to 30 before the original chunks: header hash H differs, chunk 0 fails",
+            &b,
+            k,
+            &x,
+            "auth-failed",
+            At::Chunk(0),
+        );
+        if l != 1 {
+            // A holder of the data key changes the retention and re-makes the key
+            // section for the new H, but keeps the old header tag: the slot opens, the
+            // commitment matches, the header tag fails.
+            let mut x = h2.bytes();
+            x[96..128].copy_from_slice(&b.header()[96..128]);
+            let hx = sha(&[&x]);
+            let stanzas = vec![(1u16, slot(&KEY, &h2, &hx))];
+            x.extend_from_slice(&key_section_tagged(&h2, &hx, &stanzas));
+            x.extend_from_slice(&b.bytes()[b.base() as usize..]);
+            g.err(
+                &format!("header-field-rewrapped-l{l}"),
+                "retention changed to 30 and the slot re-wrapped for the changed header by a holder of the data key, the old header tag kept: the header tag fails",
+                &b,
+                k,
+                &x,
+                "auth-failed",
+                At::Header(96),
+            );
+            // A slot that opens but holds another data key than the one the header
+            // commits to: the commitment check reports a wrong key.
+            let mut other = b.hdr.clone();
+            other.dk = seq(0x77);
+            let stanzas = vec![(1u16, slot(&KEY, &other, &b.hdr.h()))];
+            let mut x = b.header();
+            x.extend_from_slice(&key_section_tagged(&b.hdr, &b.hdr.h(), &stanzas));
+            x.extend_from_slice(&b.bytes()[b.base() as usize..]);
+            g.err(
+                &format!("wrong-commitment-l{l}"),
+                "the recipient slot opens but wraps another data key than the one the header's commitment was derived from",
                 &b,
                 k,
                 &x,
@@ -1390,41 +1789,14 @@ fn header(g: &mut Gen) {
                 At::Nowhere,
             );
         }
-        let mut x = b.bytes();
-        x[127] ^= 0x01;
-        g.err(
-            &format!("hdr-tag-changed-l{l}"),
-            "one header tag bit flipped",
-            &b,
-            k,
-            &x,
-            "auth-failed",
-            tag_at,
-        );
-        // Header hash mismatch: a changed header that is itself authentic (re-tagged,
-        // as anyone can at level 1 and the key holder can at 2 and 3), followed by the
-        // original chunks, which are bound to the original header's hash.
-        let mut h2 = b.hdr.clone();
-        h2.retention = 30;
-        let mut x = h2.bytes(&KEY);
-        x.extend_from_slice(&b.bytes()[b.hdr.header_len()..]);
-        g.err(
-            &format!("hdr-hash-mismatch-l{l}"),
-            "authentic header with retention changed to 30 before the original chunks: header hash H differs, chunk 0 fails",
-            &b,
-            k,
-            &x,
-            "auth-failed",
-            At::Chunk(0),
-        );
     }
 
     // Extensions, in authentic headers.
     for (name, comment, ext, class) in [
         (
             "critical",
-            "an unknown critical extension (type 0x8001): must stop",
-            vec![0x80, 0x01, 0x00, 0x00],
+            "an unknown critical extension (type 0x8002): must stop",
+            vec![0x80, 0x02, 0x00, 0x00],
             "unsupported",
         ),
         (
@@ -1439,12 +1811,31 @@ fn header(g: &mut Gen) {
             vec![0x00, 0x01],
             "malformed-header",
         ),
+        (
+            "context-unbound",
+            "the context extension 0x8001 on a keyless file whose context-bound flag is clear",
+            [&[0x80, 0x01, 0x00, 0x20][..], &[7; 32]].concat(),
+            "malformed-header",
+        ),
+        (
+            "context-short",
+            "a context extension 0x8001 of 31 bytes",
+            [&[0x80, 0x01, 0x00, 0x1f][..], &[7; 31]].concat(),
+            "malformed-header",
+        ),
     ] {
         let mut hdr = Hdr::new(1, Encoding::U8, 1, 8000, &format!("ext-{name}"));
         hdr.ext = ext;
+        let vname = match name.strip_prefix("context-") {
+            Some(rest) => format!("context-extension-{rest}-l1"),
+            None => format!("hdr-ext-{name}-l1"),
+        };
+        if name == "context-short" {
+            hdr.flags = 1;
+        }
         let m = one_chunk_file(&hdr, 10);
         g.err(
-            &format!("hdr-ext-{name}-l1"),
+            &vname,
             comment,
             &m,
             KeyUse::None,
@@ -1453,18 +1844,63 @@ fn header(g: &mut Gen) {
             At::Header(96),
         );
     }
+    let mut hdr = Hdr::new(3, Encoding::U8, 1, 8000, "ext-context-l3");
+    hdr.ext = [&[0x80, 0x01, 0x00, 0x20][..], &[7; 32]].concat();
+    hdr.flags = 1;
+    let m = one_chunk_file(&hdr, 10);
+    g.err(
+        "context-extension-keyed-l3",
+        "an encrypted, context-bound file carrying the keyless context extension 0x8001 (the context belongs in the key derivation)",
+        &m,
+        KeyUse::Right,
+        &m.bytes(),
+        "malformed-header",
+        At::Header(96),
+    );
     let mut hdr = Hdr::new(1, Encoding::U8, 1, 8000, "ext-1");
     hdr.ext = vec![0x00, 0x01, 0x00, 0x04, b'a', b'b', b'c', b'd'];
     let m = one_chunk_file(&hdr, 40);
+    // The header now ends at 128, so the key section's length is read from the old
+    // tag's bytes 24..28 (§12: the key section is read, its length checked against the
+    // limits, before the header tag is verified).
+    let x = hb(&m, 28, 2, 0);
+    let s = u32::from_be_bytes(x[128..132].try_into().unwrap());
+    let (class, at) = if s as usize > 4 + 256 * (4 + 4096) + 32 {
+        ("limit-exceeded", At::Header(128))
+    } else if s != 4 {
+        ("malformed-header", At::Header(128))
+    } else {
+        ("auth-failed", At::Header(96))
+    };
     g.err(
         "hdr-ext-dropped-l1",
-        "extension length 8 changed to 0: the extension bytes are read as the header tag",
+        "extension length 8 changed to 0: the extension bytes are read as the header tag, and the key section from the old tag's last bytes",
         &m,
         KeyUse::None,
-        &hb(&m, 28, 2, 0),
-        "auth-failed",
-        At::Header(96),
+        &x,
+        class,
+        at,
     );
+}
+
+/// A key-section stanza: kind and body.
+type Stanza = (u16, Vec<u8>);
+
+/// A key section of `stanzas` tagged with `hdr`'s keys key over the header hash `h`.
+fn key_section_tagged(hdr: &Hdr, h: &[u8; 32], stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let k = hdr.keys().expect("a keyed level");
+    let body: usize = stanzas.iter().map(|(_, b)| 4 + b.len()).sum();
+    let mut s = ((4 + body + 32) as u32).to_be_bytes().to_vec();
+    s.extend_from_slice(&(stanzas.len() as u16).to_be_bytes());
+    s.extend_from_slice(&[0, 0]);
+    for (kind, b) in stanzas {
+        s.extend_from_slice(&kind.to_be_bytes());
+        s.extend_from_slice(&(b.len() as u16).to_be_bytes());
+        s.extend_from_slice(b);
+    }
+    let tag = hmac(&k.keys, &[h, &s]);
+    s.extend_from_slice(&tag);
+    s
 }
 
 fn keys(g: &mut Gen) {
@@ -1480,13 +1916,462 @@ fn keys(g: &mut Gen) {
             At::Nowhere,
         );
         g.err(
-            &format!("key-wrong-l{l}"),
-            "read with another key: the commitment must report a wrong key, not an authentication failure",
+            &format!("wrong-key-l{l}"),
+            "read with another key: no recipient matches (its key id is not in the key section), reported as a wrong key, not an authentication failure",
             &b,
             KeyUse::Wrong,
             &b.bytes(),
             "wrong-key",
             At::Nowhere,
+        );
+        // Two recipients: the file opens with either key.
+        let two = base_with(
+            l,
+            &format!("two-{l}"),
+            130,
+            "42",
+            Opts {
+                more: vec![SECOND_KEY],
+                ..Default::default()
+            },
+        );
+        assert_eq!(two.recipients.len(), 2);
+        g.ok(
+            &format!("keys-first-recipient-l{l}"),
+            "a file with two symmetric slots (keys 00..1f and 40..5f), opened with the first key",
+            &two,
+        );
+        g.ok_with(
+            &format!("keys-second-recipient-l{l}"),
+            "a file with two symmetric slots, opened with the second recipient's key (40..5f)",
+            &two,
+            KeyUse::Second,
+            &two.bytes(),
+        );
+        g.err(
+            &format!("wrong-key-two-slots-l{l}"),
+            "a file with two slots read with a third key: no recipient matches",
+            &two,
+            KeyUse::Wrong,
+            &two.bytes(),
+            "wrong-key",
+            At::Nowhere,
+        );
+        let h = two.hdr.h();
+        let s1 = slot(&KEY, &two.hdr, &h);
+        let s2 = slot(&SECOND_KEY, &two.hdr, &h);
+        let section_at = two.hdr.header_len() as u64;
+        // Key-section changes by someone without the data key: the section tag (made
+        // with a key derived from the data key) no longer matches. The tag kept is the
+        // original one.
+        let forged = |stanzas: &[(u16, Vec<u8>)]| {
+            let mut s = key_section_tagged(&two.hdr, &h, stanzas);
+            let n = s.len();
+            let orig = two.key_section();
+            s[n - 32..].copy_from_slice(&orig[orig.len() - 32..]);
+            let tag_at = section_at + n as u64 - 32;
+            let mut x = two.header();
+            x.extend_from_slice(&s);
+            x.extend_from_slice(&two.bytes()[two.base() as usize..]);
+            (x, tag_at)
+        };
+        let mut foreign = two.hdr.clone();
+        foreign.dk = seq(0x99);
+        let cases: Vec<(String, &str, Vec<Stanza>)> = vec![
+            (
+                if l == 3 {
+                    "keys-slot-added".into()
+                } else {
+                    format!("keys-slot-added-l{l}")
+                },
+                "a third slot (for key 20..3f, wrapping another data key) added by someone without the data key: the section tag fails",
+                vec![
+                    (1, s1.clone()),
+                    (1, s2.clone()),
+                    (1, slot(&WRONG_KEY, &foreign, &h)),
+                ],
+            ),
+            (
+                if l == 3 {
+                    "keys-slot-removed".into()
+                } else {
+                    format!("keys-slot-removed-l{l}")
+                },
+                "the second recipient's slot removed (lengths adjusted) without the data key: the section tag fails",
+                vec![(1, s1.clone())],
+            ),
+            (
+                format!("keys-slot-reordered-l{l}"),
+                "the two slots swapped: the section tag fails",
+                vec![(1, s2.clone()), (1, s1.clone())],
+            ),
+            (
+                format!("keys-unknown-stanza-added-l{l}"),
+                "an unknown stanza kind (0x7777, 3 bytes) added without the data key: skipped as a recipient, but the section tag fails",
+                vec![(1, s1.clone()), (1, s2.clone()), (0x7777, vec![1, 2, 3])],
+            ),
+        ];
+        for (name, comment, stanzas) in cases {
+            let (x, tag_at) = forged(&stanzas);
+            g.err(
+                &name,
+                comment,
+                &two,
+                KeyUse::Right,
+                &x,
+                "auth-failed",
+                At::Header(tag_at),
+            );
+        }
+        // A holder of the data key may rewrite the key section: an unknown stanza
+        // kind is skipped, a removed recipient no longer opens the file.
+        let mut x = two.header();
+        x.extend_from_slice(&key_section_tagged(
+            &two.hdr,
+            &h,
+            &[(0x7777, vec![1, 2, 3]), (1, s2.clone()), (1, s1.clone())],
+        ));
+        x.extend_from_slice(&two.bytes()[two.base() as usize..]);
+        g.ok_with(
+            &format!("keys-rewritten-unknown-stanza-l{l}"),
+            "the key section rewritten by a holder of the data key: an unknown stanza kind first (skipped), then the two slots in the other order, with a valid section tag; the chunks are unchanged",
+            &two,
+            KeyUse::Right,
+            &x,
+        );
+        let mut x = two.header();
+        x.extend_from_slice(&key_section_tagged(&two.hdr, &h, &[(1, s1.clone())]));
+        x.extend_from_slice(&two.bytes()[two.base() as usize..]);
+        g.err(
+            &format!("keys-recipient-removed-l{l}"),
+            "the second recipient removed by a holder of the data key (valid section tag): the second key no longer opens the file",
+            &two,
+            KeyUse::Second,
+            &x,
+            "wrong-key",
+            At::Nowhere,
+        );
+
+        let keys_at = b.hdr.header_len();
+        let mut x = b.bytes();
+        x[b.base() as usize - 1] ^= 0x01;
+        g.err(
+            &format!("keys-tag-l{l}"),
+            "one bit of the key-section tag flipped",
+            &b,
+            KeyUse::Right,
+            &x,
+            "auth-failed",
+            At::Header(b.base() - 32),
+        );
+        let mut x = b.bytes();
+        x[keys_at + 8 + 4 + 16 + 5] ^= 0x01;
+        g.err(
+            &format!("keys-wrap-l{l}"),
+            "one bit of the wrapped data key flipped in the reader's slot: its key id matches but the wrap does not open",
+            &b,
+            KeyUse::Right,
+            &x,
+            "auth-failed",
+            At::Header(keys_at as u64),
+        );
+        let mut x = b.bytes();
+        x[keys_at + 8 + 4] ^= 0x01;
+        g.err(
+            &format!("wrong-key-id-changed-l{l}"),
+            "one bit of the slot's key id flipped: no recipient matches the key",
+            &b,
+            KeyUse::Right,
+            &x,
+            "wrong-key",
+            At::Nowhere,
+        );
+        // Lengths and counts out of range.
+        let ka = keys_at as u64;
+        let s = (b.base() - ka - 4) as u64;
+        let lens: [(&str, &str, usize, usize, u64, &str, u64); 8] = [
+            (
+                "length-4",
+                "section length 4 (no room for a stanza and the tag)",
+                0,
+                4,
+                4,
+                "malformed-header",
+                ka,
+            ),
+            (
+                "length-ffffffff",
+                "section length FFFFFFFF: refused before anything is allocated",
+                0,
+                4,
+                0xFFFF_FFFF,
+                "limit-exceeded",
+                ka,
+            ),
+            (
+                "length-plus-1",
+                "section length one more than its stanzas and tag",
+                0,
+                4,
+                s + 1,
+                "malformed-header",
+                ka + 4 + 104,
+            ),
+            (
+                "length-minus-1",
+                "section length one less than its stanzas and tag",
+                0,
+                4,
+                s - 1,
+                "malformed-header",
+                ka + 8,
+            ),
+            (
+                "count-0",
+                "stanza count 0 at a keyed level",
+                4,
+                2,
+                0,
+                "malformed-header",
+                ka + 4,
+            ),
+            (
+                "count-2",
+                "stanza count 2 with one stanza",
+                4,
+                2,
+                2,
+                "malformed-header",
+                ka + 4 + 104,
+            ),
+            (
+                "reserved",
+                "key section reserved bytes not zero",
+                6,
+                2,
+                1,
+                "malformed-header",
+                ka + 6,
+            ),
+            (
+                "slot-95",
+                "a symmetric slot stanza of 95 bytes (must be 96)",
+                10,
+                2,
+                95,
+                "malformed-header",
+                ka + 8,
+            ),
+        ];
+        for (name, comment, at, width, v, class, off) in lens {
+            let x = b.edited(|x, _| put(x, keys_at + at, width, v));
+            g.err(
+                &format!("keys-{name}-l{l}"),
+                comment,
+                &b,
+                KeyUse::Right,
+                &x,
+                class,
+                At::Header(off),
+            );
+        }
+    }
+    // Level 1: the key section is exactly 00000004 0000 0000.
+    let b1 = base(1, "base-1");
+    assert_eq!(b1.key_section(), [0, 0, 0, 4, 0, 0, 0, 0]);
+    for (name, comment, at, width, v, off) in [
+        (
+            "length-5",
+            "keyless section length 5",
+            0usize,
+            4usize,
+            5u64,
+            128u64,
+        ),
+        ("length-0", "keyless section length 0", 0, 4, 0, 128),
+        (
+            "count-1",
+            "keyless section claiming one stanza",
+            4,
+            2,
+            1,
+            132,
+        ),
+        (
+            "reserved",
+            "keyless section reserved bytes not zero",
+            6,
+            2,
+            1,
+            134,
+        ),
+    ] {
+        let x = b1.edited(|x, _| put(x, 128 + at, width, v));
+        g.err(
+            &format!("keyless-keys-{name}-l1"),
+            comment,
+            &b1,
+            KeyUse::None,
+            &x,
+            "malformed-header",
+            At::Header(off),
+        );
+    }
+}
+
+/// The reader's requirement (§13).
+fn downgrade(g: &mut Gen) {
+    let b1 = base(1, "base-1");
+    // A forger replaces an encrypted recording with a keyless file of the same call.
+    let forged = base(1, "base-3");
+    g.err(
+        "downgrade-keyless-l1",
+        "a forged keyless file read with a key and the default requirement (authenticated by this key): refused before any chunk",
+        &forged,
+        KeyUse::Right,
+        &forged.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    g.reading(Some("authenticated"), None).err(
+        "downgrade-keyless-require-authenticated-l1",
+        "a keyless file read with a key and require authenticated",
+        &b1,
+        KeyUse::Right,
+        &b1.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    g.reading(Some("any"), None).ok_with(
+        "downgrade-keyless-require-any-l1",
+        "a keyless file read with a key and an explicit require any: accepted (checked for corruption only)",
+        &b1,
+        KeyUse::Right,
+        &b1.bytes(),
+    );
+    g.reading(Some("encrypted"), None).err(
+        "downgrade-keyless-require-encrypted-l1",
+        "a keyless file read with a key and require encrypted",
+        &b1,
+        KeyUse::Right,
+        &b1.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    g.reading(Some("authenticated"), None).err(
+        "downgrade-keyless-nokey-require-authenticated-l1",
+        "a keyless file read without a key but with require authenticated: it does not meet the requirement",
+        &b1,
+        KeyUse::None,
+        &b1.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    let b2 = base(2, "base-2");
+    g.reading(Some("encrypted"), None).err(
+        "downgrade-hmac-require-encrypted-l2",
+        "an HMAC (level 2) file read with its key and require encrypted",
+        &b2,
+        KeyUse::Right,
+        &b2.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    g.reading(Some("any"), None).ok_with(
+        "downgrade-hmac-require-any-l2",
+        "an HMAC file read with its key and require any: accepted, authenticated by the key",
+        &b2,
+        KeyUse::Right,
+        &b2.bytes(),
+    );
+    g.reading(Some("encrypted"), None).err(
+        "downgrade-nokey-require-encrypted-l2",
+        "an HMAC file read without a key and require encrypted",
+        &b2,
+        KeyUse::None,
+        &b2.bytes(),
+        "not-protected",
+        At::Nowhere,
+    );
+    let b3 = base(3, "base-3");
+    g.reading(Some("encrypted"), None).ok_with(
+        "downgrade-encrypted-require-encrypted-l3",
+        "an encrypted file read with its key and require encrypted: accepted",
+        &b3,
+        KeyUse::Right,
+        &b3.bytes(),
+    );
+    g.reading(Some("authenticated"), None).err(
+        "downgrade-nokey-require-authenticated-l3",
+        "an encrypted file read without a key and require authenticated: a key is required",
+        &b3,
+        KeyUse::None,
+        &b3.bytes(),
+        "key-required",
+        At::Nowhere,
+    );
+}
+
+/// Context binding (§4.4).
+fn context(g: &mut Gen) {
+    let ctx = |id: &str| Opts {
+        context: Some((id.into(), "acme".into())),
+        ..Default::default()
+    };
+    for l in LEVELS {
+        let m = base_with(l, &format!("ctx-{l}"), 130, "42", ctx("call-0001"));
+        assert_eq!(m.hdr.flags, 1);
+        g.reading(None, Some("call-0001/acme")).ok_with(
+            &format!("context-expected-l{l}"),
+            "a file bound to recording call-0001 of tenant acme, read expecting exactly that context",
+            &m,
+            KeyUse::natural(l),
+            &m.bytes(),
+        );
+        g.ok(
+            &format!("context-bound-l{l}"),
+            "a context-bound file read with no expected context: accepted",
+            &m,
+        );
+        g.reading(None, Some("call-0002/acme")).err(
+            &format!("context-swapped-l{l}"),
+            "a file bound to call-0001 copied where call-0002 was expected",
+            &m,
+            KeyUse::natural(l),
+            &m.bytes(),
+            "context-mismatch",
+            At::Nowhere,
+        );
+        g.reading(None, Some("call-0001")).err(
+            &format!("context-swapped-tenant-l{l}"),
+            "a file bound to call-0001 of tenant acme, read expecting call-0001 with no tenant",
+            &m,
+            KeyUse::natural(l),
+            &m.bytes(),
+            "context-mismatch",
+            At::Nowhere,
+        );
+        let b = base(l, &format!("base-{l}"));
+        g.reading(None, Some("call-0001/acme")).err(
+            &format!("context-unbound-l{l}"),
+            "a file bound to no context, read expecting one",
+            &b,
+            KeyUse::natural(l),
+            &b.bytes(),
+            "context-mismatch",
+            At::Nowhere,
+        );
+        let x = rebuilt(&m, false, |c| {
+            c[0].payload = br#"{"id":"call-0002","tenant":"acme"}"#.to_vec()
+        });
+        g.err(
+            &format!("context-info-mismatch-l{l}"),
+            "an authentic bound file (context call-0001/acme) whose INFO chunk names recording call-0002",
+            &x,
+            KeyUse::natural(l),
+            &x.bytes(),
+            "malformed",
+            At::Chunk(0),
         );
     }
 }
@@ -1521,7 +2406,7 @@ fn tampering(g: &mut Gen) {
             At::Chunk(7),
         );
         let join = |parts: &[&Vec<u8>]| {
-            let mut x = b.header();
+            let mut x = b.front();
             for p in parts {
                 x.extend_from_slice(p);
             }
@@ -1530,7 +2415,7 @@ fn tampering(g: &mut Gen) {
         let mut order: Vec<&Vec<u8>> = raw.iter().collect();
         order.remove(5);
         g.err(
-            &format!("tamper-drop-l{l}"),
+            &format!("chunk-dropped-l{l}"),
             "chunk 5 dropped",
             &b,
             k,
@@ -1541,7 +2426,7 @@ fn tampering(g: &mut Gen) {
         let mut order: Vec<&Vec<u8>> = raw.iter().collect();
         order.insert(6, &raw[5]);
         g.err(
-            &format!("tamper-duplicate-l{l}"),
+            &format!("chunk-duplicated-l{l}"),
             "chunk 5 repeated after itself",
             &b,
             k,
@@ -1550,30 +2435,30 @@ fn tampering(g: &mut Gen) {
             At::Chunk(6),
         );
         let mut order: Vec<&Vec<u8>> = raw.iter().collect();
-        order.swap(5, 7);
+        order.swap(4, 6);
         g.err(
-            &format!("tamper-swap-l{l}"),
-            "chunks 5 and 7 (both audio) swapped",
+            &format!("chunk-swapped-l{l}"),
+            "chunks 4 and 6 (both audio, of the same length) swapped",
             &b,
             k,
             &join(&order),
             "auth-failed",
-            At::Chunk(5),
+            At::Chunk(4),
         );
         let x = b.edited(|x, off| {
-            let at = off[6] as usize + 12;
+            let at = off[5] as usize + 12;
             for (j, (a, c)) in EVNT.iter().zip(ANNO.iter()).enumerate() {
                 x[at + j] ^= a ^ c;
             }
         });
         g.err(
             &format!("tamper-retype-l{l}"),
-            "chunk 6's type EVNT changed to ANNO (at level 3 by flipping the same bits of the ciphertext)",
+            "chunk 5's type EVNT changed to ANNO (at level 3 by flipping the same bits of the ciphertext)",
             &b,
             k,
             &x,
             "auth-failed",
-            At::Chunk(6),
+            At::Chunk(5),
         );
         let x = b.edited(|x, off| {
             let at = off[7] as usize;
@@ -1606,7 +2491,7 @@ fn tampering(g: &mut Gen) {
         order[7] = &oraw[7];
         g.err(
             &format!("tamper-foreign-chunk-l{l}"),
-            "chunk 7 replaced by chunk 7 of another file made with the same key and layout (another salt)",
+            "chunk 7 replaced by chunk 7 of another file for the same recipient key and with the same layout (another salt and data key)",
             &b,
             k,
             &join(&order),
@@ -1624,6 +2509,8 @@ fn truncation(g: &mut Gen) {
         (9, "input ends inside the version field"),
         (60, "input ends inside the fixed header"),
         (100, "input ends inside the header tag"),
+        (130, "input ends inside the key section's length field"),
+        (134, "input ends inside the (empty) key section"),
     ] {
         let x = &b1.bytes()[..n];
         let (class, at) = if n == 0 {
@@ -1654,7 +2541,7 @@ fn truncation(g: &mut Gen) {
         };
         for n in boundaries {
             let comment = match n {
-                0 => "cut right after the header".to_string(),
+                0 => "cut right after the header and the key section".to_string(),
                 n if n == end => {
                     "cut right before the END chunk: the END chunk is missing".to_string()
                 }
@@ -1676,6 +2563,9 @@ fn truncation(g: &mut Gen) {
             );
         }
         let mut inside = vec![("body", off[7] as usize + 12 + 20, 7usize)];
+        if l != 1 {
+            inside.push(("key-section", b.hdr.header_len() + 60, 0));
+        }
         if l == 3 {
             inside.extend([
                 ("prefix", off[7] as usize + 5, 7),
@@ -1686,7 +2576,11 @@ fn truncation(g: &mut Gen) {
         for (name, cut, whole) in inside {
             g.err(
                 &format!("trunc-inside-{name}-l{l}"),
-                &format!("cut inside the {name} of chunk {whole}"),
+                &if name == "key-section" {
+                    "cut inside the key section (in the recipient slot)".to_string()
+                } else {
+                    format!("cut inside the {name} of chunk {whole}")
+                },
                 &b,
                 k,
                 &bytes[..cut],
@@ -1707,7 +2601,7 @@ fn end_and_trailing(g: &mut Gen) {
         x.extend_from_slice(&b.seal(n, &end));
         g.err(
             &format!("end-two-ends-l{l}"),
-            "a second, authentic END chunk (index 12) after the END chunk",
+            "a second, authentic END chunk (index 11) after the END chunk",
             &b,
             k,
             &x,
@@ -1720,7 +2614,7 @@ fn end_and_trailing(g: &mut Gen) {
         x.extend_from_slice(&b.seal(n, &audio));
         g.err(
             &format!("end-chunk-after-end-l{l}"),
-            "an authentic AUDI chunk (index 12) after the END chunk",
+            "an authentic AUDI chunk (index 11) after the END chunk",
             &b,
             k,
             &x,
@@ -1741,7 +2635,7 @@ fn end_and_trailing(g: &mut Gen) {
         let mut x = b.bytes();
         x.extend_from_slice(&[b'G'; 100]);
         g.err(
-            &format!("end-trailing-garbage-l{l}"),
+            &format!("trailing-garbage-l{l}"),
             "100 bytes of garbage after the END chunk",
             &b,
             k,
@@ -1755,7 +2649,7 @@ fn end_and_trailing(g: &mut Gen) {
     let b = base(3, "base-3");
     let e = b.end_index();
     let fields: [(&str, &str, usize, usize, u64); 8] = [
-        ("chunks", "chunk count one too high", 0, 8, 13),
+        ("chunks", "chunk count one too high", 0, 8, 11),
         ("samples", "sample total one too low", 8, 8, 249),
         ("audio-bytes", "audio byte total one too high", 16, 8, 501),
         (
@@ -1767,7 +2661,7 @@ fn end_and_trailing(g: &mut Gen) {
         ),
         (
             "last-index",
-            "last index offset pointing at chunk 9",
+            "last index offset pointing at chunk 8",
             32,
             8,
             u64::MAX,
@@ -1792,14 +2686,18 @@ fn end_and_trailing(g: &mut Gen) {
             };
             let new = match name {
                 "stream-bytes" => old - 1,
-                "last-index" => b.offsets()[9],
+                "last-index" => b.offsets()[8] - b.base(),
                 "manifest" => old ^ 1,
                 _ => v,
             };
             put(p, at, width, new);
         });
         g.err(
-            &format!("end-wrong-{name}-l3"),
+            &if name == "manifest" {
+                "manifest-wrong-l3".to_string()
+            } else {
+                format!("end-wrong-{name}-l3")
+            },
             &format!("authentic END chunk with its {comment}"),
             &m,
             KeyUse::Right,
@@ -1846,7 +2744,7 @@ fn end_and_trailing(g: &mut Gen) {
     hdr.duration = 2;
     let m = finish(hdr, KEY, b.content(), interval_for(1024, 1024), 0);
     g.err(
-        "end-duration-mismatch-l3",
+        "duration-class-mismatch-l3",
         "authentic header declaring duration class 2 (1 to 10 minutes) for 250 frames at 8000 Hz: refused at the END chunk",
         &m,
         KeyUse::Right,
@@ -1860,27 +2758,147 @@ fn structure(g: &mut Gen) {
     for l in LEVELS {
         let b = base(l, &format!("base-{l}"));
         let k = KeyUse::natural(l);
+        // The base content: 0 INFO, 1 PART a1, 2 PART c1, 3 EVNT join@0, 4 AUDI 100@0,
+        // 5 EVNT dtmf@130, 6 AUDI 100@100, 7 AUDI 50@200, 8 ANNO@250 (then 9 INDX, 10 END).
+        let raw_meta = |i: usize, f: &dyn Fn(&mut Vec<u8>)| {
+            rebuilt(&b, false, |c| {
+                let mut p = c[i].stored_payload(b.hdr.cap);
+                f(&mut p);
+                c[i] = Chunk::raw(c[i].ty, c[i].ts, p);
+            })
+        };
+        let marker = |at: u64| Chunk::new(EVNT, br#"{"type":"marker","label":"m"}"#).at(at);
         let mut v: Vec<(String, String, Model, &str, usize)> = vec![
             (
-                "info-at-1".into(),
+                "second-info".into(),
                 "a second INFO chunk at index 1".into(),
                 rebuilt(&b, true, |c| c.insert(1, c[0].clone())),
                 "malformed",
                 1,
             ),
             (
-                "ts-audio".into(),
-                "AUDI chunk 7 with timestamp 131 instead of 130".into(),
-                rebuilt(&b, false, |c| c[7].ts += 1),
+                "timestamp-audio".into(),
+                "AUDI chunk 6 with timestamp 101 instead of 100".into(),
+                rebuilt(&b, false, |c| c[6].ts += 1),
                 "malformed",
-                7,
+                6,
             ),
             (
                 "unknown-critical".into(),
                 "an unknown critical chunk type Xtra at index 5: must stop".into(),
-                rebuilt(&b, true, |c| c.insert(5, Chunk::new(*b"Xtra", b"critical"))),
+                rebuilt(&b, true, |c| {
+                    c.insert(5, Chunk::new(*b"Xtra", b"critical").at(100))
+                }),
                 "unsupported",
                 5,
+            ),
+            // Timeline (§8).
+            (
+                "meta-late".into(),
+                "EVNT chunk 5 at frame 200, but the audio chunk after it holds frames 100..200: the event must sit before the chunk it happened in (reported at that audio chunk)".into(),
+                rebuilt(&b, false, |c| c[5].ts = 200),
+                "malformed",
+                6,
+            ),
+            (
+                "meta-late-far".into(),
+                "EVNT chunk 5 at frame 240, beyond the next audio chunk and inside the one after it".into(),
+                rebuilt(&b, false, |c| c[5].ts = 240),
+                "malformed",
+                6,
+            ),
+            (
+                "meta-late-end".into(),
+                "ANNO chunk 8 at frame 251 after the last audio, which ends at 250: metadata after the audio must be at exactly the total".into(),
+                rebuilt(&b, false, |c| c[8].ts = 251),
+                "malformed",
+                10,
+            ),
+            (
+                "meta-early".into(),
+                "EVNT chunk 5 at frame 99, before the audio already read (frames up to 100)".into(),
+                rebuilt(&b, false, |c| c[5].ts = 99),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-early-info-gap".into(),
+                "an EVNT marker at frame 0 inserted after AUDI chunk 4 (frames 0..100)".into(),
+                rebuilt(&b, false, |c| c.insert(5, marker(0))),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-order".into(),
+                "an EVNT marker at frame 120 right after the DTMF event at 130 (both inside the next audio chunk): metadata out of order".into(),
+                rebuilt(&b, false, |c| c.insert(6, marker(120))),
+                "malformed",
+                6,
+            ),
+            // Padding (§9.1).
+            (
+                "meta-padding-nonzero".into(),
+                "EVNT chunk 5's last padding byte is 01".into(),
+                raw_meta(5, &|p| *p.last_mut().unwrap() = 1),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-padding-wrong-bucket".into(),
+                "EVNT chunk 5 padded to body length 1024 (the next bucket, also the cap) instead of 256".into(),
+                raw_meta(5, &|p| p.resize(1024 - 12, 0)),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-padding-short".into(),
+                "EVNT chunk 5 padded to body length 255, one short of its bucket".into(),
+                raw_meta(5, &|p| {
+                    p.pop();
+                }),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-padding-unpadded".into(),
+                "EVNT chunk 5 with its length and JSON but no padding".into(),
+                raw_meta(5, &|p| {
+                    let n = u32::from_be_bytes(p[0..4].try_into().unwrap()) as usize;
+                    p.truncate(4 + n);
+                }),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-padding-json-length".into(),
+                "EVNT chunk 5's JSON length field (u32) says 300, past the end of the chunk".into(),
+                raw_meta(5, &|p| put(p, 0, 4, 300)),
+                "malformed",
+                5,
+            ),
+            (
+                "meta-padding-json-length-max".into(),
+                "PART chunk 1's JSON length field is FFFFFFFF".into(),
+                raw_meta(1, &|p| put(p, 0, 4, 0xFFFF_FFFF)),
+                "malformed",
+                1,
+            ),
+            (
+                "meta-padding-no-length".into(),
+                "ANNO chunk 8 with a payload of 3 bytes: no room for the JSON length".into(),
+                raw_meta(8, &|p| p.truncate(3)),
+                "malformed",
+                8,
+            ),
+            (
+                "meta-padding-info".into(),
+                "the INFO chunk's JSON length one short: the last byte of the JSON counts as padding and is not zero".into(),
+                raw_meta(0, &|p| {
+                    let n = u32::from_be_bytes(p[0..4].try_into().unwrap());
+                    put(p, 0, 4, n as u64 - 1);
+                }),
+                "malformed",
+                0,
             ),
         ];
         if l == 3 {
@@ -1895,7 +2913,7 @@ fn structure(g: &mut Gen) {
             };
             v.extend([
                 (
-                    "no-info".into(),
+                    "first-not-info".into(),
                     "chunk 0 is a PART chunk: the INFO chunk is missing".into(),
                     rebuilt(&b, true, |c| {
                         c.remove(0);
@@ -1904,30 +2922,23 @@ fn structure(g: &mut Gen) {
                     0,
                 ),
                 (
-                    "ts-info".into(),
+                    "timestamp-info".into(),
                     "INFO chunk with timestamp 1".into(),
                     rebuilt(&b, false, |c| c[0].ts = 1),
                     "malformed",
                     0,
                 ),
                 (
-                    "ts-event".into(),
-                    "EVNT chunk 6 with timestamp 129 instead of 130".into(),
-                    rebuilt(&b, false, |c| c[6].ts = 129),
-                    "malformed",
-                    6,
-                ),
-                (
-                    "partial-frame".into(),
-                    "AUDI chunk 8 with 39 bytes: not a whole number of 2-byte frames".into(),
+                    "audio-partial-frame".into(),
+                    "AUDI chunk 7 with 99 bytes: not a whole number of 2-byte frames".into(),
                     rebuilt(&b, false, |c| {
-                        c[8].payload.pop();
+                        c[7].payload.pop();
                     }),
                     "malformed",
-                    8,
+                    7,
                 ),
                 (
-                    "empty-audio".into(),
+                    "audio-empty".into(),
                     "an AUDI chunk with no samples (body length 12) at index 5".into(),
                     rebuilt(&b, true, |c| c.insert(5, Chunk::new(AUDI, b""))),
                     "malformed",
@@ -1936,14 +2947,14 @@ fn structure(g: &mut Gen) {
                 (
                     "event-unknown-participant".into(),
                     "EVNT naming participant zz, never declared".into(),
-                    pay(6, r#"{"type":"hold","participant":"zz"}"#),
+                    pay(5, r#"{"type":"hold","participant":"zz"}"#),
                     "malformed",
-                    6,
+                    5,
                 ),
                 (
-                    "event-before-participant".into(),
+                    "event-unknown-participant-declared-later".into(),
                     "EVNT join a1 placed before a1's PART chunk".into(),
-                    rebuilt(&b, true, |c| {
+                    rebuilt(&b, false, |c| {
                         let e = c.remove(3);
                         c.insert(1, e);
                     }),
@@ -1951,167 +2962,170 @@ fn structure(g: &mut Gen) {
                     1,
                 ),
                 (
-                    "duplicate-participant".into(),
+                    "participant-duplicate".into(),
                     "two PART chunks with id a1".into(),
                     rebuilt(&b, false, |c| c[2] = c[1].clone()),
                     "malformed",
                     2,
                 ),
                 (
-                    "json-invalid".into(),
+                    "struct-json-invalid".into(),
                     "EVNT payload that is not JSON (unterminated object)".into(),
-                    pay(6, r#"{"type":"dtmf","digits":"42""#),
+                    pay(5, r#"{"type":"dtmf","digits":"42""#),
                     "malformed",
-                    6,
+                    5,
                 ),
                 (
-                    "json-not-object".into(),
+                    "struct-json-not-object".into(),
                     "EVNT payload that is a JSON array, not an object".into(),
-                    pay(6, r#"["dtmf","42"]"#),
+                    pay(5, r#"["dtmf","42"]"#),
                     "malformed",
-                    6,
+                    5,
                 ),
                 (
-                    "json-too-deep".into(),
+                    "struct-json-too-deep".into(),
                     "ANNO payload nested 33 deep, past the default limit of 32".into(),
-                    pay(9, &deep),
+                    pay(8, &deep),
                     "limit-exceeded",
-                    9,
+                    8,
                 ),
                 (
-                    "event-unknown-type".into(),
+                    "struct-event-unknown-type".into(),
                     "EVNT of an unknown type".into(),
-                    pay(6, r#"{"type":"explode","participant":"c1"}"#),
+                    pay(5, r#"{"type":"explode","participant":"c1"}"#),
                     "malformed",
-                    6,
+                    5,
                 ),
                 (
-                    "dtmf-bad-digits".into(),
+                    "struct-dtmf-bad-digits".into(),
                     "DTMF event with digits outside 0-9*#A-D".into(),
-                    pay(6, r#"{"type":"dtmf","participant":"c1","digits":"4x"}"#),
+                    pay(5, r#"{"type":"dtmf","participant":"c1","digits":"4x"}"#),
                     "malformed",
-                    6,
+                    5,
                 ),
                 (
-                    "participant-bad-role".into(),
+                    "struct-participant-bad-role".into(),
                     "PART with an unknown role".into(),
                     pay(2, r#"{"id":"c1","role":"boss"}"#),
                     "malformed",
                     2,
                 ),
                 (
-                    "participant-bad-channel".into(),
+                    "struct-participant-bad-channel".into(),
                     "PART naming channel 2 of a 2-channel file".into(),
                     pay(2, r#"{"id":"c1","role":"customer","channels":[2]}"#),
                     "malformed",
                     2,
                 ),
                 (
-                    "info-channel-map".into(),
+                    "struct-info-channel-map".into(),
                     "INFO channel map with 1 entry for 2 channels".into(),
                     pay(0, r#"{"channels":["agent"]}"#),
                     "malformed",
                     0,
                 ),
                 (
-                    "info-started-at".into(),
+                    "struct-info-started-at".into(),
                     "INFO start anchor that is not an RFC 3339 time".into(),
                     pay(0, r#"{"started_at":"yesterday"}"#),
                     "malformed",
                     0,
                 ),
                 (
-                    "annotation-no-kind".into(),
+                    "struct-annotation-no-kind".into(),
                     "ANNO without a kind".into(),
-                    pay(9, r#"{"value":"x"}"#),
+                    pay(8, r#"{"value":"x"}"#),
                     "malformed",
-                    9,
-                ),
-                // The strict JSON profile (FORMAT.md §8.0).
-                (
-                    "json-duplicate-member".into(),
-                    "EVNT naming participant zz, then c1, under one repeated member name".into(),
-                    pay(
-                        6,
-                        r#"{"type":"hold","participant":"zz","participant":"c1"}"#,
-                    ),
-                    "malformed",
-                    6,
-                ),
-                (
-                    "json-null-member".into(),
-                    "EVNT with \"participant\": null (null never means absent)".into(),
-                    pay(6, r#"{"type":"dtmf","participant":null,"digits":"42"}"#),
-                    "malformed",
-                    6,
-                ),
-                (
-                    "json-number-range".into(),
-                    "ANNO holding the number 1e400, outside binary64".into(),
-                    pay(9, r#"{"kind":"tag","v":1e400}"#),
-                    "malformed",
-                    9,
-                ),
-                (
-                    "info-started-at-lower-t".into(),
-                    "INFO start anchor with a lower-case t (RFC 3339 exactly: upper-case T and Z)"
-                        .into(),
-                    pay(0, r#"{"started_at":"2026-11-23t10:15:00Z"}"#),
-                    "malformed",
-                    0,
-                ),
-                (
-                    "dtmf-redacted-with-digits".into(),
-                    "DTMF event marked redacted that still carries digits".into(),
-                    pay(
-                        6,
-                        r#"{"type":"dtmf","participant":"c1","redacted":true,"digits":"42"}"#,
-                    ),
-                    "malformed",
-                    6,
+                    8,
                 ),
             ]);
-            // Authentic INDX chunks that do not match the chunks they describe.
-            let ix = 10usize;
-            assert_eq!(b.chunks[ix].ty, INDX);
-            let idx = |f: &dyn Fn(&mut Vec<u8>)| resealed(&b, ix, |c| f(&mut c.payload));
-            for (name, comment, m) in [
+            // The strict JSON profile (§9.2).
+            for (name, comment, i, json) in STRICT_JSON {
+                v.push((
+                    name.to_string(),
+                    comment.to_string(),
+                    pay(*i, json),
+                    "malformed",
+                    *i,
+                ));
+            }
+        }
+        // Authentic INDX chunks that do not match the chunks they describe.
+        let ix = 9usize;
+        assert_eq!(b.chunks[ix].ty, INDX);
+        let idx = |f: &dyn Fn(&mut Vec<u8>)| resealed(&b, ix, |c| f(&mut c.payload));
+        let e = |k: usize| 24 + k * ENTRY_LEN;
+        let mut indexes = vec![
+            (
+                "index-entry-digest",
+                "INDX entry 6 (an AUDI chunk) with one bit of its chunk digest flipped",
+                idx(&|p| p[e(6) + 24 + 7] ^= 0x10),
+            ),
+            (
+                "index-entry-digest-meta",
+                "INDX entry 5 (the DTMF event) with one bit of its chunk digest flipped",
+                idx(&|p| p[e(5) + 55] ^= 0x01),
+            ),
+        ];
+        if l == 3 {
+            indexes.extend([
                 (
                     "index-entry-offset",
-                    "INDX entry 4 with its offset one too high",
+                    "INDX entry 4 with its stream offset one too high",
                     idx(&|p| {
-                        let at = 24 + 4 * 24 + 8;
+                        let at = e(4) + 8;
                         let o = u64::from_be_bytes(p[at..at + 8].try_into().unwrap());
                         put(p, at, 8, o + 1);
                     }),
                 ),
                 (
+                    "index-entry-offset-file",
+                    "INDX entry 4 with the chunk's file offset instead of its stream offset (counted from chunk 0)",
+                    idx(&|p| {
+                        let at = e(4) + 8;
+                        let o = u64::from_be_bytes(p[at..at + 8].try_into().unwrap());
+                        put(p, at, 8, o + b.base());
+                    }),
+                ),
+                (
                     "index-entry-type",
                     "INDX entry 4 with type PART instead of AUDI",
-                    idx(&|p| p[24 + 4 * 24..24 + 4 * 24 + 4].copy_from_slice(b"PART")),
+                    idx(&|p| p[e(4)..e(4) + 4].copy_from_slice(b"PART")),
                 ),
                 (
                     "index-entry-timestamp",
-                    "INDX entry 7 with timestamp 131",
-                    idx(&|p| put(p, 24 + 7 * 24 + 16, 8, 131)),
+                    "INDX entry 7 with timestamp 201",
+                    idx(&|p| put(p, e(7) + 16, 8, 201)),
                 ),
                 (
                     "index-entry-reserved",
                     "INDX entry 0 with non-zero reserved bytes",
-                    idx(&|p| p[24 + 4] = 1),
+                    idx(&|p| p[e(0) + 4] = 1),
                 ),
                 (
                     "index-count",
-                    "INDX describing 9 chunks instead of 10 (count and length agree)",
+                    "INDX describing 8 chunks instead of 9 (count and length agree)",
                     idx(&|p| {
-                        put(p, 16, 4, 9);
-                        p.truncate(p.len() - 24);
+                        put(p, 16, 4, 8);
+                        p.truncate(p.len() - ENTRY_LEN);
                     }),
                 ),
                 (
                     "index-length",
-                    "INDX whose count (10) disagrees with its length (9 entries)",
-                    idx(&|p| p.truncate(p.len() - 24)),
+                    "INDX whose count (9) disagrees with its length (8 entries)",
+                    idx(&|p| p.truncate(p.len() - ENTRY_LEN)),
+                ),
+                (
+                    "index-entry-v1-length",
+                    "INDX whose entries are 24 bytes long (version 1, no digest): the length disagrees with the count",
+                    idx(&|p| {
+                        let n = (p.len() - 24) / ENTRY_LEN;
+                        let mut q = p[..24].to_vec();
+                        for k in 0..n {
+                            q.extend_from_slice(&p[e(k)..e(k) + 24]);
+                        }
+                        *p = q;
+                    }),
                 ),
                 (
                     "index-first",
@@ -2128,13 +3142,14 @@ fn structure(g: &mut Gen) {
                     "INDX with non-zero reserved header bytes",
                     idx(&|p| p[23] = 1),
                 ),
-            ] {
-                v.push((name.into(), comment.into(), m, "malformed", ix));
-            }
+            ]);
+        }
+        for (name, comment, m) in indexes {
+            v.push((name.into(), comment.into(), m, "malformed", ix));
         }
         for (name, comment, m, class, i) in v {
             g.err(
-                &format!("struct-{name}-l{l}"),
+                &format!("{name}-l{l}"),
                 &format!("{comment} (an authentic chunk breaking a rule)"),
                 &m,
                 k,
@@ -2143,6 +3158,19 @@ fn structure(g: &mut Gen) {
                 At::Chunk(i),
             );
         }
+        g.ok(
+            &format!("ok-meta-at-total-l{l}"),
+            "an EVNT marker and the ANNO after the last audio chunk at frame 250, exactly the total: valid",
+            &rebuilt(&b, false, |c| c.insert(8, marker(250))),
+        );
+        g.ok(
+            &format!("ok-meta-inside-chunk-l{l}"),
+            "metadata at the first and last frame of the audio chunk after it (100 and 199), each just before that chunk",
+            &rebuilt(&b, false, |c| {
+                c[5].ts = 100;
+                c.insert(6, marker(199));
+            }),
+        );
     }
     // The previous-index link of a second INDX in a chain.
     let hdr = Hdr::new(2, Encoding::U8, 1, 8000, "multi-index");
@@ -2159,7 +3187,7 @@ fn structure(g: &mut Gen) {
         .0;
     let x = resealed(&m, second, |c| put(&mut c.payload, 0, 8, NO_OFFSET));
     g.err(
-        "struct-index-chain-l2",
+        "index-chain-l2",
         "second INDX of a chain whose previous-index offset is FFFFFFFFFFFFFFFF instead of the first INDX's offset (authentic)",
         &x,
         KeyUse::Right,
@@ -2167,6 +3195,233 @@ fn structure(g: &mut Gen) {
         "malformed",
         At::Chunk(second),
     );
+    let x = resealed(&m, second, |c| {
+        let o = u64::from_be_bytes(c.payload[0..8].try_into().unwrap());
+        put(&mut c.payload, 0, 8, o + m.base());
+    });
+    g.err(
+        "index-chain-file-offset-l2",
+        "second INDX of a chain whose previous-index offset is the first INDX's file offset instead of its stream offset",
+        &x,
+        KeyUse::Right,
+        &x.bytes(),
+        "malformed",
+        At::Chunk(second),
+    );
+}
+
+/// Vectors of the strict JSON profile (§9.2): name, comment, chunk, JSON. Until the
+/// strict parser lands, `tests/vectors.rs` lists them in `PENDING_STRICT_JSON`.
+pub const STRICT_JSON: &[(&str, &str, usize, &str)] = &[
+    (
+        "json-duplicate-top",
+        "EVNT with the member participant twice (zz, then the declared c1)",
+        5,
+        r#"{"type":"hold","participant":"zz","participant":"c1"}"#,
+    ),
+    (
+        "json-duplicate-nested",
+        "ANNO with a duplicate member name inside a nested object",
+        8,
+        r#"{"kind":"tag","value":{"a":1,"a":2}}"#,
+    ),
+    (
+        "json-duplicate-type",
+        "EVNT with the member type twice (dtmf, then hold)",
+        5,
+        r#"{"type":"dtmf","participant":"c1","digits":"42","type":"hold"}"#,
+    ),
+    (
+        "json-null-name",
+        "PART whose optional member name is null",
+        2,
+        r#"{"id":"c1","name":null,"role":"customer","channels":[1]}"#,
+    ),
+    (
+        "json-null-participant",
+        "EVNT marker whose optional member participant is null",
+        5,
+        r#"{"type":"marker","label":"x","participant":null}"#,
+    ),
+    (
+        "json-null-started-at",
+        "INFO whose optional member started_at is null",
+        0,
+        r#"{"id":"call","started_at":null}"#,
+    ),
+    (
+        "json-date-lowercase-t",
+        "INFO started_at 2026-11-23t10:15:00Z (lower-case t)",
+        0,
+        r#"{"started_at":"2026-11-23t10:15:00Z"}"#,
+    ),
+    (
+        "json-date-space",
+        "INFO started_at 2026-11-23 10:15:00Z (a space for T)",
+        0,
+        r#"{"started_at":"2026-11-23 10:15:00Z"}"#,
+    ),
+    (
+        "json-date-lowercase-z",
+        "INFO started_at 2026-11-23T10:15:00z (lower-case z)",
+        0,
+        r#"{"started_at":"2026-11-23T10:15:00z"}"#,
+    ),
+    (
+        "json-date-offset",
+        "INFO started_at 2026-11-23T10:15:00+01:00 (not UTC Z)",
+        0,
+        r#"{"started_at":"2026-11-23T10:15:00+01:00"}"#,
+    ),
+    (
+        "dtmf-redacted-with-digits",
+        "DTMF event with both redacted: true and digits",
+        5,
+        r#"{"type":"dtmf","participant":"c1","redacted":true,"digits":"42"}"#,
+    ),
+];
+
+/// The v2 integrity rules: digests and manifest pin the content even against a key
+/// holder; the recovered flag and event agree; the index describes everything.
+fn content(g: &mut Gen) {
+    for l in LEVELS {
+        let b = base(l, &format!("base-{l}"));
+        let k = KeyUse::natural(l);
+        let name = |fam: &str| {
+            if l == 3 && fam == "content-forgery" {
+                "content-forgery-gcm".to_string()
+            } else {
+                format!("{fam}-l{l}")
+            }
+        };
+        // A key holder (anyone at level 1) re-seals AUDI chunk 6 validly with other
+        // samples, keeping the INDX and END chunks: the index entry's digest fails.
+        let forged = resealed(&b, 6, |c| c.payload = noise(200, 99));
+        g.err(
+            &name("content-forgery"),
+            "AUDI chunk 6 re-sealed validly under the file's keys with other samples (as a key holder can), the old INDX and END kept: the index entry's chunk digest does not match",
+            &forged,
+            k,
+            &forged.bytes(),
+            "malformed",
+            At::Chunk(9),
+        );
+        // The same, with the INDX chunk rebuilt too: the manifest in END fails.
+        let mut m = rebuilt(&b, false, |c| c[6].payload = noise(200, 99));
+        let e = m.end_index();
+        let old = b.chunks[e].payload[48..80].to_vec();
+        m.chunks[e].payload[48..80].copy_from_slice(&old);
+        g.err(
+            &format!("manifest-content-forgery-l{l}"),
+            "AUDI chunk 6 re-sealed with other samples and the INDX rebuilt for it, the old END (and its manifest) kept: the manifest does not match",
+            &m,
+            k,
+            &m.bytes(),
+            "malformed",
+            At::Chunk(e),
+        );
+        // Recovered flag and event (§11, §17).
+        let m = rebuilt_flags(&b, false, 1, |_| {});
+        g.err(
+            &format!("recovered-flag-without-event-l{l}"),
+            "END's recovered flag set, but the stream holds no sasf.recovered event",
+            &m,
+            k,
+            &m.bytes(),
+            "malformed",
+            At::Chunk(m.end_index()),
+        );
+        let rec = Chunk::new(
+            EVNT,
+            br#"{"type":"custom","key":"sasf.recovered","value":{"after_chunk":7,"at_sample":250,"original_bytes":999,"reason":"truncated"}}"#,
+        )
+        .at(250);
+        let m = rebuilt(&b, false, |c| c.insert(8, rec.clone()));
+        g.err(
+            &format!("recovered-event-without-flag-l{l}"),
+            "a sasf.recovered event, but END's recovered flag is clear",
+            &m,
+            k,
+            &m.bytes(),
+            "malformed",
+            At::Chunk(m.end_index()),
+        );
+        let m = rebuilt_flags(&b, false, 1, |c| {
+            c.insert(8, rec.clone());
+            c.insert(8, rec.clone());
+        });
+        g.err(
+            &format!("recovered-event-twice-l{l}"),
+            "END's recovered flag set with two sasf.recovered events (exactly one is allowed)",
+            &m,
+            k,
+            &m.bytes(),
+            "malformed",
+            At::Chunk(m.end_index()),
+        );
+        let m = rebuilt_flags(&b, false, 1, |c| c.insert(8, rec.clone()));
+        g.ok(
+            &format!("ok-recovered-flag-and-event-l{l}"),
+            "END's recovered flag set with exactly one sasf.recovered event: valid, reported as recovered",
+            &m,
+        );
+        // No INDX before END although chunks are undescribed.
+        let m = finish_no_last_index(&b);
+        g.err(
+            &format!("end-undescribed-l{l}"),
+            "an authentic END (with a matching manifest) right after the content: no INDX chunk describes chunks 0..8",
+            &m,
+            k,
+            &m.bytes(),
+            "malformed",
+            At::Chunk(m.end_index()),
+        );
+    }
+}
+
+/// `b`'s content and an END chunk with every total right but no INDX before it.
+fn finish_no_last_index(b: &Model) -> Model {
+    // Build with an index, then drop the INDX and rebuild END from the rest.
+    let mut m = rebuilt(b, false, |_| {});
+    let ix = m.end_index() - 1;
+    assert_eq!(m.chunks[ix].ty, INDX);
+    m.chunks.remove(ix);
+    let raw = m.raw();
+    let e = m.end_index();
+    let mut manifest = Sha256::new();
+    manifest.update(b"SASF-v2/manifest");
+    manifest.update(m.hdr.h());
+    for r in &raw[..e] {
+        manifest.update(digest_of(&m.hdr, r));
+    }
+    let stream: u64 = raw[..e].iter().map(|r| r.len() as u64).sum();
+    let p = &mut m.chunks[e].payload;
+    put(p, 0, 8, e as u64);
+    put(p, 24, 8, stream);
+    put(p, 32, 8, NO_OFFSET);
+    let d: [u8; 32] = manifest.finalize().into();
+    p[48..80].copy_from_slice(&d);
+    m
+}
+
+/// Length hiding (§8 rule 4): two files whose events differ in time within one audio
+/// chunk (and in DTMF digit count) have the same chunk lengths.
+fn timeline_leak(g: &mut Gen) {
+    for l in LEVELS {
+        let a = base_with(l, &format!("leak-{l}"), 101, "42", Opts::default());
+        let b = base_with(l, &format!("leak-{l}"), 199, "1234567890", Opts::default());
+        assert_eq!(a.lengths(), b.lengths());
+        g.ok(
+            &format!("timeline-leak-a-l{l}"),
+            "the DTMF event (digits 42) at frame 101; its chunk lengths equal those of timeline-leak-b",
+            &a,
+        );
+        g.ok(
+            &format!("timeline-leak-b-l{l}"),
+            "the DTMF event (digits 1234567890) at frame 199, inside the same audio chunk as in timeline-leak-a: same chunk lengths",
+            &b,
+        );
+    }
 }
 
 fn lengths(g: &mut Gen) {
@@ -2193,7 +3448,7 @@ fn lengths(g: &mut Gen) {
             At::Chunk(7),
         );
         let m = rebuilt(&b, true, |c| {
-            c.insert(7, Chunk::new(*b"xtra", &noise(1013, 60)))
+            c.insert(7, Chunk::new(*b"xtra", &noise(1013, 60)).at(200))
         });
         g.err(
             &format!("len-above-cap-l{l}"),
@@ -2205,10 +3460,10 @@ fn lengths(g: &mut Gen) {
             At::Chunk(7),
         );
         let m = rebuilt(&b, true, |c| {
-            c.insert(7, Chunk::new(*b"xtra", &noise(1012, 61)))
+            c.insert(7, Chunk::new(*b"xtra", &noise(1012, 61)).at(200))
         });
         g.ok(
-            &format!("ok-ancillary-at-cap-l{l}"),
+            &format!("unknown-ancillary-at-cap-l{l}"),
             "an ancillary chunk whose body length is exactly the cap 1024, skipped",
             &m,
         );
@@ -2258,16 +3513,16 @@ fn lengths(g: &mut Gen) {
     }
     let b3 = base(3, "base-3");
     let off = b3.offsets();
-    let rest = off[b3.chunks.len()] - off[7] - 12;
+    let rest = off[b3.chunks.len()] - off[8] - 12;
     assert!(rest < 1024 + 16);
-    let x = b3.edited(|x, off| put(x, off[7] as usize, 4, 1024));
+    let x = b3.edited(|x, off| put(x, off[8] as usize, 4, 1024));
     g.err(
         "len-at-cap-truncated-l3",
-        "chunk 7's body length field 1024 (exactly the cap) but fewer bytes follow: the input ends inside that chunk",
+        "chunk 8's body length field 1024 (exactly the cap) but fewer bytes follow: the input ends inside that chunk",
         &b3,
         KeyUse::Right,
         &x,
         "truncated",
-        At::Truncated(7),
+        At::Truncated(8),
     );
 }
