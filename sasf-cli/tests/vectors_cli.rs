@@ -75,7 +75,7 @@ fn every_vector_through_the_cli() {
     for v in &vs {
         let file = dir.path().join("v.sasf");
         fs::write(&file, &v.bytes).unwrap();
-        let key_args: Vec<std::ffi::OsString> = match v.header["key"].as_str() {
+        let mut key_args: Vec<std::ffi::OsString> = match v.header["key"].as_str() {
             "none" => vec![],
             hex => {
                 let k = dir.path().join("v.key");
@@ -88,6 +88,17 @@ fn every_vector_through_the_cli() {
                 vec!["--key-file".into(), k.into()]
             }
         };
+        // The vector's requirement and expected context, as the CLI spells them.
+        if let Some(r) = v.header.get("require") {
+            key_args.extend(["--require".into(), r.into()]);
+        }
+        if let Some(c) = v.header.get("expect-context") {
+            let (id, tenant) = c.split_once('/').unwrap_or((c, ""));
+            key_args.extend(["--expect-id".into(), id.into()]);
+            if !tenant.is_empty() {
+                key_args.extend(["--expect-tenant".into(), tenant.into()]);
+            }
+        }
         let run = |args: &[&str]| {
             sasf()
                 .args(args)
