@@ -631,7 +631,11 @@ impl WavOut {
     pub fn write(&mut self, b: &[u8]) -> sasf_core::Result<()> {
         match self {
             WavOut::File(w) => w.write_data(b),
-            WavOut::Stdout(w) => w.write_data(b),
+            // A stream follows its input: each chunk's audio goes out as it comes.
+            WavOut::Stdout(w) => {
+                w.write_data(b)?;
+                w.flush()
+            }
         }
     }
     /// Finishes the WAV and commits the file.

@@ -322,3 +322,82 @@ fn a_live_pack_killed_mid_stream_leaves_a_partial_file_that_recover_salvages() {
     // All 20 s arrived, and all 20 whole chunks were kept.
     assert_eq!(v["samples"], 20 * 8000, "{v}");
 }
+
+#[test]
+fn converting_a_live_stream_outputs_each_chunk_as_it_arrives() {
+    // Issue 11: `convert - -o -` on a live stream emitted its first byte about 28
+    // chunk periods late. Now output follows input within one chunk.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d);
+    let file = d.join("call.sasf");
+    let mut wav = streamed_wav_header();
+    wav.extend((0..40 * 8000u32).flat_map(|i| ((i % 300) as i16 * 40).to_le_bytes()));
+    let input = d.join("call.wav");
+    std::fs::write(&input, &wav).unwrap();
+    sasf()
+        .arg("pack")
+        .arg(&input)
+        .arg("-o")
+        .arg(&file)
+        .arg("--key-file")
+        .arg(&key)
+        .arg("--encrypt")
+        .assert()
+        .success();
+    let bytes = std::fs::read(&file).unwrap();
+    let chunk = 12 + 12 + 16000 + 16; // prefix, body header, one second, GCM tag
+    let mut child = StdCommand::new(assert_cmd::cargo::cargo_bin("sasf"))
+        .env_remove("SASF_KEY_FILE")
+        .args(["convert", "-", "-o", "-", "--key-file"])
+        .arg(&key)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    // Header, key section and INFO, then the first five audio chunks; the input then
+    // stays open, as a live recording's would.
+    let info_end = {
+        let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
+        let h = 128 + ext;
+        let keys = 4 + u32::from_be_bytes(bytes[h..h + 4].try_into().unwrap()) as usize;
+        let at = h + keys;
+        at + 12 + u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize + 16
+    };
+    let fed = info_end + 5 * chunk;
+    stdin.write_all(&bytes[..fed]).unwrap();
+    stdin.flush().unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::Read;
+        let mut got = 0usize;
+        let mut buf = [0u8; 65536];
+        while let Ok(n) = stdout.read(&mut buf) {
+            if n == 0 {
+                break;
+            }
+            got += n;
+            let _ = tx.send(got);
+        }
+    });
+    // Five seconds of 8 kHz 16-bit mono audio, and the WAV header, with no more input.
+    let want = 5 * 16000;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut got = 0;
+    while got < want {
+        match rx.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(n) => got = n,
+            Err(_) => break,
+        }
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    drop(stdin);
+    assert!(
+        got >= want,
+        "only {got} bytes of output for five whole chunks of input"
+    );
+}

@@ -17,7 +17,7 @@ use anyhow::{Context, Result};
 use sasf_core::{Decoder, Key, Reader};
 
 use crate::cli::KeyArgs;
-use crate::io::{open_input, policy, shown, threads};
+use crate::io::{is_dash, open_input, policy, shown, threads};
 
 /// Most participants, events and annotations a command collects from one file.
 pub const MAX_RECORDS: usize = 1_000_000;
@@ -27,7 +27,10 @@ pub const MAX_RECORDS: usize = 1_000_000;
 pub fn open_sasf(path: &Path, key: Option<&Key>, args: &KeyArgs) -> Result<Reader<Box<dyn Read>>> {
     let input = open_input(path)?;
     let d = Decoder::new(input).with_context(|| shown(path))?;
-    let r = policy(d.threads(threads()), args)?
+    // Reading ahead on several threads waits for input to fill the read-ahead; from a
+    // pipe (perhaps a live recording) each chunk is released as soon as it arrives.
+    let regular = !is_dash(path) && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    let r = policy(d.threads(if regular { threads() } else { 1 }), args)?
         .open(key)
         .with_context(|| shown(path))?;
     Ok(r)

@@ -301,7 +301,10 @@ impl<R: Read> Decoder<R> {
         }
         let base = self.stream_start();
         let verifier = Verifier::new(self.header.clone(), &h, self.limits, base, context);
-        let max_inflight = crate::io::pool::max_inflight(self.header.max_chunk_len, self.threads);
+        // Read-ahead is bounded in bytes: as many chunks of the cap as the pool would
+        // keep in flight (at most 8 MiB, or two chunks above a 4 MiB cap).
+        let max_bytes = crate::io::pool::max_inflight(self.header.max_chunk_len, self.threads)
+            * (self.header.max_chunk_len as usize + level.tag_len());
         let mut r = Reader {
             inner: self.inner,
             read_offset: base,
@@ -310,10 +313,14 @@ impl<R: Read> Decoder<R> {
                 workers: Workers::new(self.threads),
                 done: Ordered::new(),
                 queue: VecDeque::new(),
+                gathering: Vec::new(),
+                gathered_bytes: 0,
+                queued_bytes: 0,
+                ready: None,
                 next_seq: 0,
                 free: Vec::new(),
                 stopped: false,
-                max_inflight,
+                max_bytes,
             }),
             level,
             tag_len: level.tag_len(),
@@ -455,19 +462,59 @@ fn open_chunk(
 }
 
 enum Queued {
-    Job { seq: u64, len: usize },
+    /// A chunk of body length `len`, opened as part of batch `seq`.
+    Job {
+        seq: u64,
+        len: usize,
+    },
     Stopped(Stop),
 }
+
+/// Chunks are handed to the workers in batches of at least this many bytes (or
+/// [`BATCH_CHUNKS`] chunks), so that tiny chunks do not pay a thread hand-over each.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Most chunks in one batch.
+const BATCH_CHUNKS: usize = 256;
+/// Most chunks read ahead, whatever their size.
+const MAX_QUEUED: usize = 4096;
 
 /// The read-ahead state of a [`Reader`] with more than one thread.
 struct ReadPar {
     workers: Workers,
-    done: Ordered<Opened>,
+    done: Ordered<Vec<Opened>>,
     queue: VecDeque<Queued>,
+    /// Fetched chunks not yet handed to a worker: prefix, buffer, body length.
+    gathering: Vec<([u8; PREFIX_LEN], Vec<u8>, usize)>,
+    gathered_bytes: usize,
+    /// Bytes of the chunks read ahead and not yet released.
+    queued_bytes: usize,
+    /// The opened chunks of the batch being released.
+    ready: Option<(u64, VecDeque<Opened>)>,
     next_seq: u64,
     free: Vec<Vec<u8>>,
     stopped: bool,
-    max_inflight: usize,
+    max_bytes: usize,
+}
+
+impl ReadPar {
+    /// Hands the gathered chunks to a worker as one batch.
+    fn dispatch(&mut self, suite: &Arc<Suite>, level: Integrity, h: [u8; 32]) {
+        if self.gathering.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.gathering);
+        self.gathered_bytes = 0;
+        let reply = self.done.reply(self.next_seq);
+        self.next_seq += 1;
+        let suite = Arc::clone(suite);
+        self.workers.run(move || {
+            let opened = batch
+                .into_iter()
+                .map(|(prefix, buf, len)| open_chunk(&suite, level, &h, &prefix, buf, len))
+                .collect();
+            reply.send(opened);
+        });
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -606,24 +653,27 @@ impl<R: Read> Reader<R> {
         r
     }
 
-    /// Reads ahead until enough chunks are in flight or reading stopped.
+    /// Reads ahead until enough bytes are in flight or reading stopped, handing the
+    /// chunks to the workers in batches.
     fn fill_ahead(&mut self) {
         let Some(par) = &mut self.par else { return };
-        while !par.stopped && par.queue.len() < par.max_inflight {
+        while !par.stopped && par.queued_bytes < par.max_bytes && par.queue.len() < MAX_QUEUED {
             let buf = par.free.pop().unwrap_or_default();
             let (off, idx) = (&mut self.read_offset, &mut self.read_index);
             let v = &self.verifier;
             let check = |p: &[u8; PREFIX_LEN], i: u64, at: u64| v.check_prefix_at(p, i, at);
             match fetch(&mut self.inner, off, idx, check, self.tag_len, buf) {
                 Ok((prefix, buf, len)) => {
-                    let (suite, h, level) = (Arc::clone(&self.suite), self.h, self.level);
-                    let seq = par.next_seq;
-                    let reply = par.done.reply(seq);
-                    par.next_seq += 1;
-                    par.workers.run(move || {
-                        reply.send(open_chunk(&suite, level, &h, &prefix, buf, len));
+                    par.queue.push_back(Queued::Job {
+                        seq: par.next_seq,
+                        len,
                     });
-                    par.queue.push_back(Queued::Job { seq, len });
+                    par.queued_bytes += len + self.tag_len;
+                    par.gathered_bytes += len;
+                    par.gathering.push((prefix, buf, len));
+                    if par.gathered_bytes >= BATCH_BYTES || par.gathering.len() >= BATCH_CHUNKS {
+                        par.dispatch(&self.suite, self.level, self.h);
+                    }
                 }
                 Err(stop) => {
                     par.queue.push_back(Queued::Stopped(stop));
@@ -631,6 +681,8 @@ impl<R: Read> Reader<R> {
                 }
             }
         }
+        // Whatever is gathered goes now: the caller is about to wait for it.
+        par.dispatch(&self.suite, self.level, self.h);
     }
 
     fn stop_error(&self, stop: Stop) -> Error {
@@ -669,7 +721,15 @@ impl<R: Read> Reader<R> {
             self.fill_ahead();
             let par = self.par.as_mut().expect("checked");
             match par.queue.pop_front().expect("fill_ahead leaves an entry") {
-                Queued::Job { seq, len } => (len, par.done.wait(seq)),
+                Queued::Job { seq, len } => {
+                    if par.ready.as_ref().map_or(true, |(s, _)| *s != seq) {
+                        par.ready = Some((seq, par.done.wait(seq).into()));
+                    }
+                    let (_, batch) = par.ready.as_mut().expect("just set");
+                    let opened = batch.pop_front().expect("one opened chunk per job");
+                    par.queued_bytes -= len + self.tag_len;
+                    (len, opened)
+                }
                 Queued::Stopped(stop) => return Err(self.stop_error(stop)),
             }
         } else {

@@ -332,6 +332,8 @@ impl WriterBuilder {
                 workers: Workers::new(self.threads),
                 done: Ordered::new(),
                 inflight: VecDeque::new(),
+                gathering: Vec::new(),
+                gathered_bytes: 0,
                 next_seq: 0,
                 free: Vec::new(),
                 // Enough chunks in flight to keep every worker busy, bounded in bytes.
@@ -379,16 +381,56 @@ fn random32() -> Result<[u8; 32]> {
     Ok(s)
 }
 
+/// Chunks are handed to the workers in batches of at least this many bytes (or
+/// [`BATCH_CHUNKS`] chunks), so that tiny chunks (one frame each, say) do not pay a
+/// thread hand-over each.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Most chunks in one batch.
+const BATCH_CHUNKS: usize = 256;
+
+/// A batch's chunks: their places, and their bodies until sealed.
+type Batch = Vec<(Ticket, Vec<u8>)>;
+
 /// The parallel sealing state of a [`Writer`].
 struct Par {
     workers: Workers,
-    done: Ordered<(Vec<u8>, Tag, [u8; 32])>,
-    /// Chunks handed to the workers, oldest first.
-    inflight: VecDeque<(u64, Ticket)>,
+    done: Ordered<Vec<(Vec<u8>, Tag, [u8; 32])>>,
+    /// Batches handed to the workers, oldest first: sequence number and tickets.
+    inflight: VecDeque<(u64, Vec<Ticket>)>,
+    /// The batch being gathered, and its bytes.
+    gathering: Batch,
+    gathered_bytes: usize,
     next_seq: u64,
     /// Body buffers to reuse.
     free: Vec<Vec<u8>>,
     max_inflight: usize,
+}
+
+impl Par {
+    /// Hands the gathered batch to a worker.
+    fn dispatch(&mut self, suite: &Arc<Suite>, level: Integrity, h: [u8; 32]) {
+        if self.gathering.is_empty() {
+            return;
+        }
+        let batch = std::mem::take(&mut self.gathering);
+        self.gathered_bytes = 0;
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        let reply = self.done.reply(seq);
+        let tickets = batch.iter().map(|(t, _)| *t).collect();
+        let suite = Arc::clone(suite);
+        self.workers.run(move || {
+            let sealed = batch
+                .into_iter()
+                .map(|(t, mut body)| {
+                    let (tag, digest) = seal_body(&suite, level, &h, &t.prefix, &mut body);
+                    (body, tag, digest)
+                })
+                .collect();
+            reply.send(sealed);
+        });
+        self.inflight.push_back((seq, tickets));
+    }
 }
 
 /// A metadata record waiting for the audio chunk it falls in, already checked and
@@ -674,21 +716,14 @@ impl<W: Write> Writer<W> {
         let ticket = self.sealer.begin(&body);
         match &mut self.par {
             Some(par) => {
-                let (suite, h, level, seq) = (
-                    Arc::clone(&self.suite),
-                    *self.sealer.h(),
-                    self.sealer.level(),
-                    par.next_seq,
-                );
-                let reply = par.done.reply(seq);
-                par.next_seq += 1;
-                let mut body = body;
-                let prefix = ticket.prefix;
-                par.workers.run(move || {
-                    let (tag, digest) = seal_body(&suite, level, &h, &prefix, &mut body);
-                    reply.send((body, tag, digest));
-                });
-                par.inflight.push_back((seq, ticket));
+                par.gathered_bytes += body.len();
+                par.gathering.push((ticket, body));
+                if par.gathered_bytes >= BATCH_BYTES
+                    || par.gathering.len() >= BATCH_CHUNKS
+                    || self.flush_each_chunk
+                {
+                    par.dispatch(&self.suite, self.sealer.level(), *self.sealer.h());
+                }
             }
             None => {
                 let mut body = body;
@@ -718,21 +753,27 @@ impl<W: Write> Writer<W> {
         Ok(back)
     }
 
-    /// Writes sealed chunks, in order, until at most `keep` are still in flight.
+    /// Writes sealed chunks, in order, until at most `keep` batches are still in
+    /// flight (with `keep == 0`, the batch being gathered is sealed and written too).
     fn drain(&mut self, keep: usize) -> Result<()> {
         let Some(par) = &mut self.par else {
             return Ok(());
         };
+        if keep == 0 {
+            par.dispatch(&self.suite, self.sealer.level(), *self.sealer.h());
+        }
         while par.inflight.len() > keep {
-            let (seq, ticket) = par.inflight.pop_front().expect("non-empty");
-            let (body, tag, digest) = par.done.wait(seq);
-            self.sealer.commit(&ticket, &digest);
-            if let Some(mut b) =
-                self.out
-                    .put_owned(&ticket.prefix, body, &tag, self.flush_each_chunk)?
-            {
-                b.clear();
-                par.free.push(b);
+            let (seq, tickets) = par.inflight.pop_front().expect("non-empty");
+            let sealed = par.done.wait(seq);
+            for (ticket, (body, tag, digest)) in tickets.iter().zip(sealed) {
+                self.sealer.commit(ticket, &digest);
+                if let Some(mut b) =
+                    self.out
+                        .put_owned(&ticket.prefix, body, &tag, self.flush_each_chunk)?
+                {
+                    b.clear();
+                    par.free.push(b);
+                }
             }
         }
         Ok(())

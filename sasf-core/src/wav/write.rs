@@ -215,6 +215,13 @@ impl<W: Write> WavWriter<W> {
         Ok(())
     }
 
+    /// Flushes what has been written to the underlying writer (for a stream, so
+    /// that output follows input).
+    pub fn flush(&mut self) -> Result<()> {
+        self.inner.flush()?;
+        Ok(())
+    }
+
     /// Checks for a partial final frame and, if `pad`, writes the pad byte of an odd
     /// data chunk.
     fn end_data(&mut self, pad: bool) -> Result<()> {
