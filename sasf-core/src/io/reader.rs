@@ -477,6 +477,9 @@ const BATCH_BYTES: usize = 256 * 1024;
 const BATCH_CHUNKS: usize = 256;
 /// Most chunks read ahead, whatever their size.
 const MAX_QUEUED: usize = 4096;
+/// Batches whose chunks average fewer bytes than this are opened on the reading thread:
+/// the hand-over would cost more than the work.
+const INLINE_BELOW: usize = 4096;
 
 /// The read-ahead state of a [`Reader`] with more than one thread.
 struct ReadPar {
@@ -503,17 +506,24 @@ impl ReadPar {
             return;
         }
         let batch = std::mem::take(&mut self.gathering);
+        // Chunks this small cost more to hand over than to open: open them here.
+        let inline = self.gathered_bytes < INLINE_BELOW * batch.len();
         self.gathered_bytes = 0;
         let reply = self.done.reply(self.next_seq);
         self.next_seq += 1;
         let suite = Arc::clone(suite);
-        self.workers.run(move || {
+        let job = move || {
             let opened = batch
                 .into_iter()
                 .map(|(prefix, buf, len)| open_chunk(&suite, level, &h, &prefix, buf, len))
                 .collect();
             reply.send(opened);
-        });
+        };
+        if inline {
+            job();
+        } else {
+            self.workers.run(job);
+        }
     }
 }
 

@@ -19,7 +19,14 @@ enum OutMsg {
     Flush(std::sync::mpsc::SyncSender<std::io::Result<()>>),
 }
 
+/// Small chunks are gathered into one message of about this many bytes, so that a
+/// stream of tiny chunks does not pay a thread hand-over per chunk.
+const GATHER_BYTES: usize = 256 * 1024;
+
 pub(crate) struct OutThread<W> {
+    /// Small chunks waiting to be sent as one message.
+    gathered: Vec<u8>,
+    flush_each_chunk: bool,
     tx: Option<std::sync::mpsc::SyncSender<OutMsg>>,
     handle: Option<std::thread::JoinHandle<(W, std::io::Result<()>)>>,
     /// Body buffers the thread has written, for reuse.
@@ -68,6 +75,8 @@ impl<W: Write + Send + 'static> OutThread<W> {
             })
             .expect("spawning the output thread");
         OutThread {
+            gathered: Vec::new(),
+            flush_each_chunk,
             tx: Some(tx),
             handle: Some(handle),
             free,
@@ -76,7 +85,34 @@ impl<W: Write + Send + 'static> OutThread<W> {
 }
 
 impl<W> OutThread<W> {
+    /// Sends the gathered small chunks, if any.
+    fn send_gathered(&mut self) -> std::io::Result<()> {
+        if self.gathered.is_empty() {
+            return Ok(());
+        }
+        let b = std::mem::take(&mut self.gathered);
+        self.send_now(OutMsg::Raw(b))
+    }
+
+    /// Sends `msg` after whatever was gathered before it.
     fn send(&mut self, msg: OutMsg) -> std::io::Result<()> {
+        self.send_gathered()?;
+        self.send_now(msg)
+    }
+
+    /// Queues a small chunk; sends the gathered chunks when there are enough of them
+    /// (or at once, for a stream flushed chunk by chunk).
+    fn gather(&mut self, prefix: &[u8; PREFIX_LEN], body: &[u8], tag: &Tag) -> std::io::Result<()> {
+        self.gathered.extend_from_slice(prefix);
+        self.gathered.extend_from_slice(body);
+        self.gathered.extend_from_slice(tag.as_slice());
+        if self.gathered.len() >= GATHER_BYTES || self.flush_each_chunk {
+            self.send_gathered()?;
+        }
+        Ok(())
+    }
+
+    fn send_now(&mut self, msg: OutMsg) -> std::io::Result<()> {
         let sent = self
             .tx
             .as_ref()
@@ -108,6 +144,7 @@ impl<W> Drop for OutThread<W> {
     fn drop(&mut self) {
         // A writer dropped without `finish`: let the thread write what it has and
         // drop the output (for a temporary file, that removes it) before returning.
+        let _ = self.send_gathered();
         self.tx = None;
         if let Some(h) = self.handle.take() {
             let _ = h.join();
@@ -141,6 +178,7 @@ impl<W: Write> Sink<W> {
                 }
                 Ok(())
             }
+            Sink::Thread(t) if body.len() < GATHER_BYTES / 4 => t.gather(prefix, body, tag),
             Sink::Thread(t) => t.send(OutMsg::Chunk(*prefix, body.to_vec(), *tag)),
         }
     }
@@ -156,6 +194,10 @@ impl<W: Write> Sink<W> {
         match self {
             Sink::Direct(_) => {
                 self.put(prefix, &body, tag, flush)?;
+                Ok(Some(body))
+            }
+            Sink::Thread(t) if body.len() < GATHER_BYTES / 4 => {
+                t.gather(prefix, &body, tag)?;
                 Ok(Some(body))
             }
             Sink::Thread(t) => {
@@ -181,7 +223,10 @@ impl<W: Write> Sink<W> {
     pub(crate) fn into_inner(self) -> std::io::Result<W> {
         match self {
             Sink::Direct(w) => Ok(w),
-            Sink::Thread(mut t) => t.join(),
+            Sink::Thread(mut t) => {
+                t.send_gathered()?;
+                t.join()
+            }
         }
     }
 }

@@ -387,6 +387,9 @@ fn random32() -> Result<[u8; 32]> {
 const BATCH_BYTES: usize = 256 * 1024;
 /// Most chunks in one batch.
 const BATCH_CHUNKS: usize = 256;
+/// Batches whose chunks average fewer bytes than this are sealed on the caller's
+/// thread: the hand-over would cost more than the work.
+const INLINE_BELOW: usize = 4096;
 
 /// A batch's chunks: their places, and their bodies until sealed.
 type Batch = Vec<(Ticket, Vec<u8>)>;
@@ -413,13 +416,15 @@ impl Par {
             return;
         }
         let batch = std::mem::take(&mut self.gathering);
+        // Chunks this small cost more to hand over than to seal: seal them here.
+        let inline = self.gathered_bytes < INLINE_BELOW * batch.len();
         self.gathered_bytes = 0;
         let seq = self.next_seq;
         self.next_seq += 1;
         let reply = self.done.reply(seq);
         let tickets = batch.iter().map(|(t, _)| *t).collect();
         let suite = Arc::clone(suite);
-        self.workers.run(move || {
+        let job = move || {
             let sealed = batch
                 .into_iter()
                 .map(|(t, mut body)| {
@@ -428,7 +433,12 @@ impl Par {
                 })
                 .collect();
             reply.send(sealed);
-        });
+        };
+        if inline {
+            job();
+        } else {
+            self.workers.run(job);
+        }
         self.inflight.push_back((seq, tickets));
     }
 }
