@@ -1,19 +1,23 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/<target>/ with seed inputs (the corpus directories are git-ignored):
-#   decode, chunked, seek  the SASF bytes of every conformance vector (testdata/vectors/*.vec
-#                    with its text header stripped) and the kept fuzz fixtures;
+#   decode, chunked, seek, parity
+#                    version-2 files written by the crate at every level (the example
+#                    sasf-core/examples/fuzz_seeds.rs, from common::seed_files), the SASF
+#                    bytes of every version-2 conformance vector (testdata/vectors/*.vec
+#                    with its text header stripped; version-1 vectors are skipped) and
+#                    the kept fuzz fixtures;
 #   wav              a few small hand-made WAV headers (RIFF, streamed, extensible, RF64)
 #                    and the first 2 KiB of testdata/sample-call.wav;
 #   metadata         testdata/sample-call.json and a few small documents;
-#   roundtrip        a few vectors' bytes (any bytes drive that target).
+#   roundtrip        a few seed files' bytes (any bytes drive that target).
 # Run from anywhere; then, from fuzz/:
-#   RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=300 -rss_limit_mb=512
+#   RUSTC_BOOTSTRAP=1 cargo fuzz run decode -- -max_total_time=60 -rss_limit_mb=1024
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 corpus="$here/corpus"
-for t in decode chunked seek wav metadata roundtrip; do
+for t in decode chunked seek parity wav metadata roundtrip; do
     mkdir -p "$corpus/$t"
 done
 
@@ -25,22 +29,29 @@ strip_header() {
     tail -c +"$((bytes + 1))" "$1"
 }
 
+sasf_targets="decode chunked seek parity"
+(cd "$root" && cargo run -q -p sasf-core --example fuzz_seeds -- "$corpus/.seeds") >/dev/null
+for f in "$corpus"/.seeds/*; do
+    for t in $sasf_targets; do cp "$f" "$corpus/$t/seed-$(basename "$f")"; done
+done
 n=0
 for v in "$root"/testdata/vectors/*.vec; do
+    [ -f "$v" ] || continue
     name="$(basename "$v" .vec)"
-    strip_header "$v" >"$corpus/decode/$name"
-    cp "$corpus/decode/$name" "$corpus/chunked/$name"
-    cp "$corpus/decode/$name" "$corpus/seek/$name"
+    strip_header "$v" >"$corpus/.vector"
+    # Bytes 8-9 are the version: only version-2 vectors are worth mutating.
+    [ "$(head -c 10 "$corpus/.vector" | tail -c 2 | od -An -tx1 | tr -d ' ')" = 0002 ] || continue
+    for t in $sasf_targets; do cp "$corpus/.vector" "$corpus/$t/$name"; done
     n=$((n + 1))
 done
-for f in "$root"/testdata/fuzz-fixtures/seek/*; do
-    [ -f "$f" ] && cp "$f" "$corpus/seek/"
+rm -f "$corpus/.vector"
+for t in $sasf_targets; do
+    for f in "$root"/testdata/fuzz-fixtures/*/*.sasf; do
+        [ -f "$f" ] && cp "$f" "$corpus/$t/"
+    done
 done
-for f in "$root"/testdata/fuzz-fixtures/decode/* "$root"/testdata/fuzz-fixtures/chunked/*; do
-    [ -f "$f" ] && cp "$f" "$corpus/decode/" && cp "$f" "$corpus/chunked/"
-done
-for name in ok-call-l1 ok-call-l3 ok-all-types-l2 ok-encoding-f64-l3; do
-    cp "$corpus/decode/$name" "$corpus/roundtrip/$name"
+for name in call-l1 call-l2 call-l3 one-frame-l1; do
+    cp "$corpus/.seeds/$name" "$corpus/roundtrip/$name"
 done
 
 # Little-endian integers for the WAV headers.
@@ -64,4 +75,4 @@ printf '{}' >"$corpus/metadata/empty"
 printf '{"recording":{"id":"x","started_at":"2026-11-23T10:15:00Z","channels":["a","b"]},"participants":[{"id":"a","role":"agent","channels":[0]}],"events":[{"at_ms":5,"type":"transfer","mode":"blind","participant":"a","to":"+1555"},{"at_sample":9,"type":"custom","key":"a.b","value":[1,{"x":null}]}],"annotations":[{"kind":"tag","value":"v"}]}' >"$corpus/metadata/full"
 printf '{"events":[{"at_ms":1,"type":"dtmf","digits":"12#","redacted":true},{"at_ms":2,"type":"conference","participants":[]}]}' >"$corpus/metadata/dtmf"
 
-echo "seeded: $n vectors into decode and chunked; $(ls "$corpus/wav" | wc -l) wav; $(ls "$corpus/metadata" | wc -l) metadata; $(ls "$corpus/roundtrip" | wc -l) roundtrip"
+echo "seeded: $(ls "$corpus/.seeds" | wc -l) writer seeds and $n v2 vectors into $sasf_targets; $(ls "$corpus/wav" | wc -l) wav; $(ls "$corpus/metadata" | wc -l) metadata; $(ls "$corpus/roundtrip" | wc -l) roundtrip"

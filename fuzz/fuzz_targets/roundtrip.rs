@@ -100,7 +100,7 @@ fn case(u: &mut Unstructured<'_>) -> Result<Case> {
                     TransferMode::Consult
                 },
                 from: who.clone(),
-                // Never empty: the writer refuses an empty `to` (FORMAT.md §8.3).
+                // Never empty: the writer refuses an empty `to` (FORMAT.md §9.5).
                 to: format!("to {}", text(u, 30)?),
             },
             4 => EventKind::Custom {
@@ -183,8 +183,11 @@ fn run(c: Case) {
     }
     let file = w.finish().expect("finish");
 
+    // A keyless file is opened without the key: with one, the reader would require
+    // authentication by it (FORMAT.md §13).
+    let key_for_reading = (c.level > 1).then_some(&key);
     let mut r = Decoder::new(&file[..])
-        .and_then(|d| d.open(Some(&key)))
+        .and_then(|d| d.open(key_for_reading))
         .expect("open");
     let (mut audio, mut parts, mut events, mut annos) =
         (Vec::new(), Vec::new(), Vec::new(), Vec::new());

@@ -510,7 +510,10 @@ impl<R: Read + Seek> RandomAccess<R> {
         let known: std::collections::HashSet<String> =
             meta.participants.iter().map(|p| p.id.clone()).collect();
         let mut delivered = 0u64;
-        let mut group = s;
+        // After stepping back, `entries` spans groups s..: go on after the last of them.
+        let mut group = (self.summaries.iter())
+            .rposition(|g| entries.last().is_some_and(|(i, _)| g.first_chunk <= *i))
+            .unwrap_or(s);
         let mut k = start;
         'scan: loop {
             while k >= entries.len() {

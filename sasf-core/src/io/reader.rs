@@ -603,7 +603,7 @@ impl<R: Read> Reader<R> {
     /// The next authenticated chunk, `Ok(None)` after the end chunk. After an error
     /// the reader stays failed.
     pub fn next_chunk(&mut self) -> Result<Option<RawChunk<'_>>> {
-        if self.verifier.totals().is_some() {
+        if self.verifier.totals().is_some() && !self.failed {
             return Ok(None);
         }
         let c = self.advance()?;
@@ -619,7 +619,7 @@ impl<R: Read> Reader<R> {
 
     /// The next authenticated item, `Ok(None)` after the end chunk.
     pub fn next_item(&mut self) -> Result<Option<Item<'_>>> {
-        if self.verifier.totals().is_some() {
+        if self.verifier.totals().is_some() && !self.failed {
             return Ok(None);
         }
         let c = self.advance()?;
