@@ -442,19 +442,6 @@ fn seeds_are_accepted_by_both_readers_and_reseal_keeps_them() {
     }
 }
 
-/// Inputs on which the readers are known to disagree because of an open crate bug
-/// (`testdata/fuzz-fixtures/README.md`). They stay replayed: the test fails as soon as
-/// one of them no longer shows the bug, so that it is taken off this list and then
-/// checked like every other input.
-const KNOWN_OPEN: &[&str] = &[
-    // Random access never compares an audio chunk's own type and timestamp with its
-    // index entry's: it accepts an AUDI chunk whose (authentic) timestamp is not the
-    // one its entry states, which the streaming reader refuses.
-    "audio-timestamp-differs-from-index-entry.sasf",
-    "call-l1: an audio timestamp one frame on, re-sealed (mode 0)",
-    "call-l2: an audio timestamp one frame on, re-sealed (mode 0)",
-];
-
 #[test]
 fn readers_agree_on_kept_and_hostile_v2_inputs() {
     let mut n = 0;
@@ -465,7 +452,6 @@ fn readers_agree_on_kept_and_hostile_v2_inputs() {
         .chain(kept("seek"))
         .chain(seed_files())
         .chain(hostile_v2());
-    let mut still_open = Vec::new();
     for (name, data) in all {
         for (target, f) in [
             ("parity", parity_case as fn(&[u8])),
@@ -474,22 +460,9 @@ fn readers_agree_on_kept_and_hostile_v2_inputs() {
             ("seek", seek_case),
         ] {
             let r = std::panic::catch_unwind(|| f(&data));
-            if target == "parity" && KNOWN_OPEN.contains(&name.as_str()) {
-                assert!(
-                    r.is_err(),
-                    "{name:?} no longer shows its bug: take it off KNOWN_OPEN"
-                );
-                still_open.push(name.clone());
-                continue;
-            }
             assert!(r.is_ok(), "{target} on {name:?} panicked");
         }
         n += 1;
     }
-    assert_eq!(
-        still_open.len(),
-        KNOWN_OPEN.len(),
-        "every KNOWN_OPEN input exists: {still_open:?}"
-    );
     assert!(n >= 100, "{n} inputs");
 }

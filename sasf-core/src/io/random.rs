@@ -528,6 +528,14 @@ impl<R: Read + Seek> RandomAccess<R> {
             k += 1;
             let c = self.read_chunk_checked(e.offset, index, Some(&e.digest))?;
             let place = Place::chunk(c.index, c.offset);
+            // The digest pins the bytes; the entry's type and timestamp are the index's
+            // own claims, which the structure pass trusted for audio it did not read.
+            if c.chunk_type != e.chunk_type || c.timestamp != e.timestamp {
+                return Err(Error::malformed(
+                    "the chunk does not match its index entry",
+                    place,
+                ));
+            }
             match c.chunk_type {
                 ChunkType::AUDIO => {
                     let start = c.timestamp;
