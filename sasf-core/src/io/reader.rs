@@ -758,7 +758,11 @@ impl<R: Read> Reader<R> {
         let Opened { buf, ok, digest } = opened;
         let old = std::mem::replace(&mut self.buf, buf);
         if let Some(par) = &mut self.par {
-            par.free.push(old);
+            // A buffer grown for an unusually large chunk (an index chunk among tiny
+            // audio chunks) is not kept around for small ones.
+            if old.capacity() <= 4 * old.len().max(4096) && par.free.len() < MAX_QUEUED {
+                par.free.push(old);
+            }
         }
         if !ok {
             return Err(Error::new(ErrorKind::AuthFailed { place }));
