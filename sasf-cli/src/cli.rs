@@ -127,8 +127,13 @@ Examples:
         #[arg(long, value_name = "DAYS", default_value_t = 0)]
         retention_days: u32,
         /// Skip reading the finished file back before renaming it into place.
-        #[arg(long)]
+        #[arg(long, conflicts_with = "verify_all")]
         no_verify: bool,
+        /// Read every byte of the finished file back and verify it (as `sasf verify`)
+        /// before renaming it into place. By default only its structure is read back:
+        /// the end chunk, the index chain, the metadata and the manifest.
+        #[arg(long)]
+        verify_all: bool,
         /// Bind the file to its recording id (recording.id in --meta) and tenant
         /// (recording.tenant): readers given `--expect-id` refuse any other file.
         #[arg(long)]
