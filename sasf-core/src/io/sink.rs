@@ -43,7 +43,14 @@ impl<W: Write + Send + 'static> OutThread<W> {
                 let mut res = Ok(());
                 for msg in rx {
                     match msg {
-                        OutMsg::Raw(b) => res = out.write_all(&b),
+                        // Raw bytes are the header and gathered small chunks: a
+                        // stream flushed chunk by chunk flushes them too.
+                        OutMsg::Raw(b) => {
+                            res = out.write_all(&b);
+                            if res.is_ok() && flush_each_chunk {
+                                res = out.flush();
+                            }
+                        }
                         OutMsg::Chunk(prefix, body, tag) => {
                             res = (|| {
                                 out.write_all(&prefix)?;
