@@ -13,7 +13,7 @@ use sasf_core::meta::Metadata;
 use sasf_core::{Decoder, Integrity, Key};
 
 use crate::cli::{KeyArgs, RangeArgs};
-use crate::io::{is_dash, load_key, shown, Progress};
+use crate::io::{is_dash, load_key, shown, threads, Progress};
 use crate::output::{self, Kind, Opts, Output, WavOut};
 
 /// Parses HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
@@ -122,7 +122,11 @@ pub fn to_wav(
 ) -> Result<Converted> {
     let key = load_key(key_args)?;
     let name = shown(file);
-    let mut r = super::open_sasf(file, key.as_ref(), key_args)?;
+    // A range of a seekable file is read through the index: this first reader only
+    // gives the header, so it reads nothing ahead.
+    let ranged = (range.from.is_some() || range.to.is_some()) && seekable(file);
+    let n = if ranged { 1 } else { threads() };
+    let mut r = super::open_sasf_threads(file, key.as_ref(), key_args, n)?;
     let format = r.header().format;
     let rate = format.sample_rate;
     let span = frames(range, rate)?;

@@ -25,12 +25,23 @@ pub const MAX_RECORDS: usize = 1_000_000;
 /// Opens a SASF file (or stdin) with `key`, under the requirement and expected
 /// context of `args`, and authenticates its header and key section.
 pub fn open_sasf(path: &Path, key: Option<&Key>, args: &KeyArgs) -> Result<Reader<Box<dyn Read>>> {
+    open_sasf_threads(path, key, args, threads())
+}
+
+/// [`open_sasf`] with at most `n` threads (1 when the reader is only asked for its
+/// header before random access takes over: nothing is read ahead).
+pub fn open_sasf_threads(
+    path: &Path,
+    key: Option<&Key>,
+    args: &KeyArgs,
+    n: usize,
+) -> Result<Reader<Box<dyn Read>>> {
     let input = open_input(path)?;
     let d = Decoder::new(input).with_context(|| shown(path))?;
     // Reading ahead on several threads waits for input to fill the read-ahead; from a
     // pipe (perhaps a live recording) each chunk is released as soon as it arrives.
     let regular = !is_dash(path) && std::fs::metadata(path).is_ok_and(|m| m.is_file());
-    let r = policy(d.threads(if regular { threads() } else { 1 }), args)?
+    let r = policy(d.threads(if regular { n } else { 1 }), args)?
         .open(key)
         .with_context(|| shown(path))?;
     Ok(r)

@@ -46,6 +46,10 @@ impl OwnedChunk {
     }
 }
 
+/// Most bytes of INDX chunks kept between following the chain and checking the
+/// structure; past it they are read again.
+const INDEX_CACHE_BYTES: usize = 8 * 1024 * 1024;
+
 /// One INDX chunk, kept in memory (one per 1024 chunks by default).
 #[derive(Debug, Clone)]
 struct IndexSummary {
@@ -117,8 +121,8 @@ impl<R: Read + Seek> Reader<R> {
             participants: Vec::new(),
         };
         let end = ra.read_end()?;
-        ra.load_index()?;
-        ra.verify_structure(p.context, end)?;
+        let cached = ra.load_index()?;
+        ra.verify_structure(p.context, end, cached)?;
         Ok(ra)
     }
 }
@@ -305,7 +309,12 @@ impl<R: Read + Seek> RandomAccess<R> {
             .collect()
     }
 
-    fn load_index(&mut self) -> Result<()> {
+    /// Follows the INDX chain back to chunk 0. Returns the INDX chunks read, in order,
+    /// while they fit in [`INDEX_CACHE_BYTES`] (the structure pass then need not read
+    /// them again).
+    fn load_index(&mut self) -> Result<Vec<Option<OwnedChunk>>> {
+        let mut cache = Vec::new();
+        let mut cached_bytes = 0usize;
         let mut at = self.totals.last_index_offset;
         let mut next_first = self.totals.chunks; // the chunk after the newest INDX described
         let mut out = Vec::new();
@@ -336,8 +345,11 @@ impl<R: Read + Seek> RandomAccess<R> {
             });
             next_first = h.first_chunk;
             at = h.prev_index_offset;
+            cached_bytes += c.body.len();
+            cache.push((cached_bytes <= INDEX_CACHE_BYTES).then_some(c));
         }
         out.reverse();
+        cache.reverse();
         // The chain must describe every chunk before END from chunk 0 on.
         if next_first != 0 {
             let place = self.place(self.totals.chunks, self.totals.stream_bytes);
@@ -347,12 +359,17 @@ impl<R: Read + Seek> RandomAccess<R> {
             ));
         }
         self.summaries = out;
-        Ok(())
+        Ok(cache)
     }
 
     /// Runs the streaming reader's verifier over the whole stream, taking audio from
     /// the index. Collects the participants.
-    fn verify_structure(&mut self, context: Option<[u8; 32]>, end: OwnedChunk) -> Result<()> {
+    fn verify_structure(
+        &mut self,
+        context: Option<[u8; 32]>,
+        end: OwnedChunk,
+        mut cached: Vec<Option<OwnedChunk>>,
+    ) -> Result<()> {
         let mut v = Verifier::new(
             self.header.clone(),
             &self.h,
@@ -362,7 +379,10 @@ impl<R: Read + Seek> RandomAccess<R> {
         );
         for s in 0..self.summaries.len() {
             let sum = self.summaries[s].clone();
-            let (ic, _) = self.read_index(sum.offset)?;
+            let ic = match cached.get_mut(s).and_then(Option::take) {
+                Some(c) => c,
+                None => self.read_index(sum.offset)?.0,
+            };
             let place = self.place(ic.index, sum.offset);
             let entries = self.entries_of(&ic, place)?;
             for (j, e) in entries.iter().enumerate() {

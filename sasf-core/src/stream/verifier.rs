@@ -46,8 +46,9 @@ pub(crate) struct Verifier {
     samples: u64,
     audio_bytes: u64,
     manifest: Sha256,
-    /// SHA-256 of the index entries expected for the chunks since the last INDX.
-    idx_hasher: Sha256,
+    /// The index entries expected for the chunks since the last INDX, as bytes (at
+    /// most one INDX payload, so within the chunk cap).
+    expected_entries: Vec<u8>,
     idx_count: u64,
     idx_first: u64,
     last_index_offset: u64,
@@ -84,7 +85,7 @@ impl Verifier {
             samples: 0,
             audio_bytes: 0,
             manifest,
-            idx_hasher: Sha256::new(),
+            expected_entries: Vec::new(),
             idx_count: 0,
             idx_first: 0,
             last_index_offset: NO_OFFSET,
@@ -216,7 +217,9 @@ impl Verifier {
     }
 
     fn describe(&mut self, e: &IndexEntry) {
-        self.idx_hasher.update(e.to_bytes());
+        if self.expected_entries.len() < self.header.max_chunk_len as usize {
+            self.expected_entries.extend_from_slice(&e.to_bytes());
+        }
         self.idx_count += 1;
     }
 
@@ -475,13 +478,13 @@ impl Verifier {
         let h = IndexHeader::parse(payload).ok_or_else(|| {
             Error::malformed("index payload length does not match its entry count", place)
         })?;
-        let expect: [u8; 32] = std::mem::take(&mut self.idx_hasher).finalize().into();
-        let got: [u8; 32] = Sha256::digest(&payload[INDEX_HEADER_LEN..]).into();
+        let matches = payload[INDEX_HEADER_LEN..] == self.expected_entries[..];
+        self.expected_entries.clear();
         if h.prev_index_offset != self.last_index_offset
             || h.first_chunk != self.idx_first
             || h.count as u64 != self.idx_count
             || h.count == 0
-            || got != expect
+            || !matches
         {
             return Err(Error::malformed(
                 "the index does not match the chunks it describes",
