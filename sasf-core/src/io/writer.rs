@@ -393,11 +393,13 @@ const INLINE_BELOW: usize = 4096;
 
 /// A batch's chunks: their places, and their bodies until sealed.
 type Batch = Vec<(Ticket, Vec<u8>)>;
+/// A sealed chunk: its (encrypted) body, tag and digest.
+type Sealed = (Vec<u8>, Tag, [u8; 32]);
 
 /// The parallel sealing state of a [`Writer`].
 struct Par {
     workers: Workers,
-    done: Ordered<Vec<(Vec<u8>, Tag, [u8; 32])>>,
+    done: Ordered<Vec<Sealed>>,
     /// Batches handed to the workers, oldest first: sequence number and tickets.
     inflight: VecDeque<(u64, Vec<Ticket>)>,
     /// The batch being gathered, and its bytes.
