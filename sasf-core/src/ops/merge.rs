@@ -561,6 +561,41 @@ mod tests {
     }
 
     #[test]
+    fn a_merge_of_a_recovered_snippet_is_recovered_too() {
+        // Issue 11, point 9: derived files inherit the recovered flag and its event.
+        let (file, _) = snippet(None, false, Some("2026-11-23T10:15:00Z"));
+        let cut = &file[..file.len() - 200];
+        let (recovered, rep) = crate::recover::recover(cut, None, Vec::new()).unwrap();
+        assert!(rep.stop.is_some());
+        let adhoc = noise(8000 * 4, 5);
+        let (merged, _) = run(
+            &wav(fmt(), &adhoc, false),
+            "2026-11-23T10:14:59Z",
+            &recovered,
+            None,
+        )
+        .unwrap();
+        let mut r = Decoder::new(&merged[..]).unwrap().open(None).unwrap();
+        let mut recovered_events = 0;
+        loop {
+            match r.next_item().unwrap().unwrap() {
+                Item::Event(e) => {
+                    if matches!(&e.kind, EventKind::Custom { key, .. } if key == crate::recover::RECOVERED_KEY)
+                    {
+                        recovered_events += 1;
+                    }
+                }
+                Item::End(t) => {
+                    assert!(t.recovered(), "the merged file says it was recovered");
+                    break;
+                }
+                _ => {}
+            }
+        }
+        assert_eq!(recovered_events, 1);
+    }
+
+    #[test]
     fn adhoc_prefix_then_snippet_audio_with_events_shifted() {
         let key = Key::from_bytes([9; 32]);
         for (k, enc) in [(None, false), (Some(&key), false), (Some(&key), true)] {
