@@ -231,21 +231,6 @@ fn a_file_copied_over_another_recording_fails_the_expected_context() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("not bound"));
 }
 
-/// A streamed WAV header (sizes unknown), 8 kHz 16-bit mono.
-fn streamed_wav_header() -> Vec<u8> {
-    let mut h = Vec::new();
-    h.extend_from_slice(b"RIFF\xff\xff\xff\xffWAVEfmt ");
-    h.extend_from_slice(&16u32.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&1u16.to_le_bytes());
-    h.extend_from_slice(&8000u32.to_le_bytes());
-    h.extend_from_slice(&16000u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&16u16.to_le_bytes());
-    h.extend_from_slice(b"data\xff\xff\xff\xff");
-    h
-}
-
 #[test]
 fn a_live_pack_killed_mid_stream_leaves_a_partial_file_that_recover_salvages() {
     let dir = tempfile::tempdir().unwrap();
@@ -267,7 +252,7 @@ fn a_live_pack_killed_mid_stream_leaves_a_partial_file_that_recover_salvages() {
     let mut stdin = child.stdin.take().unwrap();
     // 20 s of audio in one write, larger than any input buffer, then the input stays
     // open: the recorder is still "recording".
-    let mut feed = streamed_wav_header();
+    let mut feed = streamed_wav_header(1, 1, 8000, 16);
     feed.extend((0..20 * 8000u32).flat_map(|i| ((i % 200) as i16 * 50).to_le_bytes()));
     stdin.write_all(&feed).unwrap();
     stdin.flush().unwrap();
@@ -331,7 +316,7 @@ fn converting_a_live_stream_outputs_each_chunk_as_it_arrives() {
     let d = dir.path();
     let key = keygen(d);
     let file = d.join("call.sasf");
-    let mut wav = streamed_wav_header();
+    let mut wav = streamed_wav_header(1, 1, 8000, 16);
     wav.extend((0..40 * 8000u32).flat_map(|i| ((i % 300) as i16 * 40).to_le_bytes()));
     let input = d.join("call.wav");
     std::fs::write(&input, &wav).unwrap();

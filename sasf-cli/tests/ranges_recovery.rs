@@ -195,20 +195,6 @@ fn recover_salvages_a_truncated_file_and_verify_tells_them_apart() {
     );
 }
 
-/// A streamed WAV header (sizes 0xFFFFFFFF) for 8 kHz stereo µ-law.
-fn streamed_wav_header() -> Vec<u8> {
-    let mut h = b"RIFF\xff\xff\xff\xffWAVEfmt \x12\0\0\0".to_vec();
-    h.extend_from_slice(&7u16.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&8000u32.to_le_bytes());
-    h.extend_from_slice(&16000u32.to_le_bytes());
-    h.extend_from_slice(&2u16.to_le_bytes());
-    h.extend_from_slice(&8u16.to_le_bytes());
-    h.extend_from_slice(&0u16.to_le_bytes());
-    h.extend_from_slice(b"data\xff\xff\xff\xff");
-    h
-}
-
 #[test]
 fn a_writer_killed_with_sigkill_loses_at_most_the_chunk_in_progress() {
     let dir = TempDir::new().unwrap();
@@ -244,7 +230,9 @@ fn a_writer_killed_with_sigkill_loses_at_most_the_chunk_in_progress() {
             .spawn()
             .unwrap();
         let mut stdin = child.stdin.take().unwrap();
-        stdin.write_all(&streamed_wav_header()).unwrap();
+        stdin
+            .write_all(&streamed_wav_header(7, 2, 8000, 8))
+            .unwrap();
         for i in 0..feeds {
             stdin.write_all(&audio[i * feed..(i + 1) * feed]).unwrap();
             stdin.flush().unwrap();

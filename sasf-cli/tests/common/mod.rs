@@ -81,3 +81,23 @@ pub fn stderr_of(out: &std::process::Output) -> String {
     assert!(!s.contains("RUST_BACKTRACE"), "{s}");
     s
 }
+
+/// A streamed WAV header (RIFF and data sizes 0xFFFFFFFF): WAV format `tag` (1 PCM,
+/// 7 µ-law), `channels`, `rate`, `bits` per sample.
+pub fn streamed_wav_header(tag: u16, channels: u16, rate: u32, bits: u16) -> Vec<u8> {
+    let ba = channels * bits / 8;
+    let mut h = b"RIFF\xff\xff\xff\xffWAVEfmt ".to_vec();
+    let ext = tag != 1;
+    h.extend_from_slice(&(if ext { 18u32 } else { 16 }).to_le_bytes());
+    h.extend_from_slice(&tag.to_le_bytes());
+    h.extend_from_slice(&channels.to_le_bytes());
+    h.extend_from_slice(&rate.to_le_bytes());
+    h.extend_from_slice(&(rate * ba as u32).to_le_bytes());
+    h.extend_from_slice(&ba.to_le_bytes());
+    h.extend_from_slice(&bits.to_le_bytes());
+    if ext {
+        h.extend_from_slice(&0u16.to_le_bytes());
+    }
+    h.extend_from_slice(b"data\xff\xff\xff\xff");
+    h
+}

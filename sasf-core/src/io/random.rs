@@ -18,7 +18,7 @@ use crate::format::*;
 use crate::io::reader::Reader;
 use crate::io::Limits;
 use crate::meta::{self, Annotation, Event, Participant, RecordingInfo};
-use crate::stream::verifier::{Checked, Verifier};
+use crate::stream::verifier::{check_prefix, Checked, Verifier};
 
 /// An authenticated chunk read at a known place.
 #[derive(Debug, Clone)]
@@ -218,27 +218,7 @@ impl<R: Read + Seek> RandomAccess<R> {
         self.inner
             .read_exact(&mut prefix)
             .map_err(|e| eof_as_malformed(e, place))?;
-        let len = u32::from_be_bytes(prefix[0..4].try_into().expect("4 bytes"));
-        let stored = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
-        if len < BODY_HEADER_LEN as u32 {
-            return Err(Error::malformed(
-                format!("chunk body length {len} is below the minimum of 12"),
-                place,
-            ));
-        }
-        let cap = self.header.max_chunk_len.min(self.limits.max_chunk_len);
-        if len > cap {
-            return Err(Error::new(ErrorKind::LimitExceeded {
-                what: "chunk body length",
-                found: len as u64,
-                limit: cap as u64,
-                place,
-            }));
-        }
-        if stored != index {
-            return Err(Error::new(ErrorKind::AuthFailed { place }));
-        }
-        let len = len as usize;
+        let len = check_prefix(&self.header, &self.limits, &prefix, place, index)?;
         let mut buf = vec![0u8; len + self.tag_len];
         self.inner
             .read_exact(&mut buf)

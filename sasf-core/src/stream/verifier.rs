@@ -28,6 +28,41 @@ pub(crate) enum Checked {
     End(Totals),
 }
 
+/// The rule for a chunk's prefix, checked before anything else of the chunk is read
+/// or allocated: its body length against the minimum, the header's cap and the
+/// reader's limit; its stored index against `index`, the one expected at `place`.
+/// Returns the body length. Every reader (streaming, read-ahead, random access) uses it.
+pub(crate) fn check_prefix(
+    header: &Header,
+    limits: &Limits,
+    prefix: &[u8; PREFIX_LEN],
+    place: Place,
+    index: u64,
+) -> Result<usize> {
+    let len = u32::from_be_bytes(prefix[0..4].try_into().expect("4 bytes"));
+    let stored = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
+    if len < BODY_HEADER_LEN as u32 {
+        return Err(Error::malformed(
+            format!("chunk body length {len} is below the minimum of 12"),
+            place,
+        ));
+    }
+    let cap = header.max_chunk_len.min(limits.max_chunk_len);
+    if len > cap {
+        return Err(Error::new(ErrorKind::LimitExceeded {
+            what: "chunk body length",
+            found: len as u64,
+            limit: cap as u64,
+            place,
+        }));
+    }
+    if stored != index {
+        // A dropped, duplicated or reordered chunk: it is not authentic here.
+        return Err(Error::new(ErrorKind::AuthFailed { place }));
+    }
+    Ok(len as usize)
+}
+
 /// Per-participant bytes charged against the metadata budget besides the id itself.
 const PARTICIPANT_OVERHEAD: usize = 64;
 
@@ -141,33 +176,15 @@ impl Verifier {
     }
 
     /// Checks a prefix before anything else of its chunk is read (possibly ahead of
-    /// the chunks accepted so far): its length against the cap and the reader's limit,
-    /// its index against `index`, the one expected there; `at` is its file offset.
-    /// Returns the body length.
+    /// the chunks accepted so far): see [`check_prefix`].
     pub fn check_prefix_at(&self, prefix: &[u8; PREFIX_LEN], index: u64, at: u64) -> Result<usize> {
-        let place = Place::chunk(index, at);
-        let len = u32::from_be_bytes(prefix[0..4].try_into().expect("4 bytes"));
-        let stored = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
-        if len < BODY_HEADER_LEN as u32 {
-            return Err(Error::malformed(
-                format!("chunk body length {len} is below the minimum of 12"),
-                place,
-            ));
-        }
-        let cap = self.header.max_chunk_len.min(self.limits.max_chunk_len);
-        if len > cap {
-            return Err(Error::new(ErrorKind::LimitExceeded {
-                what: "chunk body length",
-                found: len as u64,
-                limit: cap as u64,
-                place,
-            }));
-        }
-        if stored != index {
-            // A dropped, duplicated or reordered chunk: it is not authentic here.
-            return Err(Error::new(ErrorKind::AuthFailed { place }));
-        }
-        Ok(len as usize)
+        check_prefix(
+            &self.header,
+            &self.limits,
+            prefix,
+            Place::chunk(index, at),
+            index,
+        )
     }
 
     /// A truncation error at file offset `at`.
