@@ -66,9 +66,9 @@ pub fn run(
     let chunk_frames = ((chunk_seconds * format.sample_rate as f64).round() as u64).max(1);
     let progress = Progress::new(info.data_len, "packing", quiet);
     // The output is SASF, encrypted or not; its source was a plain WAV anyway.
-    // A live input (stdin, a pipe) or a stream output is flushed chunk by chunk, so
-    // each chunk reaches the output as soon as its audio has arrived; a regular file
-    // packed to a file needs no per-chunk flush (and seals on every core).
+    // From a live input (stdin, a pipe) each chunk is flushed as soon as its audio has
+    // arrived, to a file or a stream; a regular file needs no per-chunk flush (and is
+    // sealed on every core), whatever the output.
     let live_input = is_dash(input)
         || std::fs::metadata(input)
             .map(|m| !m.is_file())
@@ -85,7 +85,7 @@ pub fn run(
             partial: live_input,
         },
     )?;
-    let stream = matches!(out, Output::Stdout(_)) || live_input;
+    let stream = live_input;
     let result = pack_wav(
         &mut wav,
         |b| {

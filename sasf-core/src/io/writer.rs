@@ -554,13 +554,17 @@ impl<W: Write> Writer<W> {
         self.audio[4..12].copy_from_slice(&start.to_be_bytes());
         let body = std::mem::take(&mut self.audio);
         // One thread: the same buffer comes back. Several: a free one, or a new one.
+        let full = BODY_HEADER_LEN + self.chunk_frames as usize * self.block_align;
         self.audio = match self.write_chunk(body)? {
             Some(b) => b,
+            // A new buffer gets its whole size at once: grown by doubling, it would be
+            // copied and faulted in again and again.
             None => self
                 .par
                 .as_mut()
                 .and_then(|p| p.free.pop())
-                .unwrap_or_default(),
+                .filter(|b| b.capacity() >= full)
+                .unwrap_or_else(|| Vec::with_capacity(full)),
         };
         self.audio_reset();
         self.audio.extend_from_slice(&extra);
