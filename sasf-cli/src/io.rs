@@ -13,6 +13,8 @@ use crate::cli::KeyArgs;
 
 /// Buffer size for files and pipes.
 const BUF: usize = 256 * 1024;
+/// The buffer of a regular file being read (see [`open_input`]).
+const SMALL_BUF: usize = 8 * 1024;
 
 static THREADS: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
 
@@ -69,13 +71,13 @@ pub fn open_input(p: &Path) -> Result<Box<dyn Read>> {
         return Ok(Box::new(BufReader::with_capacity(BUF, io::stdin())));
     }
     let f = File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
-    // A regular file is read without a buffer of ours: the readers ask for whole
-    // chunks (or 256 KiB of WAV data), which `read` copies straight into place, and a
-    // second copy through a buffer would cost as much as hashing (measured in
-    // benches/compare: keyless verify 1.41x -> see README). Devices and FIFOs opened
-    // by name are buffered like stdin.
+    // A regular file gets a small buffer: enough that tiny chunks (and chunk
+    // prefixes) do not cost a system call each, small enough that a whole chunk read
+    // bypasses it and `read` copies it straight into place (a second copy through a
+    // large buffer costs as much as hashing; see the README's performance notes).
+    // Devices and FIFOs opened by name are buffered like stdin.
     if f.metadata().is_ok_and(|m| m.is_file()) {
-        return Ok(Box::new(f));
+        return Ok(Box::new(BufReader::with_capacity(SMALL_BUF, f)));
     }
     Ok(Box::new(BufReader::with_capacity(BUF, f)))
 }
