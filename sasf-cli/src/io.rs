@@ -116,7 +116,9 @@ pub fn load_key(args: &KeyArgs) -> Result<Option<Key>> {
             }
         }
     }
-    let mut bytes = Zeroizing::new(Vec::new());
+    // Room for the whole (at most 64 KiB) file at once: a growing buffer would leave
+    // freed copies of the key text behind.
+    let mut bytes = Zeroizing::new(Vec::with_capacity(64 * 1024 + 1));
     Read::by_ref(&mut f)
         .take(64 * 1024)
         .read_to_end(&mut bytes)

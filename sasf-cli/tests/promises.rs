@@ -386,3 +386,99 @@ fn converting_a_live_stream_outputs_each_chunk_as_it_arrives() {
         "only {got} bytes of output for five whole chunks of input"
     );
 }
+
+#[test]
+fn recovering_a_recovered_or_bound_file_keeps_one_event_and_the_binding() {
+    // Review findings: `recover` of a recovered file wrote two sasf.recovered events
+    // (a file `verify` refused), ignored --expect-id, and dropped the context binding.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = keygen(d);
+    let whole = d.join("call-0001.sasf");
+    pack_bound(d, &key, "call-0001", &whole);
+    let bytes = std::fs::read(&whole).unwrap();
+    let cut = d.join("cut.sasf");
+    std::fs::write(&cut, &bytes[..bytes.len() * 2 / 3]).unwrap();
+    let recover = |from: &Path, to: &Path, extra: &[&str]| {
+        sasf()
+            .arg("recover")
+            .arg(from)
+            .arg("-o")
+            .arg(to)
+            .arg("--key-file")
+            .arg(&key)
+            .args(extra)
+            .output()
+            .unwrap()
+    };
+    let r1 = d.join("r1.sasf");
+    let o = recover(
+        &cut,
+        &r1,
+        &["--expect-id", "call-0002", "--expect-tenant", "acme"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    assert!(String::from_utf8_lossy(&o.stderr).contains("context mismatch"));
+    assert!(!r1.exists());
+    let o = recover(
+        &cut,
+        &r1,
+        &["--expect-id", "call-0001", "--expect-tenant", "acme"],
+    );
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    let r2 = d.join("r2.sasf");
+    let o = recover(&r1, &r2, &[]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [&r1, &r2] {
+        let o = sasf()
+            .args(["verify", "--json", "--key-file"])
+            .arg(&key)
+            .args(["--expect-id", "call-0001", "--expect-tenant", "acme"])
+            .arg(f)
+            .output()
+            .unwrap();
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert_eq!(o.status.code(), Some(0), "{f:?}: {out}");
+        assert!(out.contains("\"recovered\":true"), "{out}");
+    }
+    // The second recovery keeps the first one's account as `previous`.
+    let meta = d.join("r2.json");
+    sasf()
+        .args(["extract"])
+        .arg(&r2)
+        .arg("--meta")
+        .arg(&meta)
+        .arg("--key-file")
+        .arg(&key)
+        .assert()
+        .success();
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&meta).unwrap()).unwrap();
+    let recovered: Vec<&serde_json::Value> = doc["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["key"] == "sasf.recovered")
+        .collect();
+    assert_eq!(recovered.len(), 1);
+    assert!(
+        recovered[0]["value"]["previous"].is_object(),
+        "{}",
+        recovered[0]
+    );
+}

@@ -180,6 +180,17 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
     let name = shown(file);
     let d = Decoder::new(open_input(file)?).with_context(|| name.clone())?;
     let header = d.header().clone();
+    let asked = key_args.expect_id.is_some()
+        || key_args
+            .require
+            .is_some_and(|r| r != crate::cli::RequireArg::Any);
+    if header.integrity.needs_key() && key.is_none() && asked {
+        // A requirement or an expected context cannot be checked without the key.
+        return Err(
+            anyhow::Error::new(sasf_core::Error::new(sasf_core::ErrorKind::KeyRequired))
+                .context(name),
+        );
+    }
     if header.integrity.needs_key() && key.is_none() {
         // Only the public header can be shown, and it is not authenticated yet.
         let doc = if json_out {

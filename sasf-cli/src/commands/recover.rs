@@ -30,9 +30,24 @@ pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Resul
             .require
             .map(Into::into)
             .unwrap_or(sasf_core::Require::default_for(key.is_some())),
+        key_args
+            .expect_id
+            .as_ref()
+            .map(|id| sasf_core::Context::new(id.clone(), key_args.expect_tenant.as_deref()))
+            .transpose()?,
         &mut out,
     )
     .with_context(|| name.clone())?;
+    if let Output::File(f) = &mut out {
+        // As pack does: the structure of what was written is read back first.
+        let file = f.reopen()?;
+        sasf_core::Decoder::new(std::io::BufReader::new(file))
+            .and_then(|d| d.require(sasf_core::Require::Any).open(key.as_ref()))
+            .and_then(|r| r.into_random_access().map(drop))
+            .map_err(|e| {
+                anyhow::anyhow!("internal error: the recovered file does not verify: {e}")
+            })?;
+    }
     out.commit()?;
     let at = format_time(rep.samples, rep.sample_rate);
     match &rep.stop {

@@ -302,7 +302,7 @@ impl<R: Read + Seek> RandomAccess<R> {
             let (c, h) = self.read_index(at)?;
             // Each INDX chunk must sit right before the chunks the newer one describes
             // (the newest right before END), and describe at least one chunk.
-            if c.index + 1 != next_first
+            if c.index.checked_add(1) != Some(next_first)
                 || h.count == 0
                 || h.prev_index_offset >= at && h.prev_index_offset != NO_OFFSET
             {
@@ -325,8 +325,21 @@ impl<R: Read + Seek> RandomAccess<R> {
             });
             next_first = h.first_chunk;
             at = h.prev_index_offset;
+            let c_index = c.index;
             cached_bytes += c.body.len();
             cache.push((cached_bytes <= INDEX_CACHE_BYTES).then_some(c));
+            // What is kept per index chunk counts against the metadata budget, so a
+            // file of many tiny index groups cannot make this grow with its length.
+            let kept = out.len()
+                * (std::mem::size_of::<IndexSummary>() + std::mem::size_of::<Option<OwnedChunk>>());
+            if kept > self.limits.max_metadata_bytes {
+                return Err(Error::new(ErrorKind::LimitExceeded {
+                    what: "metadata budget in bytes (index chunks kept)",
+                    found: kept as u64,
+                    limit: self.limits.max_metadata_bytes as u64,
+                    place: self.place(c_index, at),
+                }));
+            }
         }
         out.reverse();
         cache.reverse();
@@ -357,6 +370,7 @@ impl<R: Read + Seek> RandomAccess<R> {
             self.base,
             context,
         );
+        let mut budget = 0usize;
         for s in 0..self.summaries.len() {
             let sum = self.summaries[s].clone();
             let ic = match cached.get_mut(s).and_then(Option::take) {
@@ -369,8 +383,10 @@ impl<R: Read + Seek> RandomAccess<R> {
                 let index = sum.first_chunk + j as u64;
                 let next = entries.get(j + 1).map(|n| n.offset).unwrap_or(sum.offset);
                 if e.chunk_type == ChunkType::AUDIO {
-                    let len = next
-                        .checked_sub(e.offset + (PREFIX_LEN + self.tag_len) as u64)
+                    let len = e
+                        .offset
+                        .checked_add((PREFIX_LEN + self.tag_len) as u64)
+                        .and_then(|o| next.checked_sub(o))
                         .ok_or_else(|| {
                             Error::malformed(
                                 "the index implies an impossible chunk length",
@@ -388,6 +404,16 @@ impl<R: Read + Seek> RandomAccess<R> {
                 }
                 let c = self.read_chunk_checked(e.offset, index, Some(&e.digest))?;
                 if let Checked::Participant(p) = v.accept(&c.body, &c.digest)? {
+                    // Kept whole for every range read: charged at its real size.
+                    budget += crate::ops::bridge::heap_bytes(&p.to_json());
+                    if budget > self.limits.max_metadata_bytes {
+                        return Err(Error::new(ErrorKind::LimitExceeded {
+                            what: "metadata budget in bytes",
+                            found: budget as u64,
+                            limit: self.limits.max_metadata_bytes as u64,
+                            place: Place::chunk(c.index, c.offset),
+                        }));
+                    }
                     self.participants.push(p);
                 }
             }
@@ -498,12 +524,22 @@ impl<R: Read + Seek> RandomAccess<R> {
                     break;
                 }
                 None => {
-                    // Step into the previous group, keeping what comes after.
+                    // Step into the previous group, keeping what comes after; bounded
+                    // by the metadata budget (groups of nothing but metadata).
                     s -= 1;
                     let mut prev = self.entries(s)?;
                     start += prev.len();
                     prev.append(&mut entries);
                     entries = prev;
+                    let kept = entries.len() * std::mem::size_of::<(u64, IndexEntry)>();
+                    if kept > self.limits.max_metadata_bytes {
+                        return Err(Error::new(ErrorKind::LimitExceeded {
+                            what: "metadata budget in bytes (index entries before a range)",
+                            found: kept as u64,
+                            limit: self.limits.max_metadata_bytes as u64,
+                            place: self.place(self.summaries[s].index, self.summaries[s].offset),
+                        }));
+                    }
                 }
             }
         }

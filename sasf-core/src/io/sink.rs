@@ -220,9 +220,14 @@ impl<W: Write> Sink<W> {
             Sink::Thread(t) => {
                 let (reply, answer) = std::sync::mpsc::sync_channel(1);
                 t.send(OutMsg::Flush(reply))?;
-                answer
-                    .recv()
-                    .unwrap_or_else(|_| Err(std::io::Error::other("the output thread stopped")))
+                // No answer: the thread stopped at an earlier write; its error is the
+                // one to report (a closed pipe, say).
+                answer.recv().unwrap_or_else(|_| {
+                    Err(t
+                        .join()
+                        .err()
+                        .unwrap_or_else(|| std::io::Error::other("the output thread stopped")))
+                })
             }
         }
     }

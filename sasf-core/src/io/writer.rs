@@ -146,7 +146,9 @@ impl WriterBuilder {
     }
     /// Fixes the salt instead of drawing a random one, and, unless
     /// [`WriterBuilder::data_key_for_test_vectors`] is given, a data key derived from
-    /// it. Only for reproducible test vectors: a salt must never be used twice.
+    /// it. **Only for reproducible test vectors**: the salt is public, so such a file's
+    /// data key is known to anyone; a salt must never be used twice.
+    #[doc(hidden)]
     pub fn salt_for_test_vectors(mut self, salt: [u8; 32]) -> Self {
         self.salt = Some(salt);
         if self.data_key.is_none() {
@@ -159,6 +161,7 @@ impl WriterBuilder {
     }
     /// Fixes the data key instead of drawing a random one. Only for reproducible test
     /// vectors.
+    #[doc(hidden)]
     pub fn data_key_for_test_vectors(mut self, dk: DataKey) -> Self {
         self.data_key = Some(dk);
         self
@@ -322,6 +325,7 @@ impl WriterBuilder {
             chunk_frames,
             flush_each_chunk: self.flush_each_chunk,
             recovered: self.recovered,
+            recovered_event: false,
             reader_limits: self.reader_limits,
             base: (header_bytes.len() + section_bytes.len()) as u64,
             audio: Vec::with_capacity(BODY_HEADER_LEN + (chunk_frames * ba) as usize),
@@ -465,6 +469,8 @@ pub struct Writer<W: Write> {
     chunk_frames: u64,
     flush_each_chunk: bool,
     recovered: bool,
+    /// Whether the one `sasf.recovered` event has been added.
+    recovered_event: bool,
     reader_limits: Limits,
     /// File offset of chunk 0.
     base: u64,
@@ -670,7 +676,15 @@ impl<W: Write> Writer<W> {
         )?;
         if let crate::meta::EventKind::Custom { key, .. } = &event.kind {
             if key == crate::recover::RECOVERED_KEY {
-                // A copy of a recovered file is still a recovered file (§11).
+                // Exactly one per file (§11); a copy of a recovered file is still a
+                // recovered file.
+                if self.recovered_event {
+                    return Err(Error::metadata(
+                        "event.key",
+                        "a stream holds at most one sasf.recovered event",
+                    ));
+                }
+                self.recovered_event = true;
                 self.recovered = true;
             }
         }
@@ -834,6 +848,12 @@ impl<W: Write> Writer<W> {
                     "metadata at frame {} is after the end of the audio (frame {end})",
                     p.at
                 ),
+            ));
+        }
+        if self.recovered != self.recovered_event {
+            // A reader refuses a flag without its event (§11).
+            return Err(Error::misuse(
+                "the recovered flag needs exactly one sasf.recovered event",
             ));
         }
         self.emit_before(end + 1)?;

@@ -110,6 +110,19 @@ pub(crate) fn check_info(i: &RecordingInfo, channels: u16, path: &str) -> Result
     if let Some(s) = &i.started_at {
         check_timestamp(s, &sub(path, "started_at"))?;
     }
+    // The tenant (§9.3, for context binding) is kept among the extra members but is a
+    // member this format defines: an id-sized string, never null.
+    match i.extra.get("tenant") {
+        None => {}
+        Some(Value::Null) => return Err(null_member(&sub(path, "tenant"))),
+        Some(Value::String(t)) => check_id(t, &sub(path, "tenant"))?,
+        Some(_) => {
+            return Err(Error::metadata(
+                sub(path, "tenant"),
+                "the tenant is a string",
+            ))
+        }
+    }
     // An empty map is the absent map (the writer omits it).
     if !i.channels.is_empty() && i.channels.len() != channels as usize {
         return Err(Error::metadata(

@@ -291,6 +291,10 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
         .info(info)
         .max_chunk_len(header.max_chunk_len)
         .retention_days(header.retention_days);
+    // A bound snippet gives a bound result (its INFO names the context).
+    if let Some(c) = crate::recover::bound_context(snippet) {
+        b = b.bind_context(c);
+    }
     b = match (header.integrity, key) {
         (Integrity::Keyless, _) => b,
         (level, Some(k)) => {

@@ -10,7 +10,15 @@ use crate::io::reader::{Decoder, Item};
 use crate::io::writer::WriterBuilder;
 use crate::io::{Limits, Require};
 use crate::meta::{Event, EventKind};
-use crate::Key;
+use crate::{Context, Key};
+
+/// The context a bound file's copy must be bound to again: its INFO's id and tenant.
+pub(crate) fn bound_context<R: Read>(r: &crate::io::reader::Reader<R>) -> Option<Context> {
+    r.context_digest()?;
+    let info = r.info();
+    let tenant = info.extra.get("tenant").and_then(|t| t.as_str());
+    Context::new(info.id.clone()?, tenant).ok()
+}
 
 /// The reserved `custom` event key that marks a recovered file (`docs/FORMAT.md` §17).
 pub const RECOVERED_KEY: &str = "sasf.recovered";
@@ -41,18 +49,23 @@ pub struct Recovery {
 /// Fails if the header or the INFO chunk is not authentic (nothing can be trusted
 /// then). A complete original is copied too, and the report's `stop` is `None`.
 pub fn recover<R: Read, W: Write>(input: R, key: Option<&Key>, out: W) -> Result<(W, Recovery)> {
-    recover_requiring(input, key, Require::default_for(key.is_some()), out)
+    recover_requiring(input, key, Require::default_for(key.is_some()), None, out)
 }
 
-/// [`recover`] with an explicit requirement (`docs/FORMAT.md` §13): a recovery given a
-/// key refuses, by default, to salvage a file that this key does not protect.
+/// [`recover`] with an explicit requirement (`docs/FORMAT.md` §13), and the context the
+/// original must be bound to, if any: a recovery given a key refuses, by default, to
+/// salvage a file that this key does not protect.
 pub fn recover_requiring<R: Read, W: Write>(
     input: R,
     key: Option<&Key>,
     require: Require,
+    expect: Option<Context>,
     out: W,
 ) -> Result<(W, Recovery)> {
-    let d = Decoder::with_limits(input, Limits::default())?.require(require);
+    let mut d = Decoder::with_limits(input, Limits::default())?.require(require);
+    if let Some(c) = expect {
+        d = d.expect_context(c);
+    }
     let header = d.header().clone();
     let mut r = d.open(key)?;
     let f = header.format;
@@ -61,6 +74,13 @@ pub fn recover_requiring<R: Read, W: Write>(
         .max_chunk_len(header.max_chunk_len)
         .retention_days(header.retention_days)
         .recovered(true);
+    // A bound original gives a bound copy (its INFO names the context).
+    if let Some(c) = bound_context(&r) {
+        b = b.bind_context(c);
+    }
+    // A recovered original's own sasf.recovered event is not copied: the new one
+    // carries its value as `previous`, so the copy still holds exactly one (§11).
+    let mut previous: Option<serde_json::Value> = None;
     b = match (header.integrity, key) {
         (crate::Integrity::Keyless, _) => b,
         (crate::Integrity::Hmac, Some(k)) => b.authenticated(k.clone()),
@@ -75,6 +95,13 @@ pub fn recover_requiring<R: Read, W: Write>(
             Ok(Some(Item::Audio { data, .. })) => w.write_audio(data).map(|_| false)?,
             Ok(Some(Item::Participant { participant, .. })) => {
                 w.add_participant(participant).map(|_| false)?
+            }
+            Ok(Some(Item::Event(Event {
+                kind: EventKind::Custom { key, value },
+                ..
+            }))) if key == RECOVERED_KEY => {
+                previous = Some(value);
+                false
             }
             // A copy: the original may hold the library's own reserved events.
             Ok(Some(Item::Event(e))) => w.add_library_event(e).map(|_| false)?,
@@ -102,6 +129,9 @@ pub fn recover_requiring<R: Read, W: Write>(
     }
     if let Some(e) = &stop {
         value["message"] = e.to_string().into();
+    }
+    if let Some(p) = previous {
+        value["previous"] = p;
     }
     w.add_library_event(Event {
         at_sample: samples,
