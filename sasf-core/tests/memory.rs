@@ -466,3 +466,43 @@ fn metadata_memory_is_bounded_by_the_budget() {
     // One 2 MiB chunk buffer and one record's JSON (about 1 MiB) parsed at a time.
     assert!(peak < 6 * MIB, "peak {peak}");
 }
+
+/// Review finding: random access kept every participant whole, outside the metadata
+/// budget (a 63 MB file took 1.68 GB). Now what it keeps is charged at its size.
+#[test]
+fn random_access_keeps_participants_within_the_budget() {
+    let _g = serial();
+    let format = AudioFormat::new(Encoding::U8, 1, 8000).unwrap();
+    let mut w = WriterBuilder::new(format)
+        .max_chunk_len(2 * MIB as u32)
+        .wrap_output(Vec::new())
+        .unwrap();
+    let big = "x".repeat(MIB - 200);
+    for i in 0..70 {
+        let mut extra = serde_json::Map::new();
+        extra.insert("x".into(), big.clone().into());
+        w.add_participant(sasf_core::meta::Participant {
+            id: format!("p{i}"),
+            name: None,
+            role: sasf_core::meta::Role::Other,
+            address: None,
+            channels: vec![],
+            extra,
+        })
+        .unwrap();
+    }
+    w.write_audio(&[128u8; 800]).unwrap();
+    let file = w.finish().unwrap();
+    let (r, peak) = peak_of(|| {
+        Decoder::new(io::Cursor::new(&file[..]))
+            .unwrap()
+            .open(None)
+            .unwrap()
+            .into_random_access()
+            .map(drop)
+    });
+    let e = r.unwrap_err();
+    assert_eq!(e.class(), "limit-exceeded", "{e}");
+    eprintln!("random access over 70 MiB of participants: refused, peak {peak} bytes");
+    assert!(peak < 100 * MIB, "peak {peak}");
+}
