@@ -311,12 +311,12 @@ impl<R: Read + Seek> RandomAccess<R> {
                     self.place(c.index, at),
                 ));
             }
-            let place = self.place(c.index, at);
-            let first_audio = self
-                .entries_of(&c, place)?
-                .iter()
-                .find(|e| e.chunk_type == ChunkType::AUDIO)
-                .map(|e| e.timestamp);
+            // Only the first audio entry's timestamp is needed here (every entry is
+            // parsed and checked by the structure pass).
+            let first_audio = c.payload()[INDEX_HEADER_LEN..]
+                .chunks_exact(INDEX_ENTRY_LEN)
+                .find(|e| e[0..4] == ChunkType::AUDIO.0)
+                .map(|e| u64::from_be_bytes(e[16..24].try_into().expect("8 bytes")));
             out.push(IndexSummary {
                 offset: at,
                 index: c.index,
