@@ -264,6 +264,10 @@ Example:
         /// The recovered SASF file to write (- for stdout).
         #[arg(short, long, value_name = "FIXED.sasf")]
         output: PathBuf,
+        /// Salvage the authenticated prefix of a file that fails authentication (a
+        /// changed or corrupt chunk), not only of one cut short.
+        #[arg(long)]
+        allow_auth_failure: bool,
         /// Replace an existing output file (an input is never replaced, even with -f).
         #[arg(short, long)]
         force: bool,

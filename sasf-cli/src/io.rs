@@ -65,6 +65,23 @@ pub fn shown(p: &Path) -> String {
     }
 }
 
+/// Text for a terminal with every control character but the line break escaped
+/// (`\u{1b}`), so that a string from a file (a forged recording id holding escape
+/// codes, say) cannot move the cursor or rewrite what is shown.
+pub fn escape_controls(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if c != '\n'
+            && (c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}'))
+        {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
 /// Opens an input file, or stdin for `-`.
 pub fn open_input(p: &Path) -> Result<Box<dyn Read>> {
     if is_dash(p) {

@@ -86,9 +86,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recover {
             file,
             output,
+            allow_auth_failure,
             force,
             key,
-        } => commands::recover::run(&file, &output, force, &key)?,
+        } => return commands::recover::run(&file, &output, allow_auth_failure, force, &key),
         Command::Merge(args) => commands::merge::run(&args)?,
         Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {

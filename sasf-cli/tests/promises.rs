@@ -436,15 +436,43 @@ fn recovering_a_recovered_or_bound_file_keeps_one_event_and_the_binding() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // A complete file has nothing to recover: nothing is written.
     let r2 = d.join("r2.sasf");
     let o = recover(&r1, &r2, &[]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("nothing written"));
+    assert!(!r2.exists());
+    // A recovered file cut short again, inside its END chunk: its own sasf.recovered
+    // event is in the part kept.
+    let b1 = std::fs::read(&r1).unwrap();
+    let r1cut = d.join("r1cut.sasf");
+    std::fs::write(&r1cut, &b1[..b1.len() - 20]).unwrap();
+    let o = recover(&r1cut, &r2, &[]);
     assert_eq!(
         o.status.code(),
         Some(0),
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
-    for f in [&r1, &r2] {
+    // A changed chunk is not a truncation: salvaging past it must be asked for.
+    let mut bad = b1.clone();
+    let n = bad.len();
+    bad[n / 2] ^= 0x20;
+    let badf = d.join("bad.sasf");
+    std::fs::write(&badf, &bad).unwrap();
+    let r3 = d.join("r3.sasf");
+    let o = recover(&badf, &r3, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--allow-auth-failure"));
+    assert!(!r3.exists());
+    let o = recover(&badf, &r3, &["--allow-auth-failure"]);
+    assert_eq!(
+        o.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    for f in [&r1, &r2, &r3] {
         let o = sasf()
             .args(["verify", "--json", "--key-file"])
             .arg(&key)
@@ -481,4 +509,48 @@ fn recovering_a_recovered_or_bound_file_keeps_one_event_and_the_binding() {
         "{}",
         recovered[0]
     );
+}
+
+#[test]
+fn strings_from_a_file_cannot_drive_the_terminal_and_verify_prints_the_file_digest() {
+    // Issue 14: a forged recording id carrying escape codes rewrote the screen in
+    // `info`. Every control character but the line break is shown escaped.
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let meta = d.join("m.json");
+    std::fs::write(
+        &meta,
+        r#"{"recording": {"id": "call\u001b[2J\u001b[Hintegrity:     aes-256-gcm"}}"#,
+    )
+    .unwrap();
+    let file = d.join("x.sasf");
+    sasf()
+        .arg("pack")
+        .arg(sample())
+        .arg("-o")
+        .arg(&file)
+        .arg("--meta")
+        .arg(&meta)
+        .assert()
+        .success();
+    let o = sasf().arg("info").arg(&file).output().unwrap();
+    assert_eq!(o.status.code(), Some(0));
+    assert!(
+        !o.stdout.contains(&0x1b),
+        "a raw escape byte reached the terminal"
+    );
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert!(text.contains(r"call\u{1b}[2J"), "{text}");
+    // The file digest (FORMAT.md §11) pins every stored byte; it is what verify shows.
+    let o = sasf()
+        .args(["verify", "--json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let digest = v["file_digest"].as_str().unwrap();
+    assert_eq!(digest.len(), 64);
+    let o = sasf().args(["info", "--json"]).arg(&file).output().unwrap();
+    let i: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(i["file_digest"].as_str(), Some(digest));
 }

@@ -1,6 +1,7 @@
 //! `sasf recover`: salvage the authenticated prefix of a damaged file.
 
 use std::path::Path;
+use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use sasf_core::error::format_time;
@@ -10,7 +11,15 @@ use crate::cli::KeyArgs;
 use crate::io::{load_key, note, open_input, shown};
 use crate::output::{self, Kind, Opts, Output};
 
-pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Result<()> {
+/// Exit 0 with a recovered file, or nothing to do (the original was complete);
+/// 1 when the original fails authentication and `--allow-auth-failure` was not given.
+pub fn run(
+    file: &Path,
+    output: &Path,
+    allow_auth_failure: bool,
+    force: bool,
+    key_args: &KeyArgs,
+) -> Result<ExitCode> {
     output::check(output, Kind::Sasf, &[file], force)?;
     let key = load_key(key_args)?;
     let name = shown(file);
@@ -38,6 +47,26 @@ pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Resul
         &mut out,
     )
     .with_context(|| name.clone())?;
+    let at = format_time(rep.samples, rep.sample_rate);
+    match &rep.stop {
+        None if matches!(out, Output::File(_)) => {
+            // Nothing to recover: the output is dropped unwritten.
+            note(format_args!(
+                "sasf: {name}: the file is complete ({} chunks, {at}); nothing written",
+                rep.chunks_kept
+            ));
+            return Ok(ExitCode::SUCCESS);
+        }
+        Some(e) if e.class() != "truncated" && !allow_auth_failure => {
+            note(format_args!(
+                "sasf: {name}: {e}; it was not cut short but changed or damaged, so nothing was written \
+                 (give --allow-auth-failure to salvage the {} authenticated chunk(s) before it)",
+                rep.chunks_kept
+            ));
+            return Ok(ExitCode::from(1));
+        }
+        _ => {}
+    }
     if let Output::File(f) = &mut out {
         // As pack does: the structure of what was written is read back first.
         let file = f.reopen()?;
@@ -49,7 +78,6 @@ pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Resul
             })?;
     }
     out.commit()?;
-    let at = format_time(rep.samples, rep.sample_rate);
     match &rep.stop {
         Some(e) => note(format_args!(
             "sasf: {name}: recovered {} chunk(s), {at} of audio; the original stopped: {e}",
@@ -60,5 +88,5 @@ pub fn run(file: &Path, output: &Path, force: bool, key_args: &KeyArgs) -> Resul
             rep.chunks_kept
         )),
     }
-    Ok(())
+    Ok(ExitCode::SUCCESS)
 }

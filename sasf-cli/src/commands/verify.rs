@@ -10,7 +10,7 @@ use sasf_core::{Error, Key};
 use serde_json::json;
 
 use crate::cli::KeyArgs;
-use crate::io::{load_key, not_stdin_twice, note, shown};
+use crate::io::{escape_controls, load_key, not_stdin_twice, note, shown};
 
 struct Report {
     level: &'static str,
@@ -18,6 +18,8 @@ struct Report {
     rate: u32,
     chunks: u64,
     recovered: bool,
+    /// The file digest (FORMAT.md §11), hex.
+    digest: String,
 }
 
 fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Report> {
@@ -29,6 +31,10 @@ fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Re
         rate: r.header().format.sample_rate,
         chunks: t.chunks + 1,
         recovered: t.recovered(),
+        digest: r
+            .file_digest()
+            .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
+            .unwrap_or_default(),
     })
 }
 
@@ -90,7 +96,7 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                         "{}",
                         json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
                                "duration": format_time(rep.samples, rep.rate), "samples": rep.samples,
-                               "sample_rate": rep.rate, "chunks": rep.chunks})
+                               "sample_rate": rep.rate, "chunks": rep.chunks, "file_digest": rep.digest})
                     )?;
                 } else {
                     writeln!(
@@ -122,7 +128,12 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                     )?;
                 } else {
                     let status = if failed { "FAILED" } else { "UNREADABLE" };
-                    writeln!(out, "{name}: {status}: {msg}")?;
+                    // A message may quote strings from the file: shown escaped.
+                    writeln!(
+                        out,
+                        "{}",
+                        escape_controls(&format!("{name}: {status}: {msg}"))
+                    )?;
                 }
             }
         }
