@@ -3214,6 +3214,12 @@ fn structure(g: &mut Gen) {
 /// strict parser lands, `tests/vectors.rs` lists them in `PENDING_STRICT_JSON`.
 pub const STRICT_JSON: &[(&str, &str, usize, &str)] = &[
     (
+        "json-number-range",
+        "ANNO holding the number 1e400, outside the binary64 range",
+        8,
+        r#"{"kind":"tag","v":1e400}"#,
+    ),
+    (
         "json-duplicate-top",
         "EVNT with the member participant twice (zz, then the declared c1)",
         5,
