@@ -164,9 +164,12 @@ fn recover_salvages_a_truncated_file_and_verify_tells_them_apart() {
         .success()
         .get_output()
         .clone();
-    assert!(String::from_utf8(out.stdout)
-        .unwrap()
-        .contains("OK (recovered)"));
+    // verify says why the file was recovered: where the original stopped, and why.
+    let line = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        line.contains("OK (recovered: the original stopped at ") && line.contains("truncated"),
+        "{line}"
+    );
     let fixed = sasf()
         .arg("convert")
         .arg(d.join("fixed.sasf"))

@@ -20,6 +20,8 @@ struct Report {
     recovered: bool,
     /// The file digest (FORMAT.md §11), hex.
     digest: String,
+    /// Why a recovered file was recovered (its sasf.recovered event's value).
+    why: Option<serde_json::Value>,
 }
 
 fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Report> {
@@ -31,6 +33,7 @@ fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Re
         rate: r.header().format.sample_rate,
         chunks: t.chunks + 1,
         recovered: t.recovered(),
+        why: r.recovered_reason().cloned(),
         digest: r
             .file_digest()
             .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
@@ -85,10 +88,17 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                 if silent {
                     continue;
                 }
-                let status = if rep.recovered {
-                    "OK (recovered)"
-                } else {
-                    "OK"
+                let status = match (&rep.recovered, &rep.why) {
+                    (true, Some(w)) => format!(
+                        "OK (recovered: the original stopped at {}{})",
+                        format_time(w["at_sample"].as_u64().unwrap_or(0), rep.rate),
+                        w["message"]
+                            .as_str()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_else(|| ", complete".into())
+                    ),
+                    (true, None) => "OK (recovered)".into(),
+                    _ => "OK".into(),
                 };
                 if json {
                     writeln!(
@@ -96,16 +106,18 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                         "{}",
                         json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
                                "duration": format_time(rep.samples, rep.rate), "samples": rep.samples,
-                               "sample_rate": rep.rate, "chunks": rep.chunks, "file_digest": rep.digest})
+                               "sample_rate": rep.rate, "chunks": rep.chunks, "file_digest": rep.digest,
+                               "recovered_reason": rep.why})
                     )?;
                 } else {
-                    writeln!(
-                        out,
+                    let line = format!(
                         "{name}: {status}  {}  {}  {} chunks",
                         format_time(rep.samples, rep.rate),
                         rep.level,
                         rep.chunks
-                    )?;
+                    );
+                    // The reason quotes an error message: shown escaped.
+                    writeln!(out, "{}", escape_controls(&line))?;
                 }
             }
             Err(e) => {

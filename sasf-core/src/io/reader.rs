@@ -595,6 +595,11 @@ impl<R: Read> Reader<R> {
     pub fn totals(&self) -> Option<&Totals> {
         self.verifier.totals()
     }
+    /// Why a recovered file was recovered: the value of its `sasf.recovered` event
+    /// (where the original stopped, and the error that stopped it), once read.
+    pub fn recovered_reason(&self) -> Option<&serde_json::Value> {
+        self.verifier.recovered_value()
+    }
     /// The file digest (`docs/FORMAT.md` §11), once the end chunk has been checked.
     pub fn file_digest(&self) -> Option<&[u8; 32]> {
         self.file_digest.as_ref()

@@ -93,6 +93,8 @@ pub(crate) struct Verifier {
     participants: HashSet<String>,
     budget_used: usize,
     recovered_events: u32,
+    /// The value of the `sasf.recovered` event: where the original stopped.
+    recovered_value: Option<serde_json::Value>,
     info: RecordingInfo,
     totals: Option<Totals>,
 }
@@ -129,6 +131,7 @@ impl Verifier {
             participants: HashSet::new(),
             budget_used: 0,
             recovered_events: 0,
+            recovered_value: None,
             info: RecordingInfo::default(),
             totals: None,
         }
@@ -159,6 +162,9 @@ impl Verifier {
     }
     pub fn totals(&self) -> Option<&Totals> {
         self.totals.as_ref()
+    }
+    pub fn recovered_value(&self) -> Option<&serde_json::Value> {
+        self.recovered_value.as_ref()
     }
     pub fn tag_len(&self) -> usize {
         self.level.tag_len()
@@ -456,9 +462,10 @@ impl Verifier {
                 let ids = &self.participants;
                 let known = |id: &str| ids.contains(id);
                 let e = Event::from_payload(&v, &name, ts, Some(&known)).map_err(as_malformed)?;
-                if let EventKind::Custom { key, .. } = &e.kind {
+                if let EventKind::Custom { key, value } = &e.kind {
                     if key == crate::recover::RECOVERED_KEY {
                         self.recovered_events += 1;
+                        self.recovered_value = Some(value.clone());
                     }
                 }
                 Checked::Event(e)
