@@ -17,6 +17,21 @@ pub fn max_inflight(cap: u32, threads: usize) -> usize {
     by_bytes.min(4 * threads.max(1)).min(32)
 }
 
+/// Chunks go to the workers in batches of at least this many bytes (or
+/// [`BATCH_CHUNKS`] chunks), so that tiny chunks (one frame each, say) do not pay a
+/// thread hand-over each.
+const BATCH_BYTES: usize = 256 * 1024;
+/// Most chunks in one batch.
+const BATCH_CHUNKS: usize = 256;
+/// Batches whose chunks average fewer bytes than this are done on the calling thread:
+/// the hand-over would cost more than the work.
+const INLINE_BELOW: usize = 4096;
+
+/// Whether a batch of `chunks` chunks holding `bytes` bytes is ready to go.
+pub fn batch_is_full(bytes: usize, chunks: usize) -> bool {
+    bytes >= BATCH_BYTES || chunks >= BATCH_CHUNKS
+}
+
 /// Worker threads running jobs; results come back through an [`Ordered`].
 pub(crate) struct Workers {
     tx: Option<Sender<Job>>,
@@ -53,6 +68,16 @@ impl Workers {
         Workers {
             tx: Some(tx),
             handles,
+        }
+    }
+
+    /// Runs the job for a batch of `chunks` chunks holding `bytes` bytes: on a worker,
+    /// or here when the chunks are too small to be worth handing over.
+    pub fn run_batch(&self, bytes: usize, chunks: usize, job: impl FnOnce() + Send + 'static) {
+        if bytes < INLINE_BELOW * chunks {
+            job();
+        } else {
+            self.run(job);
         }
     }
 

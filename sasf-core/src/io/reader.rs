@@ -19,7 +19,7 @@ use crate::crypto::{
 };
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
-use crate::io::pool::{Ordered, Workers};
+use crate::io::pool::{batch_is_full, Ordered, Workers};
 use crate::io::{Limits, Require};
 use crate::meta::{Annotation, Event, Participant, RecordingInfo};
 use crate::stream::verifier::{Checked, Verifier};
@@ -470,16 +470,8 @@ enum Queued {
     Stopped(Stop),
 }
 
-/// Chunks are handed to the workers in batches of at least this many bytes (or
-/// [`BATCH_CHUNKS`] chunks), so that tiny chunks do not pay a thread hand-over each.
-const BATCH_BYTES: usize = 256 * 1024;
-/// Most chunks in one batch.
-const BATCH_CHUNKS: usize = 256;
 /// Most chunks read ahead, whatever their size.
 const MAX_QUEUED: usize = 4096;
-/// Batches whose chunks average fewer bytes than this are opened on the reading thread:
-/// the hand-over would cost more than the work.
-const INLINE_BELOW: usize = 4096;
 
 /// The read-ahead state of a [`Reader`] with more than one thread.
 struct ReadPar {
@@ -506,8 +498,7 @@ impl ReadPar {
             return;
         }
         let batch = std::mem::take(&mut self.gathering);
-        // Chunks this small cost more to hand over than to open: open them here.
-        let inline = self.gathered_bytes < INLINE_BELOW * batch.len();
+        let (bytes, chunks) = (self.gathered_bytes, batch.len());
         self.gathered_bytes = 0;
         let reply = self.done.reply(self.next_seq);
         self.next_seq += 1;
@@ -519,11 +510,7 @@ impl ReadPar {
                 .collect();
             reply.send(opened);
         };
-        if inline {
-            job();
-        } else {
-            self.workers.run(job);
-        }
+        self.workers.run_batch(bytes, chunks, job);
     }
 }
 
@@ -686,7 +673,7 @@ impl<R: Read> Reader<R> {
                     par.queued_bytes += len + self.tag_len;
                     par.gathered_bytes += len;
                     par.gathering.push((prefix, buf, len));
-                    if par.gathered_bytes >= BATCH_BYTES || par.gathering.len() >= BATCH_CHUNKS {
+                    if batch_is_full(par.gathered_bytes, par.gathering.len()) {
                         par.dispatch(&self.suite, self.level, self.h);
                     }
                 }

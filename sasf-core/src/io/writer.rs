@@ -17,7 +17,7 @@ use crate::crypto::{
 };
 use crate::error::{Error, Result};
 use crate::format::*;
-use crate::io::pool::{Ordered, Workers};
+use crate::io::pool::{batch_is_full, Ordered, Workers};
 use crate::io::sink::{OutThread, Sink};
 use crate::io::Limits;
 use crate::meta::rules::{self, Origin};
@@ -385,16 +385,6 @@ fn random32() -> Result<[u8; 32]> {
     Ok(s)
 }
 
-/// Chunks are handed to the workers in batches of at least this many bytes (or
-/// [`BATCH_CHUNKS`] chunks), so that tiny chunks (one frame each, say) do not pay a
-/// thread hand-over each.
-const BATCH_BYTES: usize = 256 * 1024;
-/// Most chunks in one batch.
-const BATCH_CHUNKS: usize = 256;
-/// Batches whose chunks average fewer bytes than this are sealed on the caller's
-/// thread: the hand-over would cost more than the work.
-const INLINE_BELOW: usize = 4096;
-
 /// A batch's chunks: their places, and their bodies until sealed.
 type Batch = Vec<(Ticket, Vec<u8>)>;
 /// A sealed chunk: its (encrypted) body, tag and digest.
@@ -422,8 +412,7 @@ impl Par {
             return;
         }
         let batch = std::mem::take(&mut self.gathering);
-        // Chunks this small cost more to hand over than to seal: seal them here.
-        let inline = self.gathered_bytes < INLINE_BELOW * batch.len();
+        let (bytes, chunks) = (self.gathered_bytes, batch.len());
         self.gathered_bytes = 0;
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -440,11 +429,7 @@ impl Par {
                 .collect();
             reply.send(sealed);
         };
-        if inline {
-            job();
-        } else {
-            self.workers.run(job);
-        }
+        self.workers.run_batch(bytes, chunks, job);
         self.inflight.push_back((seq, tickets));
     }
 }
@@ -748,10 +733,7 @@ impl<W: Write> Writer<W> {
             Some(par) => {
                 par.gathered_bytes += body.len();
                 par.gathering.push((ticket, body));
-                if par.gathered_bytes >= BATCH_BYTES
-                    || par.gathering.len() >= BATCH_CHUNKS
-                    || self.flush_each_chunk
-                {
+                if batch_is_full(par.gathered_bytes, par.gathering.len()) || self.flush_each_chunk {
                     par.dispatch(&self.suite, self.sealer.level(), *self.sealer.h());
                 }
             }
