@@ -450,7 +450,7 @@ fn counter_carry_past_65536_chunks() {
     // primitives, then the file is read back.
     let hdr = vectors_gen::Hdr::new(3, Encoding::U8, 1, 8000, "carry-65537");
     let audio = vectors_gen::noise(65_540, 7);
-    let m = vectors_gen::with_writer(&hdr, RecordingInfo::default(), 1, 1024, false, |w| {
+    let m = vectors_gen::with_writer(&hdr, RecordingInfo::default(), 1, 1024, |w| {
         w.write_audio(&audio).unwrap()
     });
     assert!(m.chunks.len() > 65_537 + 65_537 / 17);

@@ -66,16 +66,6 @@ impl KeySection {
         b
     }
 
-    /// Length of the section in bytes.
-    pub fn len(&self) -> usize {
-        self.to_bytes().len()
-    }
-
-    /// Whether the section holds no stanza.
-    pub fn is_empty(&self) -> bool {
-        self.stanzas.is_empty()
-    }
-
     /// Checks the length field `s` (bytes after it) before anything is read or
     /// allocated: the largest section the limits allow.
     pub fn check_declared_len(s: u32, level: Integrity, at: u64) -> Result<()> {

@@ -338,22 +338,6 @@ impl Header {
             .and_then(|e| e.data.as_slice().try_into().ok())
     }
 
-    /// Length of the header in bytes (128 + extensions).
-    pub fn len(&self) -> usize {
-        HEADER_FIXED_LEN
-            + self
-                .extensions
-                .iter()
-                .map(|e| 4 + e.data.len())
-                .sum::<usize>()
-            + HEADER_TAG_LEN
-    }
-
-    /// Always false: a header is never empty (for clippy's `len` without `is_empty`).
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
     /// Checks the extensions against the level and flags: the context extension is
     /// present exactly on a context-bound level-1 file, once, with 32 bytes.
     pub(crate) fn check_extensions(&self) -> Result<()> {

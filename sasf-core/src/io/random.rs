@@ -452,13 +452,6 @@ impl<R: Read + Seek> RandomAccess<R> {
             .collect())
     }
 
-    /// Every participant (declarations are not positioned, so `until` is ignored; it
-    /// is kept for callers that ask for the participants known at a time).
-    pub fn participants(&mut self, until: u64) -> Result<Vec<Participant>> {
-        let _ = until;
-        Ok(self.participants.clone())
-    }
-
     fn json(&self, c: &OwnedChunk) -> Result<serde_json::Value> {
         let place = Place::chunk(c.index, c.offset);
         let p = c.payload();

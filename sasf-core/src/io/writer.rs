@@ -63,7 +63,6 @@ pub struct WriterBuilder {
     salt: Option<[u8; 32]>,
     data_key: Option<DataKey>,
     flush_each_chunk: bool,
-    recovered: bool,
     reader_limits: Limits,
     threads: usize,
 }
@@ -85,7 +84,6 @@ impl WriterBuilder {
             salt: None,
             data_key: None,
             flush_each_chunk: true,
-            recovered: false,
             reader_limits: Limits::default(),
             threads: 1,
         }
@@ -176,12 +174,6 @@ impl WriterBuilder {
     /// the same as with one thread.
     pub fn threads(mut self, n: usize) -> Self {
         self.threads = n.max(1);
-        self
-    }
-    /// Marks the stream as rebuilt by a recovery tool (a flag in the end chunk; the
-    /// stream must then hold one `sasf.recovered` event).
-    pub fn recovered(mut self, yes: bool) -> Self {
-        self.recovered = yes;
         self
     }
 
@@ -324,7 +316,6 @@ impl WriterBuilder {
             block_align: ba as usize,
             chunk_frames,
             flush_each_chunk: self.flush_each_chunk,
-            recovered: self.recovered,
             recovered_event: false,
             reader_limits: self.reader_limits,
             base: (header_bytes.len() + section_bytes.len()) as u64,
@@ -453,8 +444,8 @@ pub struct Writer<W: Write> {
     block_align: usize,
     chunk_frames: u64,
     flush_each_chunk: bool,
-    recovered: bool,
-    /// Whether the one `sasf.recovered` event has been added.
+    /// Whether the one `sasf.recovered` event has been added: it sets the END chunk's
+    /// recovered flag (§11 ties the two together).
     recovered_event: bool,
     reader_limits: Limits,
     /// File offset of chunk 0.
@@ -670,7 +661,6 @@ impl<W: Write> Writer<W> {
                     ));
                 }
                 self.recovered_event = true;
-                self.recovered = true;
             }
         }
         self.enqueue(at, ChunkType::EVENT, bytes)
@@ -832,16 +822,10 @@ impl<W: Write> Writer<W> {
                 ),
             ));
         }
-        if self.recovered != self.recovered_event {
-            // A reader refuses a flag without its event (§11).
-            return Err(Error::misuse(
-                "the recovered flag needs exactly one sasf.recovered event",
-            ));
-        }
         self.emit_before(end + 1)?;
         self.write_index()?;
         self.drain(0)?;
-        let totals = self.sealer.totals(self.recovered);
+        let totals = self.sealer.totals(self.recovered_event);
         if self.header.duration_class != DurationClass::Undeclared
             && self.header.duration_class
                 != DurationClass::of(totals.samples, self.header.format.sample_rate)

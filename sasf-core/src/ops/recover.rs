@@ -72,8 +72,7 @@ pub fn recover_requiring<R: Read, W: Write>(
     let mut b = WriterBuilder::new(f)
         .info(r.info().clone())
         .max_chunk_len(header.max_chunk_len)
-        .retention_days(header.retention_days)
-        .recovered(true);
+        .retention_days(header.retention_days);
     // A bound original gives a bound copy (its INFO names the context).
     if let Some(c) = bound_context(&r) {
         b = b.bind_context(c);

@@ -719,7 +719,6 @@ pub fn check_with_model(
 pub struct Opts {
     pub chunk_frames: u64,
     pub interval: u32,
-    pub recovered: bool,
     /// The context to bind (id, tenant).
     pub context: Option<(String, String)>,
     /// Recipients after the first (KEY).
@@ -733,7 +732,6 @@ pub fn with_writer(
     info: RecordingInfo,
     chunk_frames: u64,
     interval: u32,
-    recovered: bool,
     body: impl FnOnce(&mut Writer<Vec<u8>>),
 ) -> Model {
     with_writer_opts(
@@ -742,7 +740,6 @@ pub fn with_writer(
         Opts {
             chunk_frames,
             interval,
-            recovered,
             ..Default::default()
         },
         body,
@@ -770,8 +767,7 @@ pub fn with_writer_opts(
         .index_interval(o.interval)
         .retention_days(hdr.retention)
         .duration_class(DurationClass::from_code(hdr.duration).expect("a known class"))
-        .salt_for_test_vectors(hdr.salt)
-        .recovered(o.recovered);
+        .salt_for_test_vectors(hdr.salt);
     if let Some((id, tenant)) = &o.context {
         let t = (!tenant.is_empty()).then_some(tenant.as_str());
         b = b.bind_context(Context::new(id.clone(), t).expect("a valid context"));
@@ -1158,7 +1154,7 @@ pub fn generate() -> Vec<Vector> {
 fn success(g: &mut Gen) {
     for l in LEVELS {
         let hdr = Hdr::new(l, Encoding::U8, 1, 8000, &format!("empty-{l}"));
-        let m = with_writer(&hdr, RecordingInfo::default(), 100, 1024, false, |_| {});
+        let m = with_writer(&hdr, RecordingInfo::default(), 100, 1024, |_| {});
         g.ok(
             &format!("ok-empty-l{l}"),
             "empty recording: INFO {}, INDX, END; no audio, no metadata",
@@ -1166,7 +1162,7 @@ fn success(g: &mut Gen) {
         );
 
         let hdr = Hdr::new(l, Encoding::S16, 1, 16000, &format!("one-{l}"));
-        let m = with_writer(&hdr, info("one"), 16000, 1024, false, |w| {
+        let m = with_writer(&hdr, info("one"), 16000, 1024, |w| {
             w.write_audio(&noise(2 * 160, 11)).unwrap()
         });
         g.ok(
@@ -1176,7 +1172,7 @@ fn success(g: &mut Gen) {
         );
 
         let hdr = Hdr::new(l, Encoding::U8, 1, 8000, &format!("full-{l}"));
-        let m = with_writer(&hdr, info("full"), 1012, 1024, false, |w| {
+        let m = with_writer(&hdr, info("full"), 1012, 1024, |w| {
             w.write_audio(&noise(2 * 1012, 12)).unwrap()
         });
         assert_eq!(m.chunks[1].payload.len() + 12, 1024);
@@ -1206,7 +1202,7 @@ fn success(g: &mut Gen) {
         );
 
         let hdr = Hdr::new(l, Encoding::U8, 1, 8000, &format!("carry-{l}"));
-        let m = with_writer(&hdr, info("carry"), 1, 1024, false, |w| {
+        let m = with_writer(&hdr, info("carry"), 1, 1024, |w| {
             w.write_audio(&noise(262, 13)).unwrap()
         });
         assert!(m.chunks.len() > 257);
@@ -1221,7 +1217,7 @@ fn success(g: &mut Gen) {
         let l = LEVELS[i % 3];
         let hdr = Hdr::new(l, enc, 2, 8000, &format!("enc-{}", enc.name()));
         let frames = 48;
-        let m = with_writer(&hdr, info(enc.name()), 20, 1024, false, |w| {
+        let m = with_writer(&hdr, info(enc.name()), 20, 1024, |w| {
             w.write_audio(&noise(frames * hdr.block_align(), 20 + i as u64))
                 .unwrap()
         });
@@ -1237,7 +1233,7 @@ fn success(g: &mut Gen) {
     }
 
     let hdr = Hdr::new(2, Encoding::U8, 1, 8000, "multi-index");
-    let m = with_writer(&hdr, info("multi-index"), 10, 4, false, |w| {
+    let m = with_writer(&hdr, info("multi-index"), 10, 4, |w| {
         w.write_audio(&noise(200, 30)).unwrap()
     });
     g.ok(
@@ -1249,7 +1245,7 @@ fn success(g: &mut Gen) {
     let hdr = Hdr::new(2, Encoding::S16, 1, 8000, "recovered");
     // Only the library's recover code may write `sasf.recovered` (the public writer
     // refuses the reserved namespace), so the event is sealed here by the model.
-    let plain = with_writer(&hdr, info("recovered"), 100, 1024, false, |w| {
+    let plain = with_writer(&hdr, info("recovered"), 100, 1024, |w| {
         w.write_audio(&noise(2 * 150, 31)).unwrap()
     });
     let mut content = plain.content();
@@ -1288,7 +1284,7 @@ fn success(g: &mut Gen) {
 
     let mut hdr = Hdr::new(1, Encoding::U8, 1, 8000, "cap-max");
     hdr.cap = 16_777_216;
-    let m = with_writer(&hdr, info("cap-max"), 100, 1024, false, |w| {
+    let m = with_writer(&hdr, info("cap-max"), 100, 1024, |w| {
         w.write_audio(&noise(250, 33)).unwrap()
     });
     g.ok(
@@ -1299,7 +1295,7 @@ fn success(g: &mut Gen) {
 
     let mut hdr = Hdr::new(1, Encoding::U8, 1, 8000, "legal-hold");
     hdr.retention = u32::MAX;
-    let m = with_writer(&hdr, info("legal-hold"), 100, 1024, false, |w| {
+    let m = with_writer(&hdr, info("legal-hold"), 100, 1024, |w| {
         w.write_audio(&noise(100, 34)).unwrap()
     });
     g.ok(
@@ -1310,7 +1306,7 @@ fn success(g: &mut Gen) {
 
     let mut hdr = Hdr::new(3, Encoding::U8, 1, 50, "duration");
     hdr.duration = 2;
-    let m = with_writer(&hdr, info("duration"), 1000, 1024, false, |w| {
+    let m = with_writer(&hdr, info("duration"), 1000, 1024, |w| {
         w.write_audio(&[0x80; 3000]).unwrap()
     });
     g.ok(
@@ -3174,7 +3170,7 @@ fn structure(g: &mut Gen) {
     }
     // The previous-index link of a second INDX in a chain.
     let hdr = Hdr::new(2, Encoding::U8, 1, 8000, "multi-index");
-    let m = with_writer(&hdr, info("multi-index"), 10, 4, false, |w| {
+    let m = with_writer(&hdr, info("multi-index"), 10, 4, |w| {
         w.write_audio(&noise(200, 30)).unwrap()
     });
     let second = m
