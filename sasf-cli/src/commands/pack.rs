@@ -85,7 +85,6 @@ pub fn run(
             partial: live_input,
         },
     )?;
-    let stream = live_input;
     let result = pack_wav(
         &mut wav,
         |b| {
@@ -93,7 +92,7 @@ pub fn run(
                 .chunk_frames(chunk_frames)
                 .retention_days(retention_days)
                 .threads(threads())
-                .flush_each_chunk(stream);
+                .flush_each_chunk(live_input);
             if let Some(c) = context.clone() {
                 b = b.bind_context(c);
             }

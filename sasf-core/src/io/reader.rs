@@ -144,8 +144,9 @@ impl<R: Read> Decoder<R> {
     }
 
     /// Threads that open chunks (default 1: everything on the caller's thread). With
-    /// more, the reader reads ahead (at most 32 chunks, and within 8 MiB of buffers, or
-    /// two chunks when the file's cap is above 4 MiB) and chunks are verified in
+    /// more, the reader reads ahead (chunks up to 8 MiB of the cap's size, or two chunks
+    /// when the file's cap is above 4 MiB, plus the one being read, and at most 4096
+    /// chunks), handing them to the threads in batches, and chunks are verified in
     /// parallel; they are still released in order, each only once it is authentic,
     /// and errors are the same as with one thread.
     pub fn threads(mut self, n: usize) -> Decoder<R> {
