@@ -224,26 +224,37 @@ struct Sealed {
     digest: [u8; 32],
 }
 
-/// The stanzas of a key section `sec` (length field included) as (offset of the
-/// stanza's kind in `sec`, kind, body length), as far as they fit before the tag.
-fn stanzas(sec: &[u8]) -> Vec<(usize, u16, usize)> {
-    let end = sec.len() - 32;
-    let n = u16::from_be_bytes([sec[4], sec[5]]) as usize;
-    let mut at = 8;
+/// The recipient stanzas of a key copy `copy` as (offset of the stanza's kind in
+/// `copy`, kind, body length), as far as they fit before its checksum, and the
+/// offset of the section tag after them.
+fn stanzas(copy: &[u8]) -> (Vec<(usize, u16, usize)>, usize) {
+    let u = (be32(&copy[4..]) as usize).clamp(48, copy.len());
+    let end = u - 32;
+    let n = u16::from_be_bytes([copy[8], copy[9]]) as usize;
+    let mut at = 16;
     let mut out = Vec::new();
     for _ in 0..n {
         if at + 4 > end {
             break;
         }
-        let kind = u16::from_be_bytes([sec[at], sec[at + 1]]);
-        let len = u16::from_be_bytes([sec[at + 2], sec[at + 3]]) as usize;
+        let kind = u16::from_be_bytes([copy[at], copy[at + 1]]);
+        let len = u16::from_be_bytes([copy[at + 2], copy[at + 3]]) as usize;
         if at + 4 + len > end {
             break;
         }
         out.push((at, kind, len));
         at += 4 + len;
     }
-    out
+    (out, at)
+}
+
+/// Recomputes a key copy's checksum when its length field is in range.
+fn rechecksum(copy: &mut [u8]) {
+    let u = be32(&copy[4..]) as usize;
+    if (48..=copy.len()).contains(&u) {
+        let sum = sha256(&[b"SASF-v2/key-copy", &copy[..u - 32]]);
+        copy[u - 32..u].copy_from_slice(&sum);
+    }
 }
 
 /// Makes a mutated input authentic again, under [`VECTOR_KEY`], at every level: a
@@ -251,9 +262,10 @@ fn stanzas(sec: &[u8]) -> Vec<(usize, u16, usize)> {
 /// exercise the code before authentication. Following FORMAT.md §4-§11 it rewrites
 ///
 /// - the header: at levels 2 and 3 the commitment, and the header tag;
-/// - the key section (levels 2 and 3, when its stanzas can be found): the symmetric
-///   slot of [`VECTOR_KEY`] (or else the first symmetric slot) re-wraps the data key
-///   and context digest for the new `H`, and the section tag is recomputed;
+/// - the key area's copy A (when its capacity is in range): at levels 2 and 3 the
+///   symmetric slot of [`VECTOR_KEY`] (or else the first symmetric slot) re-wraps the
+///   data key and context digest for the new `H`, and the section tag is recomputed;
+///   at every level its checksum;
 /// - each chunk, walked by its length field: the stored index (to its position), the
 ///   digest field of every INDX entry naming a chunk already seen, END's manifest, the
 ///   tag; at level 3 the body is decrypted without authentication (AES-CTR keystream
@@ -282,10 +294,11 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
     let mut out = data.to_vec();
     let salt: [u8; 32] = out[32..64].try_into().expect("32 bytes");
     let key = Key::from_bytes(VECTOR_KEY);
-    let section_end = (hl + 4).checked_add(be32(&out[hl..]) as usize)?;
-    let section =
-        (level != Integrity::Keyless && section_end <= out.len() && section_end >= hl + 40)
-            .then(|| stanzas(&out[hl..section_end]));
+    let q = be32(&out[hl..]) as usize;
+    let section_end = (hl + 4).checked_add(q.checked_mul(2)?)?;
+    let copy_a = hl + 4..hl + 4 + q;
+    let section = ((256..=32768).contains(&q) && section_end <= out.len())
+        .then(|| stanzas(&out[copy_a.clone()]));
 
     let (keys, h) = if level == Integrity::Keyless {
         let tag = sha256(&[b"SASF-v2/SHA-256/header", &out[..96 + ext]]);
@@ -295,9 +308,9 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
         let id = key_id(&key);
         let slots: Vec<usize> = section
             .iter()
-            .flatten()
+            .flat_map(|(v, _)| v)
             .filter(|&&(_, kind, len)| kind == 1 && len == 96)
-            .map(|&(at, ..)| hl + at + 4)
+            .map(|&(at, ..)| copy_a.start + at + 4)
             .collect();
         let mine = slots.iter().copied().find(|&b| out[b..b + 16] == id);
         let h0 = sha256(&[&out[..hl]]);
@@ -312,12 +325,19 @@ pub fn reseal(data: &[u8]) -> Option<Vec<u8>> {
             let body = wrap_slot(&key, &salt, &h, &DataKey::from_bytes(dk), &c);
             out[b..b + 96].copy_from_slice(&body);
         }
-        if section.is_some() {
-            let tag = hmac(&k.keys, &[&h, &out[hl..section_end - 32]]);
-            out[section_end - 32..section_end].copy_from_slice(&tag);
+        if let Some((_, tag_at)) = &section {
+            let tag_at = copy_a.start + tag_at;
+            if tag_at + 32 <= copy_a.end {
+                let n = &out[copy_a.start + 8..copy_a.start + 10];
+                let tag = hmac(&k.keys, &[&h, n, &out[copy_a.start + 16..tag_at]]);
+                out[tag_at..tag_at + 32].copy_from_slice(&tag);
+            }
         }
         (Some(k), h)
     };
+    if section.is_some() {
+        rechecksum(&mut out[copy_a.clone()]);
+    }
 
     let base = section_end;
     let tag_len = level.tag_len();

@@ -342,12 +342,12 @@ fn converting_a_live_stream_outputs_each_chunk_as_it_arrives() {
         .spawn()
         .unwrap();
     let mut stdin = child.stdin.take().unwrap();
-    // Header, key section and INFO, then the first five audio chunks; the input then
+    // Header, key area and INFO, then the first five audio chunks; the input then
     // stays open, as a live recording's would.
     let info_end = {
         let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
         let h = 128 + ext;
-        let keys = 4 + u32::from_be_bytes(bytes[h..h + 4].try_into().unwrap()) as usize;
+        let keys = 4 + 2 * u32::from_be_bytes(bytes[h..h + 4].try_into().unwrap()) as usize;
         let at = h + keys;
         at + 12 + u32::from_be_bytes(bytes[at..at + 4].try_into().unwrap()) as usize + 16
     };

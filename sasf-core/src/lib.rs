@@ -55,12 +55,12 @@ pub mod ops;
 pub(crate) mod stream;
 pub mod wav;
 
-pub use ops::{bridge, merge, recover, session};
+pub use ops::{access, bridge, merge, recover, session};
 
 pub use audio::{AudioFormat, Encoding};
-pub use crypto::{Context, Integrity, Key};
+pub use crypto::{Context, Integrity, Key, Keyring};
 pub use error::{Error, ErrorKind, Place, Result};
-pub use format::{ChunkType, DurationClass, Header, KeySection, Totals};
+pub use format::{ChunkType, DurationClass, Header, KeyArea, KeySection, Totals};
 pub use io::random::{RandomAccess, RangeMetadata};
 pub use io::reader::{Decoder, Item, RawChunk, Reader};
 pub use io::writer::{Writer, WriterBuilder};

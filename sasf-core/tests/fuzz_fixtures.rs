@@ -246,7 +246,7 @@ fn kept_and_hostile_inputs_give_an_error_or_a_valid_result() {
 fn chunk_offsets(b: &[u8]) -> Vec<usize> {
     let ext = u16::from_be_bytes([b[28], b[29]]) as usize;
     let keys = 128 + ext;
-    let mut at = keys + 4 + u32::from_be_bytes(b[keys..keys + 4].try_into().unwrap()) as usize;
+    let mut at = keys + 4 + 2 * u32::from_be_bytes(b[keys..keys + 4].try_into().unwrap()) as usize;
     let tag = if b[10] == 3 { 16 } else { 32 };
     let mut v = Vec::new();
     while at < b.len() {

@@ -118,9 +118,9 @@ fn small_file(level_key: Option<&Key>) -> Vec<u8> {
 }
 
 /// Offset of chunk `i`'s prefix in a file whose header has no extensions (after the
-/// header and the key section).
+/// header and the key area).
 fn chunk_offset(file: &[u8], tag_len: usize, i: usize) -> usize {
-    let mut at = 132 + u32::from_be_bytes(file[128..132].try_into().unwrap()) as usize;
+    let mut at = 132 + 2 * u32::from_be_bytes(file[128..132].try_into().unwrap()) as usize;
     for _ in 0..i {
         let len = u32::from_be_bytes(file[at..at + 4].try_into().unwrap()) as usize;
         at += 12 + len + tag_len;

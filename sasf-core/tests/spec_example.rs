@@ -140,22 +140,37 @@ fn worked_example_matches_the_spec_and_the_writer() {
         "wrapped = AES-256-GCM(KEK, nonce 0, DK || C, AAD = H || key id), tag last",
         &[&wrapped[..], &wtag].concat(),
     );
-    let mut keys = Vec::new();
-    keys.extend_from_slice(&(4u32 + 4 + 96 + 32).to_be_bytes()); // S
-    keys.extend_from_slice(&1u16.to_be_bytes()); // one stanza
-    keys.extend_from_slice(&0u16.to_be_bytes());
-    keys.extend_from_slice(&1u16.to_be_bytes()); // kind: symmetric slot
-    keys.extend_from_slice(&96u16.to_be_bytes());
-    keys.extend_from_slice(key_id);
-    keys.extend_from_slice(&wrapped);
-    keys.extend_from_slice(&wtag);
-    let stag = hmac(&keys_key, &[&h, &keys]);
-    keys.extend_from_slice(&stag);
+    let mut stanza = Vec::new();
+    stanza.extend_from_slice(&1u16.to_be_bytes()); // kind: symmetric slot
+    stanza.extend_from_slice(&96u16.to_be_bytes());
+    stanza.extend_from_slice(key_id);
+    stanza.extend_from_slice(&wrapped);
+    stanza.extend_from_slice(&wtag);
+    let stag = hmac(&keys_key, &[&h, &1u16.to_be_bytes(), &stanza]);
     d.line(
-        "key section (length, count, stanza, tag = HMAC-SHA256(keys key, H || section))",
-        &keys,
+        "section tag = HMAC-SHA256(keys key, H || u16 recipient count || recipient stanzas)",
+        &stag,
     );
-
+    // The key area: capacity Q = 256, copy A (generation 1), copy B empty.
+    const Q: usize = 256;
+    let mut copy = Vec::new();
+    copy.extend_from_slice(&1u32.to_be_bytes()); // generation
+    copy.extend_from_slice(&((16 + stanza.len() + 32 + 32) as u32).to_be_bytes()); // U
+    copy.extend_from_slice(&1u16.to_be_bytes()); // recipients
+    copy.extend_from_slice(&0u16.to_be_bytes()); // signatures
+    copy.extend_from_slice(&[0; 4]);
+    copy.extend_from_slice(&stanza);
+    copy.extend_from_slice(&stag);
+    let sum = sha(&[b"SASF-v2/key-copy", &copy]);
+    copy.extend_from_slice(&sum);
+    d.line(
+        "key copy A (generation, length U, counts, reserved, stanza, section tag, checksum = SHA-256(\"SASF-v2/key-copy\" || copy bytes 0..U-32)); then zeros to Q = 256",
+        &copy,
+    );
+    copy.resize(Q, 0);
+    let mut keys = (Q as u32).to_be_bytes().to_vec();
+    keys.extend_from_slice(&copy);
+    keys.extend_from_slice(&[0u8; Q]); // copy B: empty
     let cipher = Aes256Gcm::new_from_slice(&payload_key).unwrap();
     let mut file = [hdr.clone(), keys.clone()].concat();
     let base = file.len() as u64;
@@ -255,6 +270,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
     let mut w = WriterBuilder::new(format)
         .encrypted(key.clone())
         .max_chunk_len(1024)
+        .key_area_capacity(256)
         .salt_for_test_vectors(salt)
         .data_key_for_test_vectors(DataKey::from_bytes(data_key))
         .info(RecordingInfo {

@@ -472,7 +472,7 @@ fn chunk_lengths(contents: &[u8]) -> Vec<u32> {
     let (_, bytes) = parse(contents);
     let ext = u16::from_be_bytes([bytes[28], bytes[29]]) as usize;
     let keys_at = 128 + ext;
-    let s = u32::from_be_bytes(bytes[keys_at..keys_at + 4].try_into().unwrap()) as usize;
+    let s = 2 * u32::from_be_bytes(bytes[keys_at..keys_at + 4].try_into().unwrap()) as usize;
     let tag = if bytes[10] == 3 { 16 } else { 32 };
     let mut at = keys_at + 4 + s;
     let mut v = Vec::new();

@@ -13,6 +13,9 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub mod keyring;
+pub use keyring::Keyring;
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of a master key in bytes.

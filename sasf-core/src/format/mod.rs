@@ -1,10 +1,12 @@
-//! Byte layout of SASF version 2: the header, the key section, chunk framing, chunk
+//! Byte layout of SASF version 2: the header, the key area, chunk framing, chunk
 //! types, the padded metadata payload, and the fixed-layout payloads (index and end).
 //! No I/O and no cryptography here; see `docs/FORMAT.md`.
 
 mod keys;
 pub use keys::{
-    KeySection, Stanza, KEYS_FIXED_LEN, MAX_STANZAS, MAX_STANZA_LEN, SLOT_BODY_LEN, STANZA_SLOT,
+    copy_checksum, CopyState, KeyArea, KeySection, Stanza, AREA_FIXED_LEN, CRITICAL_KIND,
+    DEFAULT_COPY_CAPACITY, ED25519_BODY_LEN, MAX_COPY_CAPACITY, MAX_RECIPIENTS, MAX_SIGNATURES,
+    MAX_STANZA_LEN, MIN_COPY_CAPACITY, SIGNATURE_ED25519, SLOT_BODY_LEN, STANZA_AGE, STANZA_SLOT,
 };
 
 use byteorder::{BigEndian, ByteOrder};

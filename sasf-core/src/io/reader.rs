@@ -13,10 +13,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::crypto::{
-    chunk_digest, hex, key_id, keyless_header_tag, tags_equal, unwrap_slot, Context, FileKeys,
-    Integrity, Key, Suite,
-};
+use crate::crypto::keyring::{check_keyless, unlock};
+use crate::crypto::{chunk_digest, Context, Integrity, Key, Keyring, Suite};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
 use crate::io::pool::{batch_is_full, Ordered, Workers};
@@ -44,10 +42,11 @@ pub struct Decoder<R> {
     inner: R,
     header: Header,
     header_bytes: Vec<u8>,
-    /// The key section, or why it is not well formed: judged only after the
-    /// caller's requirement, which comes first (`docs/FORMAT.md` §12, step 3).
-    keys: Result<KeySection>,
-    keys_bytes: Vec<u8>,
+    /// The key area, or why it is not well formed: judged only after the caller's
+    /// requirement, which comes first (`docs/FORMAT.md` §12, step 3).
+    keys: Result<KeyArea>,
+    area_len: usize,
+    h: [u8; 32],
     limits: Limits,
     threads: usize,
     require: Option<Require>,
@@ -105,37 +104,38 @@ impl<R: Read> Decoder<R> {
         header.tag.copy_from_slice(&rest[ext_len..]);
         let mut header_bytes = fixed.to_vec();
         header_bytes.extend_from_slice(&rest);
-        // The key section: its length is checked before anything is allocated.
+        // The key area: its capacity is checked before anything is allocated.
         let at = header_bytes.len() as u64;
-        let mut len = [0u8; 4];
+        let mut len = [0u8; AREA_FIXED_LEN];
         let n = read_full(&mut inner, &mut len)?;
-        if n < 4 {
+        if n < AREA_FIXED_LEN {
             return Err(trunc(at + n as u64));
         }
-        let s = u32::from_be_bytes(len);
-        // Only the allocation limit is enforced here; what the length says about the
-        // level is judged with the rest of the section, after the requirement.
-        let declared = KeySection::check_declared_len(s, header.integrity, at);
+        let q = u32::from_be_bytes(len);
+        // Only the allocation limit is enforced here; a malformed area is judged
+        // after the requirement.
+        let declared = KeyArea::check_capacity(q, at);
         if let Err(e) = &declared {
             if e.class() == "limit-exceeded" {
                 return Err(declared.unwrap_err());
             }
         }
-        let s = if declared.is_ok() { s } else { s.min(4096) };
-        let mut body = vec![0u8; s as usize];
-        let n = read_full(&mut inner, &mut body)?;
-        if n < body.len() {
-            return Err(trunc(at + 4 + n as u64));
+        let q = if declared.is_ok() { q } else { 0 };
+        let mut copies = vec![0u8; 2 * q as usize];
+        let n = read_full(&mut inner, &mut copies)?;
+        if n < copies.len() {
+            return Err(trunc(at + AREA_FIXED_LEN as u64 + n as u64));
         }
-        let keys = declared.and_then(|_| KeySection::parse(&body, header.integrity, at));
-        let mut keys_bytes = len.to_vec();
-        keys_bytes.extend_from_slice(&body);
+        let h: [u8; 32] = Sha256::digest(&header_bytes).into();
+        let keys = declared.and_then(|_| KeyArea::parse(&copies, header.integrity, at));
+        let area_len = AREA_FIXED_LEN + copies.len();
         Ok(Decoder {
             inner,
             header,
             header_bytes,
             keys,
-            keys_bytes,
+            area_len,
+            h,
             limits,
             threads: 1,
             require: None,
@@ -173,23 +173,36 @@ impl<R: Read> Decoder<R> {
         &self.header
     }
 
-    /// The key section (recipients), if it is well formed. Not authenticated until
-    /// [`Decoder::open`].
+    /// The key section in force (recipients and signatures), if the key area is well
+    /// formed. Not authenticated until [`Decoder::open`].
     pub fn key_section(&self) -> Option<&KeySection> {
-        self.keys.as_ref().ok()
+        self.keys.as_ref().ok().map(|a| &a.section)
+    }
+
+    /// The key area (its capacity and the state of both copies), or why it is not
+    /// well formed.
+    pub fn key_area(&self) -> std::result::Result<&KeyArea, &Error> {
+        self.keys.as_ref()
+    }
+
+    /// The key area, or why it is not well formed, consuming the decoder.
+    pub fn into_key_area(self) -> Result<KeyArea> {
+        self.keys
+    }
+
+    /// The header bytes as read.
+    pub fn header_bytes(&self) -> &[u8] {
+        &self.header_bytes
+    }
+
+    /// The header hash `H`.
+    pub fn header_hash(&self) -> &[u8; 32] {
+        &self.h
     }
 
     /// File offset of chunk 0.
     pub fn stream_start(&self) -> u64 {
-        (self.header_bytes.len() + self.keys_bytes.len()) as u64
-    }
-
-    fn symmetric_ids(keys: &KeySection) -> Vec<String> {
-        keys.stanzas
-            .iter()
-            .filter(|s| s.kind == STANZA_SLOT)
-            .map(|s| hex(&s.body[..16]))
-            .collect()
+        (self.header_bytes.len() + self.area_len) as u64
     }
 
     /// Applies the requirement, finds the key's recipient slot, checks the
@@ -198,8 +211,18 @@ impl<R: Read> Decoder<R> {
     ///
     /// `key` may be `None` for keyless files; with [`Require::Any`] it is ignored for
     /// them.
-    pub fn open(mut self, key: Option<&Key>) -> Result<Reader<R>> {
+    pub fn open(self, key: Option<&Key>) -> Result<Reader<R>> {
+        let ring = key
+            .map(|k| Keyring::from_key(k.clone()))
+            .unwrap_or_default();
+        self.open_with(&ring)
+    }
+
+    /// As [`Decoder::open`], with every key and identity of `keyring`: the first
+    /// recipient stanza one of them opens is used.
+    pub fn open_with(mut self, keyring: &Keyring) -> Result<Reader<R>> {
         let level = self.header.integrity;
+        let key = (!keyring.is_empty()).then_some(());
         let require = self.require.unwrap_or(Require::default_for(key.is_some()));
         let refuse = |required: Require| {
             Error::new(ErrorKind::NotProtected {
@@ -224,60 +247,29 @@ impl<R: Read> Decoder<R> {
         if level != Integrity::Keyless && key.is_none() {
             return Err(Error::new(ErrorKind::KeyRequired));
         }
-        let section = std::mem::replace(&mut self.keys, Ok(KeySection::default()))?;
-        let unsigned_len = self.header_bytes.len() - HEADER_TAG_LEN;
-        let unsigned = &self.header_bytes[..unsigned_len];
-        let header_auth = || {
-            Error::new(ErrorKind::AuthFailed {
-                place: Place::header(unsigned_len as u64),
-            })
-        };
-        let h: [u8; 32] = Sha256::digest(&self.header_bytes).into();
-        let keys_at = self.header_bytes.len() as u64;
+        let area = std::mem::replace(
+            &mut self.keys,
+            Err(Error::new(ErrorKind::Misuse {
+                reason: "the key area was taken".into(),
+            })),
+        )?;
+        let h = self.h;
+        let keys_at = self.header_bytes.len() as u64
+            + (AREA_FIXED_LEN + area.active * area.capacity as usize) as u64;
+        let section = area.section;
         let (suite, context) = if level == Integrity::Keyless {
-            if !tags_equal(&keyless_header_tag(unsigned), &self.header.tag) {
-                return Err(header_auth());
-            }
+            check_keyless(&self.header, &self.header_bytes)?;
             (Suite::Keyless, self.header.keyless_context())
         } else {
-            let key = key.ok_or_else(|| Error::new(ErrorKind::KeyRequired))?;
-            let id = key_id(key);
-            let slot = section
-                .stanzas
-                .iter()
-                .find(|s| s.kind == STANZA_SLOT && s.body[..16] == id);
-            let Some(slot) = slot else {
-                return Err(Error::new(ErrorKind::NoRecipient {
-                    key_ids: Self::symmetric_ids(&section),
-                    recipients: section.stanzas.len(),
-                }));
-            };
-            let (dk, c) = unwrap_slot(key, &self.header.salt, &h, &slot.body).ok_or_else(|| {
-                Error::new(ErrorKind::AuthFailed {
-                    place: Place::header(keys_at),
-                })
-            })?;
-            if !self.header.context_bound && c != [0u8; 32] {
-                return Err(Error::malformed_header(
-                    "a recipient slot carries a context but the file is not context bound",
-                    keys_at,
-                ));
-            }
-            let keys = FileKeys::derive(level, &dk, &self.header.salt, &c);
-            if !keys.commitment_matches(&self.header.commitment) {
-                return Err(Error::new(ErrorKind::WrongKey));
-            }
-            if !tags_equal(&keys.header_tag(unsigned), &self.header.tag) {
-                return Err(header_auth());
-            }
-            let unsigned_keys = section.unsigned_bytes();
-            let tag = section.tag.unwrap_or([0; 32]);
-            if !tags_equal(&keys.keys_tag(&h, &unsigned_keys), &tag) {
-                return Err(Error::new(ErrorKind::AuthFailed {
-                    place: Place::header(keys_at + unsigned_keys.len() as u64),
-                }));
-            }
-            (keys.suite, self.header.context_bound.then_some(c))
+            let u = unlock(
+                &self.header,
+                &self.header_bytes,
+                &h,
+                &section,
+                keys_at,
+                keyring,
+            )?;
+            (u.keys.suite, self.header.context_bound.then_some(u.context))
         };
         if let Some(want) = &self.expect {
             match context {

@@ -65,6 +65,7 @@ pub struct WriterBuilder {
     flush_each_chunk: bool,
     reader_limits: Limits,
     threads: usize,
+    key_area_capacity: u32,
 }
 
 impl WriterBuilder {
@@ -86,6 +87,7 @@ impl WriterBuilder {
             flush_each_chunk: true,
             reader_limits: Limits::default(),
             threads: 1,
+            key_area_capacity: DEFAULT_COPY_CAPACITY,
         }
     }
     /// Level 2: HMAC-SHA256, with `key` as a recipient of the data key.
@@ -103,6 +105,12 @@ impl WriterBuilder {
     /// One more symmetric recipient (a key slot) who may open the file.
     pub fn recipient(mut self, key: Key) -> Self {
         self.recipients.push(key);
+        self
+    }
+    /// Bytes per copy of the key area (`docs/FORMAT.md` §5.1; default 4096, from 256
+    /// to 32768): room for recipients and signatures added later in place.
+    pub fn key_area_capacity(mut self, bytes: u32) -> Self {
+        self.key_area_capacity = bytes;
         self
     }
     /// The recording information (id, start time, channel map) for the INFO chunk.
@@ -225,8 +233,10 @@ impl WriterBuilder {
         if self.integrity != Integrity::Keyless && self.recipients.is_empty() {
             return Err(Error::misuse("this integrity level needs a key"));
         }
-        if self.recipients.len() > MAX_STANZAS {
-            return Err(Error::misuse("at most 256 recipients"));
+        if self.recipients.len() > MAX_RECIPIENTS {
+            return Err(Error::misuse(format!(
+                "at most {MAX_RECIPIENTS} recipients"
+            )));
         }
         if self.integrity == Integrity::Keyless {
             self.recipients.clear();
@@ -293,19 +303,20 @@ impl WriterBuilder {
         };
         let header_bytes = header.to_bytes();
         let h: [u8; 32] = Sha256::digest(&header_bytes).into();
-        let mut section = KeySection::default();
+        let mut section = KeySection {
+            generation: 1,
+            ..KeySection::default()
+        };
         if let (Some(keys), Some(dk)) = (&keys, &dk) {
             for k in &self.recipients {
-                section.stanzas.push(Stanza {
+                section.recipients.push(Stanza {
                     kind: STANZA_SLOT,
                     body: wrap_slot(k, &salt, &h, dk, &c),
                 });
             }
-            section.tag = Some([0; 32]);
-            let t = keys.keys_tag(&h, &section.unsigned_bytes());
-            section.tag = Some(t);
+            section.tag = Some(keys.keys_tag(&h, &section.tagged_bytes()));
         }
-        let section_bytes = section.to_bytes();
+        let section_bytes = KeyArea::new_bytes(&section, self.key_area_capacity)?;
         out.raw(&header_bytes)?;
         out.raw(&section_bytes)?;
         let mut w = Writer {

@@ -301,7 +301,7 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
             // The result must be under the snippet's key, not just any key: the key
             // must open one of the snippet's recipient slots.
             let h = *snippet.header_hash();
-            let opens = snippet.key_section().stanzas.iter().any(|s| {
+            let opens = snippet.key_section().recipients.iter().any(|s| {
                 s.kind == crate::format::STANZA_SLOT
                     && crate::crypto::unwrap_slot(k, &header.salt, &h, &s.body).is_some()
             });

@@ -2,6 +2,7 @@
 //! read everything or a range), [`recover`] (salvage the authenticated prefix),
 //! [`merge`] (an ad hoc WAV into a snippet) and [`session`] (recording precedence).
 
+pub mod access;
 pub mod bridge;
 pub mod merge;
 pub mod recover;

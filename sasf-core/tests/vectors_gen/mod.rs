@@ -87,7 +87,13 @@ pub struct Hdr {
     /// The context digest C mixed into the key schedule and the slots (zero when the
     /// file is not bound).
     pub ctx: [u8; 32],
+    /// The key area's copy capacity (not a header field).
+    pub key_cap: u32,
 }
+
+/// The key-area copy capacity of the vectors (the writer's default is 4096; vectors
+/// use a smaller one to stay small).
+pub const KEY_CAP: u32 = 512;
 
 struct Keys {
     commitment: [u8; 32],
@@ -196,6 +202,7 @@ impl Hdr {
             salt,
             dk: dk_from_salt(&salt),
             ctx: [0; 32],
+            key_cap: KEY_CAP,
         }
     }
     /// Binds the file to a context (§4.4): flag bit 0, C in the key schedule, and at
@@ -264,8 +271,9 @@ impl Hdr {
     pub fn h(&self) -> [u8; 32] {
         sha(&[&self.bytes()])
     }
-    /// The key section (§5) for these recipients: at level 1 the empty section; at
-    /// levels 2 and 3 one symmetric slot per recipient, then the section tag.
+    /// The key area (§5) for these recipients: copy A holds generation 1 with one
+    /// symmetric slot per recipient and, at levels 2 and 3, the section tag; copy B is
+    /// empty. At level 1 copy A holds no recipient and no tag.
     pub fn key_section(&self, recipients: &[[u8; 32]]) -> Vec<u8> {
         let h = self.h();
         let stanzas: Vec<(u16, Vec<u8>)> = recipients
@@ -274,25 +282,87 @@ impl Hdr {
             .collect();
         self.key_section_of(&stanzas)
     }
-    /// A key section of the given stanzas (kind, body), tagged with this file's keys
-    /// key at levels 2 and 3 (so a holder of DK could have written it).
+    /// A key area whose copy A holds the given stanzas (kind, body), tagged with this
+    /// file's keys key at levels 2 and 3 (so a holder of DK could have written it).
     pub fn key_section_of(&self, stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
-        let Some(k) = self.keys() else {
-            return vec![0, 0, 0, 4, 0, 0, 0, 0];
-        };
-        let body: usize = stanzas.iter().map(|(_, b)| 4 + b.len()).sum();
-        let mut s = ((4 + body + 32) as u32).to_be_bytes().to_vec();
-        s.extend_from_slice(&(stanzas.len() as u16).to_be_bytes());
-        s.extend_from_slice(&[0, 0]);
-        for (kind, b) in stanzas {
-            s.extend_from_slice(&kind.to_be_bytes());
-            s.extend_from_slice(&(b.len() as u16).to_be_bytes());
-            s.extend_from_slice(b);
-        }
-        let tag = hmac(&k.keys, &[&self.h(), &s]);
-        s.extend_from_slice(&tag);
-        s
+        let h = self.h();
+        let tag = self.keys().map(|k| section_tag(&k, &h, stanzas));
+        area(
+            self.key_cap,
+            &copy_of(&h, 1, stanzas, tag, &[], self.key_cap),
+            &[],
+        )
     }
+}
+
+/// The section tag (§5.2): HMAC(keys key, H || u16 n || recipient stanzas).
+fn section_tag(k: &Keys, h: &[u8; 32], stanzas: &[(u16, Vec<u8>)]) -> [u8; 32] {
+    hmac(&k.keys, &[h, &tagged(stanzas)])
+}
+
+fn tagged(stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let mut b = (stanzas.len() as u16).to_be_bytes().to_vec();
+    put_stanzas(&mut b, stanzas);
+    b
+}
+
+fn put_stanzas(b: &mut Vec<u8>, stanzas: &[(u16, Vec<u8>)]) {
+    for (kind, body) in stanzas {
+        b.extend_from_slice(&kind.to_be_bytes());
+        b.extend_from_slice(&(body.len() as u16).to_be_bytes());
+        b.extend_from_slice(body);
+    }
+}
+
+/// One copy of the key area (§5.1), `q` bytes: generation, length, counts, reserved,
+/// recipient stanzas, the section tag (if any), signature stanzas, the checksum over
+/// everything before it, then zeros. (`h` is only for the caller's tag.)
+pub fn copy_of(
+    h: &[u8; 32],
+    generation: u32,
+    recipients: &[(u16, Vec<u8>)],
+    tag: Option<[u8; 32]>,
+    signatures: &[(u16, Vec<u8>)],
+    q: u32,
+) -> Vec<u8> {
+    let mut b = generation.to_be_bytes().to_vec();
+    b.extend_from_slice(&[0; 4]); // length, set below
+    b.extend_from_slice(&(recipients.len() as u16).to_be_bytes());
+    b.extend_from_slice(&(signatures.len() as u16).to_be_bytes());
+    b.extend_from_slice(&[0; 4]);
+    put_stanzas(&mut b, recipients);
+    if let Some(t) = tag {
+        b.extend_from_slice(&t);
+    }
+    put_stanzas(&mut b, signatures);
+    let u = (b.len() + 32) as u32;
+    b[4..8].copy_from_slice(&u.to_be_bytes());
+    let sum = sha(&[b"SASF-v2/key-copy", &b]);
+    b.extend_from_slice(&sum);
+    assert!(b.len() <= q as usize, "the copy fits its capacity");
+    b.resize(q as usize, 0);
+    b
+}
+
+/// Recomputes the checksum of a copy in place (anyone can: it is unkeyed), after an
+/// edit that kept its length field.
+pub fn rechecksum(copy: &mut [u8]) {
+    let u = u32::from_be_bytes(copy[4..8].try_into().unwrap()) as usize;
+    let sum = sha(&[b"SASF-v2/key-copy", &copy[..u - 32]]);
+    copy[u - 32..u].copy_from_slice(&sum);
+}
+
+/// A key area: capacity `q`, copy A, copy B (empty: zeros).
+pub fn area(q: u32, a: &[u8], b: &[u8]) -> Vec<u8> {
+    let mut x = q.to_be_bytes().to_vec();
+    let mut pad = |c: &[u8]| {
+        assert!(c.len() <= q as usize);
+        x.extend_from_slice(c);
+        x.resize(x.len() + q as usize - c.len(), 0);
+    };
+    pad(a);
+    pad(b);
+    x
 }
 
 /// Whether chunks of this type carry a padded JSON payload (§9.1).
@@ -767,6 +837,7 @@ pub fn with_writer_opts(
         .index_interval(o.interval)
         .retention_days(hdr.retention)
         .duration_class(DurationClass::from_code(hdr.duration).expect("a known class"))
+        .key_area_capacity(hdr.key_cap)
         .salt_for_test_vectors(hdr.salt);
     if let Some((id, tenant)) = &o.context {
         let t = (!tenant.is_empty()).then_some(tenant.as_str());
@@ -1603,12 +1674,12 @@ fn header(g: &mut Gen) {
     );
     g.err(
         "hdr-level-1-to-2-l1",
-        "a keyless file relabelled level 2, read with a key: its empty key section (length 4) is below a keyed section's minimum",
+        "a keyless file relabelled level 2, read with a key: its key copy holds no recipient, which a keyed file must have",
         &b1,
         KeyUse::Right,
         &hb(&b1, 10, 1, 2),
         "malformed-header",
-        At::Header(128),
+        At::Header(128 + 4 + 8),
     );
     let b2 = base(2, "base-2");
     g.err(
@@ -1618,7 +1689,7 @@ fn header(g: &mut Gen) {
         KeyUse::Right,
         &hb(&b2, 10, 1, 3),
         "auth-failed",
-        At::Header(128),
+        At::Header(132),
     );
     g.err(
         "hdr-level-3-to-2-l3",
@@ -1627,7 +1698,7 @@ fn header(g: &mut Gen) {
         KeyUse::Right,
         &hb(&b3, 10, 1, 2),
         "auth-failed",
-        At::Header(128),
+        At::Header(132),
     );
     for (m, l) in [(&b2, 2), (&b3, 3)] {
         g.err(
@@ -1643,14 +1714,14 @@ fn header(g: &mut Gen) {
 
     // Valid values changed. At level 1 the header tag catches them; at levels 2 and 3
     // the header hash H is in every slot's AAD, so the slot no longer opens and the
-    // key section reports it (offset 128, the key section).
+    // key area reports it (offset 132, copy A).
     for l in LEVELS {
         let b = base(l, &format!("base-{l}"));
         let k = KeyUse::natural(l);
         let changed_at = if l == 1 {
             At::Header(96)
         } else {
-            At::Header(128)
+            At::Header(132)
         };
         let fields: [(&str, &str, usize, usize, u64); 8] = [
             ("encoding", "audio encoding 7 (mu-law) changed to 8 (A-law)", 11, 1, 8),
@@ -1716,7 +1787,7 @@ fn header(g: &mut Gen) {
                 k,
                 &x,
                 "auth-failed",
-                At::Header(128),
+                At::Header(132),
             );
         }
         let mut x = b.bytes();
@@ -1856,14 +1927,14 @@ fn header(g: &mut Gen) {
     let mut hdr = Hdr::new(1, Encoding::U8, 1, 8000, "ext-1");
     hdr.ext = vec![0x00, 0x01, 0x00, 0x04, b'a', b'b', b'c', b'd'];
     let m = one_chunk_file(&hdr, 40);
-    // The header now ends at 128, so the key section's length is read from the old
-    // tag's bytes 24..28 (§12: the key section is read, its length checked against the
+    // The header now ends at 128, so the key area's capacity is read from the old
+    // tag's bytes 24..28 (§12: the key area is read, its capacity checked against the
     // limits, before the header tag is verified).
     let x = hb(&m, 28, 2, 0);
     let s = u32::from_be_bytes(x[128..132].try_into().unwrap());
-    let (class, at) = if s as usize > 4 + 256 * (4 + 4096) + 32 {
+    let (class, at) = if s > 32768 {
         ("limit-exceeded", At::Header(128))
-    } else if s != 4 {
+    } else if s < 256 {
         ("malformed-header", At::Header(128))
     } else {
         ("auth-failed", At::Header(96))
@@ -1882,21 +1953,16 @@ fn header(g: &mut Gen) {
 /// A key-section stanza: kind and body.
 type Stanza = (u16, Vec<u8>);
 
-/// A key section of `stanzas` tagged with `hdr`'s keys key over the header hash `h`.
+/// A key area whose copy A holds `stanzas`, tagged with `hdr`'s keys key over the
+/// header hash `h`, with its checksum over `h`.
 fn key_section_tagged(hdr: &Hdr, h: &[u8; 32], stanzas: &[(u16, Vec<u8>)]) -> Vec<u8> {
     let k = hdr.keys().expect("a keyed level");
-    let body: usize = stanzas.iter().map(|(_, b)| 4 + b.len()).sum();
-    let mut s = ((4 + body + 32) as u32).to_be_bytes().to_vec();
-    s.extend_from_slice(&(stanzas.len() as u16).to_be_bytes());
-    s.extend_from_slice(&[0, 0]);
-    for (kind, b) in stanzas {
-        s.extend_from_slice(&kind.to_be_bytes());
-        s.extend_from_slice(&(b.len() as u16).to_be_bytes());
-        s.extend_from_slice(b);
-    }
-    let tag = hmac(&k.keys, &[h, &s]);
-    s.extend_from_slice(&tag);
-    s
+    let tag = section_tag(&k, h, stanzas);
+    area(
+        hdr.key_cap,
+        &copy_of(h, 1, stanzas, Some(tag), &[], hdr.key_cap),
+        &[],
+    )
 }
 
 fn keys(g: &mut Gen) {
@@ -1956,20 +2022,25 @@ fn keys(g: &mut Gen) {
         let h = two.hdr.h();
         let s1 = slot(&KEY, &two.hdr, &h);
         let s2 = slot(&SECOND_KEY, &two.hdr, &h);
-        let section_at = two.hdr.header_len() as u64;
-        // Key-section changes by someone without the data key: the section tag (made
-        // with a key derived from the data key) no longer matches. The tag kept is the
-        // original one.
+        let q = two.hdr.key_cap;
+        let area_at = two.hdr.header_len();
+        let copy_a = area_at as u64 + 4;
+        let rest = |m: &Model| m.bytes()[m.base() as usize..].to_vec();
+        let orig_tag = section_tag(
+            &two.hdr.keys().unwrap(),
+            &h,
+            &[(1, s1.clone()), (1, s2.clone())],
+        );
+        // Key-area changes by someone without the data key, who can recompute the
+        // unkeyed checksum but not the section tag: the copy is intact, its tag (the
+        // original one) fails.
         let forged = |stanzas: &[(u16, Vec<u8>)]| {
-            let mut s = key_section_tagged(&two.hdr, &h, stanzas);
-            let n = s.len();
-            let orig = two.key_section();
-            s[n - 32..].copy_from_slice(&orig[orig.len() - 32..]);
-            let tag_at = section_at + n as u64 - 32;
-            let mut x = two.header();
-            x.extend_from_slice(&s);
-            x.extend_from_slice(&two.bytes()[two.base() as usize..]);
-            (x, tag_at)
+            let c = copy_of(&h, 1, stanzas, Some(orig_tag), &[], q);
+            let tag_at = copy_a + 16 + stanzas.iter().map(|(_, b)| 4 + b.len() as u64).sum::<u64>();
+            (
+                [two.header(), area(q, &c, &[]), rest(&two)].concat(),
+                tag_at,
+            )
         };
         let mut foreign = two.hdr.clone();
         foreign.dk = seq(0x99);
@@ -1980,7 +2051,7 @@ fn keys(g: &mut Gen) {
                 } else {
                     format!("keys-slot-added-l{l}")
                 },
-                "a third slot (for key 20..3f, wrapping another data key) added by someone without the data key: the section tag fails",
+                "a third slot (for key 20..3f, wrapping another data key) added by someone without the data key, checksum recomputed: the section tag fails",
                 vec![
                     (1, s1.clone()),
                     (1, s2.clone()),
@@ -1993,12 +2064,12 @@ fn keys(g: &mut Gen) {
                 } else {
                     format!("keys-slot-removed-l{l}")
                 },
-                "the second recipient's slot removed (lengths adjusted) without the data key: the section tag fails",
+                "the second recipient's slot removed (lengths and checksum adjusted) without the data key: the section tag fails",
                 vec![(1, s1.clone())],
             ),
             (
                 format!("keys-slot-reordered-l{l}"),
-                "the two slots swapped: the section tag fails",
+                "the two slots swapped, checksum recomputed: the section tag fails",
                 vec![(1, s2.clone()), (1, s1.clone())],
             ),
             (
@@ -2019,15 +2090,45 @@ fn keys(g: &mut Gen) {
                 At::Header(tag_at),
             );
         }
-        // A holder of the data key may rewrite the key section: an unknown stanza
-        // kind is skipped, a removed recipient no longer opens the file.
+        // The same forgeries in copy B with a higher generation: copy B is in force
+        // (the intact copy of the higher generation), and its tag fails.
+        {
+            let added = vec![
+                (1, s1.clone()),
+                (1, s2.clone()),
+                (1, slot(&WRONG_KEY, &foreign, &h)),
+            ];
+            let a_copy = copy_of(
+                &h,
+                1,
+                &[(1, s1.clone()), (1, s2.clone())],
+                Some(orig_tag),
+                &[],
+                q,
+            );
+            let b_copy = copy_of(&h, 2, &added, Some(orig_tag), &[], q);
+            let tag_at =
+                copy_a + q as u64 + 16 + added.iter().map(|(_, b)| 4 + b.len() as u64).sum::<u64>();
+            let x = [two.header(), area(q, &a_copy, &b_copy), rest(&two)].concat();
+            g.err(
+                &format!("keys-copy-b-forged-l{l}"),
+                "copy B, generation 2, adds a slot without the data key (checksum recomputed, old tag): copy B is in force and its section tag fails",
+                &two,
+                KeyUse::Right,
+                &x,
+                "auth-failed",
+                At::Header(tag_at),
+            );
+        }
+        // A holder of the data key may rewrite the key area: an unknown stanza kind is
+        // skipped, a removed recipient no longer opens the file.
         let mut x = two.header();
         x.extend_from_slice(&key_section_tagged(
             &two.hdr,
             &h,
             &[(0x7777, vec![1, 2, 3]), (1, s2.clone()), (1, s1.clone())],
         ));
-        x.extend_from_slice(&two.bytes()[two.base() as usize..]);
+        x.extend_from_slice(&rest(&two));
         g.ok_with(
             &format!("keys-rewritten-unknown-stanza-l{l}"),
             "the key section rewritten by a holder of the data key: an unknown stanza kind first (skipped), then the two slots in the other order, with a valid section tag; the chunks are unchanged",
@@ -2037,7 +2138,7 @@ fn keys(g: &mut Gen) {
         );
         let mut x = two.header();
         x.extend_from_slice(&key_section_tagged(&two.hdr, &h, &[(1, s1.clone())]));
-        x.extend_from_slice(&two.bytes()[two.base() as usize..]);
+        x.extend_from_slice(&rest(&two));
         g.err(
             &format!("keys-recipient-removed-l{l}"),
             "the second recipient removed by a holder of the data key (valid section tag): the second key no longer opens the file",
@@ -2047,57 +2148,147 @@ fn keys(g: &mut Gen) {
             "wrong-key",
             At::Nowhere,
         );
-
-        let keys_at = b.hdr.header_len();
-        let mut x = b.bytes();
-        x[b.base() as usize - 1] ^= 0x01;
-        g.err(
-            &format!("keys-tag-l{l}"),
-            "one bit of the key-section tag flipped",
-            &b,
-            KeyUse::Right,
-            &x,
-            "auth-failed",
-            At::Header(b.base() - 32),
+        // An in-place rewrite as a tool does it (§5.5): the new section in copy B with
+        // generation 2. Interrupted before copy A is rewritten, the file has both.
+        let k2 = two.hdr.keys().unwrap();
+        let only1 = [(1u16, s1.clone())];
+        let new_b = copy_of(&h, 2, &only1, Some(section_tag(&k2, &h, &only1)), &[], q);
+        let old_a = copy_of(
+            &h,
+            1,
+            &[(1, s1.clone()), (1, s2.clone())],
+            Some(orig_tag),
+            &[],
+            q,
         );
-        let mut x = b.bytes();
-        x[keys_at + 8 + 4 + 16 + 5] ^= 0x01;
+        let x = [two.header(), area(q, &old_a, &new_b), rest(&two)].concat();
         g.err(
-            &format!("keys-wrap-l{l}"),
-            "one bit of the wrapped data key flipped in the reader's slot: its key id matches but the wrap does not open",
-            &b,
-            KeyUse::Right,
-            &x,
-            "auth-failed",
-            At::Header(keys_at as u64),
-        );
-        let mut x = b.bytes();
-        x[keys_at + 8 + 4] ^= 0x01;
-        g.err(
-            &format!("wrong-key-id-changed-l{l}"),
-            "one bit of the slot's key id flipped: no recipient matches the key",
-            &b,
-            KeyUse::Right,
+            &format!("keys-rewrite-interrupted-l{l}"),
+            "a rewrite removing the second recipient, interrupted after copy B (generation 2) was written: copy B is in force, so the second key no longer opens the file",
+            &two,
+            KeyUse::Second,
             &x,
             "wrong-key",
             At::Nowhere,
         );
-        // Lengths and counts out of range.
-        let ka = keys_at as u64;
-        let s = (b.base() - ka - 4) as u64;
-        let lens: [(&str, &str, usize, usize, u64, &str, u64); 8] = [
+        g.ok_with(
+            &format!("keys-rewrite-interrupted-first-l{l}"),
+            "the same interrupted rewrite read with the first key: copy B (generation 2) opens",
+            &two,
+            KeyUse::Right,
+            &x,
+        );
+        let mut torn_b = new_b.clone();
+        for v in &mut torn_b[60..] {
+            *v = 0;
+        }
+        let x = [two.header(), area(q, &old_a, &torn_b), rest(&two)].concat();
+        g.ok_with(
+            &format!("keys-rewrite-torn-l{l}"),
+            "a rewrite torn while copy B (generation 2) was being written: copy B fails its checksum, copy A (generation 1) is in force and both keys open the file",
+            &two,
+            KeyUse::Second,
+            &x,
+        );
+        let other_a = copy_of(&h, 1, &only1, Some(section_tag(&k2, &h, &only1)), &[], q);
+        let x = [two.header(), area(q, &old_a, &other_a), rest(&two)].concat();
+        g.err(
+            &format!("keys-copies-same-generation-l{l}"),
+            "both copies intact with generation 1 but different recipients: refused",
+            &two,
+            KeyUse::Right,
+            &x,
+            "malformed-header",
+            At::Header(area_at as u64),
+        );
+        // A critical recipient kind a reader does not know, written by a holder of the
+        // data key: the reader must stop.
+        let crit = [(1u16, s1.clone()), (0x8042u16, vec![0; 8])];
+        let x = [
+            two.header(),
+            key_section_tagged(&two.hdr, &h, &crit),
+            rest(&two),
+        ]
+        .concat();
+        g.err(
+            &format!("keys-critical-kind-l{l}"),
+            "a recipient stanza of unknown critical kind 0x8042 with a valid section tag: unsupported",
+            &two,
+            KeyUse::Right,
+            &x,
+            "unsupported",
+            At::Header(copy_a + 16),
+        );
+        // Key areas swapped between two files (same settings, other salt): the copy
+        // is intact, and the slot for the key is found, but its wrap (whose
+        // associated data is the other header's hash) does not open.
+        let other = base(l, &format!("base-other-{l}"));
+        let b = base(l, &format!("base-{l}"));
+        let swapped = [b.header(), other.key_section(), rest(&b)].concat();
+        g.err(
+            &format!("keys-swapped-l{l}"),
+            "the key area of another file (other salt, same key) copied in: the slot's wrap binds the other header's hash and does not open",
+            &b,
+            KeyUse::Right,
+            &swapped,
+            "auth-failed",
+            At::Header(b.hdr.header_len() as u64 + 4),
+        );
+
+        let keys_at = b.hdr.header_len() + 4; // copy A
+        let flip = |at: usize, resum: bool| {
+            let mut x = b.bytes();
+            x[at] ^= 0x01;
+            if resum {
+                rechecksum(&mut x[keys_at..keys_at + q as usize]);
+            }
+            x
+        };
+        let tag_at = keys_at + 16 + 100;
+        g.err(
+            &format!("keys-tag-l{l}"),
+            "one bit of the section tag flipped and the checksum recomputed: the section tag fails",
+            &b,
+            KeyUse::Right,
+            &flip(tag_at, true),
+            "auth-failed",
+            At::Header(tag_at as u64),
+        );
+        g.err(
+            &format!("keys-copy-damaged-l{l}"),
+            "one bit of the section tag flipped, checksum kept: copy A is not intact and copy B is empty",
+            &b,
+            KeyUse::Right,
+            &flip(tag_at, false),
+            "malformed-header",
+            At::Header(tag_at as u64 + 32),
+        );
+        g.err(
+            &format!("keys-wrap-l{l}"),
+            "one bit of the wrapped data key flipped in the reader's slot (checksum recomputed): its key id matches but the wrap does not open",
+            &b,
+            KeyUse::Right,
+            &flip(keys_at + 16 + 4 + 16 + 5, true),
+            "auth-failed",
+            At::Header(keys_at as u64),
+        );
+        g.err(
+            &format!("wrong-key-id-changed-l{l}"),
+            "one bit of the slot's key id flipped (checksum recomputed): no recipient matches the key",
+            &b,
+            KeyUse::Right,
+            &flip(keys_at + 16 + 4, true),
+            "wrong-key",
+            At::Nowhere,
+        );
+        // Fields out of range, each with the checksum recomputed so that only the
+        // rule named is broken (the capacity is outside the copies).
+        let ka = b.hdr.header_len() as u64;
+        let kc = keys_at as u64;
+        let fields: [(&str, &str, usize, usize, u64, &str, u64); 10] = [
             (
-                "length-4",
-                "section length 4 (no room for a stanza and the tag)",
-                0,
-                4,
-                4,
-                "malformed-header",
-                ka,
-            ),
-            (
-                "length-ffffffff",
-                "section length FFFFFFFF: refused before anything is allocated",
+                "capacity-ffffffff",
+                "copy capacity FFFFFFFF: refused before anything is allocated",
                 0,
                 4,
                 0xFFFF_FFFF,
@@ -2105,62 +2296,94 @@ fn keys(g: &mut Gen) {
                 ka,
             ),
             (
-                "length-plus-1",
-                "section length one more than its stanzas and tag",
+                "capacity-32769",
+                "copy capacity 32769, one above the limit",
                 0,
                 4,
-                s + 1,
+                32769,
+                "limit-exceeded",
+                ka,
+            ),
+            (
+                "capacity-255",
+                "copy capacity 255, below the minimum",
+                0,
+                4,
+                255,
                 "malformed-header",
-                ka + 4 + 104,
+                ka,
+            ),
+            (
+                "length-over-capacity",
+                "copy length one more than the capacity",
+                8,
+                4,
+                q as u64 + 1,
+                "malformed-header",
+                kc + 4,
             ),
             (
                 "length-minus-1",
-                "section length one less than its stanzas and tag",
-                0,
+                "copy length one less than its content (the checksum then covers other bytes)",
+                8,
                 4,
-                s - 1,
+                16 + 100 + 32 + 32 - 1,
                 "malformed-header",
-                ka + 8,
+                kc + 16 + 100 + 32 - 1,
             ),
             (
                 "count-0",
-                "stanza count 0 at a keyed level",
-                4,
+                "recipient count 0 at a keyed level",
+                12,
                 2,
                 0,
                 "malformed-header",
-                ka + 4,
+                kc + 8,
+            ),
+            (
+                "count-65",
+                "recipient count 65, above the limit of 64",
+                12,
+                2,
+                65,
+                "limit-exceeded",
+                kc + 8,
             ),
             (
                 "count-2",
-                "stanza count 2 with one stanza",
-                4,
+                "recipient count 2 with one stanza",
+                12,
                 2,
                 2,
                 "malformed-header",
-                ka + 4 + 104,
+                kc + 16 + 100,
+            ),
+            (
+                "signatures-65",
+                "signature count 65, above the limit of 64",
+                14,
+                2,
+                65,
+                "limit-exceeded",
+                kc + 10,
             ),
             (
                 "reserved",
-                "key section reserved bytes not zero",
-                6,
-                2,
+                "copy reserved bytes not zero",
+                16,
+                4,
                 1,
                 "malformed-header",
-                ka + 6,
-            ),
-            (
-                "slot-95",
-                "a symmetric slot stanza of 95 bytes (must be 96)",
-                10,
-                2,
-                95,
-                "malformed-header",
-                ka + 8,
+                kc + 12,
             ),
         ];
-        for (name, comment, at, width, v, class, off) in lens {
-            let x = b.edited(|x, _| put(x, keys_at + at, width, v));
+        for (name, comment, at, width, v, class, off) in fields {
+            let x = b.edited(|x, _| {
+                put(x, ka as usize + at, width, v);
+                if at >= 4 && name != "length-over-capacity" && name != "length-minus-1" {
+                    rechecksum(&mut x[keys_at..keys_at + q as usize]);
+                }
+            });
             g.err(
                 &format!("keys-{name}-l{l}"),
                 comment,
@@ -2171,45 +2394,125 @@ fn keys(g: &mut Gen) {
                 At::Header(off),
             );
         }
+        let x = b.edited(|x, _| {
+            put(x, keys_at + 16 + 2, 2, 95);
+            rechecksum(&mut x[keys_at..keys_at + q as usize]);
+        });
+        g.err(
+            &format!("keys-slot-95-l{l}"),
+            "a symmetric slot stanza of 95 bytes (must be 96), checksum recomputed",
+            &b,
+            KeyUse::Right,
+            &x,
+            "malformed-header",
+            At::Header(kc + 16),
+        );
+        let x = b.edited(|x, _| x[keys_at + q as usize - 1] = 1);
+        g.err(
+            &format!("keys-padding-l{l}"),
+            "a nonzero byte in copy A's padding after its checksum",
+            &b,
+            KeyUse::Right,
+            &x,
+            "malformed-header",
+            At::Header(kc + 16 + 100 + 32 + 32),
+        );
+        let x = b.edited(|x, _| x[keys_at + 2 * q as usize - 1] = 1);
+        g.ok_with(
+            &format!("keys-empty-copy-damaged-l{l}"),
+            "a nonzero byte at the end of the empty copy B: copy B is damaged, copy A is in force",
+            &b,
+            KeyUse::Right,
+            &x,
+        );
+        let x = b.edited(|x, _| x[keys_at..keys_at + q as usize].fill(0));
+        g.err(
+            &format!("keys-both-empty-l{l}"),
+            "copy A zeroed: both copies are empty",
+            &b,
+            KeyUse::Right,
+            &x,
+            "malformed-header",
+            At::Header(kc),
+        );
+        let cut = b.base() as usize - 10;
+        g.err(
+            &format!("keys-truncated-l{l}"),
+            "the file ends inside the key area",
+            &b,
+            KeyUse::Right,
+            &b.bytes()[..cut],
+            "truncated",
+            At::Truncated(0),
+        );
     }
-    // Level 1: the key section is exactly 00000004 0000 0000.
+    // Level 1: copy A holds no recipient and no tag.
     let b1 = base(1, "base-1");
-    assert_eq!(b1.key_section(), [0, 0, 0, 4, 0, 0, 0, 0]);
-    for (name, comment, at, width, v, off) in [
+    let q = b1.hdr.key_cap as usize;
+    let h1 = b1.hdr.h();
+    assert_eq!(
+        b1.key_section(),
+        area(q as u32, &copy_of(&h1, 1, &[], None, &[], q as u32), &[])
+    );
+    for (name, comment, at, width, v, off, resum, class) in [
         (
-            "length-5",
-            "keyless section length 5",
+            "capacity-0",
+            "keyless copy capacity 0",
             0usize,
             4usize,
-            5u64,
+            0u64,
             128u64,
+            false,
+            "malformed-header",
         ),
-        ("length-0", "keyless section length 0", 0, 4, 0, 128),
         (
             "count-1",
-            "keyless section claiming one stanza",
-            4,
+            "keyless copy claiming one recipient (checksum recomputed)",
+            12,
             2,
             1,
-            132,
+            132 + 8,
+            true,
+            "malformed-header",
         ),
         (
             "reserved",
-            "keyless section reserved bytes not zero",
-            6,
-            2,
+            "keyless copy reserved bytes not zero (checksum recomputed)",
+            16,
+            4,
             1,
-            134,
+            132 + 12,
+            true,
+            "malformed-header",
+        ),
+        (
+            "checksum",
+            "one bit of the keyless copy's checksum flipped",
+            4 + 16 + 31,
+            1,
+            0,
+            132 + 16,
+            false,
+            "malformed-header",
         ),
     ] {
-        let x = b1.edited(|x, _| put(x, 128 + at, width, v));
+        let x = b1.edited(|x, _| {
+            if name == "checksum" {
+                x[128 + at] ^= 1;
+            } else {
+                put(x, 128 + at, width, v);
+            }
+            if resum {
+                rechecksum(&mut x[132..132 + q]);
+            }
+        });
         g.err(
             &format!("keyless-keys-{name}-l1"),
             comment,
             &b1,
             KeyUse::None,
             &x,
-            "malformed-header",
+            class,
             At::Header(off),
         );
     }
