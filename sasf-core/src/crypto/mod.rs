@@ -13,6 +13,12 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub mod age_slot;
+pub mod sign;
+
+pub use age_slot::{AgeUnwrap, AGE_PLAINTEXT_LEN};
+pub use sign::{SigningKey, VerifyingKey};
+
 type HmacSha256 = Hmac<Sha256>;
 
 /// Length of a master key in bytes.
