@@ -13,8 +13,13 @@ use zeroize::Zeroizing;
 
 use crate::error::{Error, ErrorKind, Result};
 
+pub mod age_slot;
 pub mod keyring;
+pub mod sign;
+
+pub use age_slot::{AgeUnwrap, AGE_PLAINTEXT_LEN};
 pub use keyring::Keyring;
+pub use sign::{SigningKey, VerifyingKey};
 
 type HmacSha256 = Hmac<Sha256>;
 
