@@ -105,6 +105,11 @@ pub enum ErrorKind {
         /// Why (unbound, or a different context).
         reason: String,
     },
+    /// No valid signature by a signer the caller trusts (`docs/FORMAT.md` §5.5).
+    NotSigned {
+        /// What was required, and what the file has.
+        reason: String,
+    },
     /// A tag did not verify: the header or a chunk was altered, moved, dropped,
     /// duplicated or spliced in from another file.
     AuthFailed {
@@ -222,6 +227,7 @@ impl Error {
                 | ErrorKind::NoRecipient { .. }
                 | ErrorKind::NotProtected { .. }
                 | ErrorKind::ContextMismatch { .. }
+                | ErrorKind::NotSigned { .. }
                 | ErrorKind::AuthFailed { .. }
                 | ErrorKind::Truncated { .. }
                 | ErrorKind::TrailingData { .. }
@@ -244,6 +250,7 @@ impl Error {
             ErrorKind::NoRecipient { .. } => "wrong-key",
             ErrorKind::NotProtected { .. } => "not-protected",
             ErrorKind::ContextMismatch { .. } => "context-mismatch",
+            ErrorKind::NotSigned { .. } => "not-signed",
             ErrorKind::AuthFailed { .. } => "auth-failed",
             ErrorKind::Truncated { .. } => "truncated",
             ErrorKind::TrailingData { .. } => "trailing-data",
@@ -353,6 +360,7 @@ impl fmt::Display for Error {
                 "not protected as required: this file is {level}; {required} was required (give --require any to accept keyless files)"
             ),
             ErrorKind::ContextMismatch { reason } => write!(f, "context mismatch: {reason}"),
+            ErrorKind::NotSigned { reason } => write!(f, "not signed as required: {reason}"),
             ErrorKind::AuthFailed { place } => write!(f, "authentication failed at {place}"),
             ErrorKind::Truncated {
                 after_chunk,

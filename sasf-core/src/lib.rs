@@ -58,7 +58,7 @@ pub mod wav;
 pub use ops::{access, bridge, merge, recover, session};
 
 pub use audio::{AudioFormat, Encoding};
-pub use crypto::{Context, Integrity, Key, Keyring};
+pub use crypto::{Context, Integrity, Key, Keyring, PublicRecipient, SigningKey, VerifyingKey};
 pub use error::{Error, ErrorKind, Place, Result};
 pub use format::{ChunkType, DurationClass, Header, KeyArea, KeySection, Totals};
 pub use io::random::{RandomAccess, RangeMetadata};

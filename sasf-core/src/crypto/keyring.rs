@@ -3,22 +3,90 @@
 //! keyring into the file's keys, for the reader, random access and in-place key-area
 //! edits alike.
 
+use std::sync::Arc;
+
+use crate::crypto::age_slot::{parse_identity_file, parse_recipient, unwrap_age, AgeUnwrap};
 use crate::crypto::{
     hex, key_id, keyless_header_tag, tags_equal, unwrap_slot, DataKey, FileKeys, Integrity, Key,
 };
 use crate::error::{Error, ErrorKind, Place, Result};
-use crate::format::{Header, KeySection, Stanza, HEADER_TAG_LEN, STANZA_SLOT};
+use crate::format::{Header, KeySection, Stanza, HEADER_TAG_LEN, STANZA_AGE, STANZA_SLOT};
 
-/// The symmetric keys (and, later, other identities) a reader may open a file with.
-/// Keys are wiped when the keyring is dropped.
+/// An age identity (for example X25519, `AGE-SECRET-KEY-1…`), shared.
+pub type Identity = Arc<dyn age::Identity + Send + Sync>;
+
+/// The symmetric keys and age identities a reader may open a file with. Keys are
+/// wiped when the keyring is dropped; identities as the age crate wipes them.
 #[derive(Clone, Default)]
 pub struct Keyring {
     keys: Vec<Key>,
+    identities: Vec<Identity>,
 }
 
 impl std::fmt::Debug for Keyring {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Keyring({} keys)", self.keys.len())
+        write!(
+            f,
+            "Keyring({} keys, {} identities)",
+            self.keys.len(),
+            self.identities.len()
+        )
+    }
+}
+
+/// A public-key recipient (`docs/FORMAT.md` §5.4): an age recipient string such as
+/// `age1…` (X25519).
+#[derive(Clone)]
+pub struct PublicRecipient {
+    inner: Arc<dyn age::Recipient + Send + Sync>,
+    text: String,
+}
+
+impl std::fmt::Debug for PublicRecipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PublicRecipient({})", self.text)
+    }
+}
+
+impl std::fmt::Display for PublicRecipient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl PublicRecipient {
+    /// Parses a recipient string (`age1…`).
+    pub fn parse(s: &str) -> Result<PublicRecipient> {
+        Ok(PublicRecipient {
+            inner: Arc::from(parse_recipient(s)?),
+            text: s.trim().to_string(),
+        })
+    }
+    /// Parses a recipients file: one recipient a line, `#` comments and blank lines
+    /// ignored.
+    pub fn parse_file(text: &str) -> Result<Vec<PublicRecipient>> {
+        let mut v = Vec::new();
+        for (i, line) in text.lines().enumerate() {
+            let l = line.trim();
+            if l.is_empty() || l.starts_with('#') {
+                continue;
+            }
+            v.push(PublicRecipient::parse(l).map_err(|e| {
+                Error::new(ErrorKind::InvalidKey {
+                    reason: format!("line {}: {e}", i + 1),
+                })
+            })?);
+        }
+        if v.is_empty() {
+            return Err(Error::new(ErrorKind::InvalidKey {
+                reason: "the recipients file holds no recipient".into(),
+            }));
+        }
+        Ok(v)
+    }
+    /// The age recipient.
+    pub fn as_age(&self) -> &(dyn age::Recipient + Send + Sync) {
+        &*self.inner
     }
 }
 
@@ -29,20 +97,39 @@ impl Keyring {
     }
     /// A keyring of one symmetric key.
     pub fn from_key(key: Key) -> Keyring {
-        Keyring { keys: vec![key] }
+        Keyring {
+            keys: vec![key],
+            identities: Vec::new(),
+        }
     }
     /// Adds a symmetric key.
     pub fn add_key(&mut self, key: Key) -> &mut Keyring {
         self.keys.push(key);
         self
     }
+    /// Adds an age identity.
+    pub fn add_identity(&mut self, id: Identity) -> &mut Keyring {
+        self.identities.push(id);
+        self
+    }
+    /// Adds every identity of an age identity file.
+    pub fn add_identity_file(&mut self, contents: &[u8]) -> Result<&mut Keyring> {
+        for id in parse_identity_file(contents)? {
+            self.identities.push(Arc::from(id));
+        }
+        Ok(self)
+    }
     /// The symmetric keys.
     pub fn keys(&self) -> &[Key] {
         &self.keys
     }
+    /// How many age identities it holds.
+    pub fn identity_count(&self) -> usize {
+        self.identities.len()
+    }
     /// Whether it holds nothing.
     pub fn is_empty(&self) -> bool {
-        self.keys.is_empty()
+        self.keys.is_empty() && self.identities.is_empty()
     }
 }
 
@@ -118,6 +205,27 @@ pub(crate) fn unlock(
             let (dk, c) = unwrap_slot(key, &header.salt, h, &slot.body).ok_or_else(key_area)?;
             opened = Some((i, dk, c));
             break;
+        }
+    }
+    if opened.is_none() && !keyring.identities.is_empty() {
+        let ids: Vec<&dyn age::Identity> = keyring
+            .identities
+            .iter()
+            .map(|i| &**i as &dyn age::Identity)
+            .collect();
+        for (i, s) in section.recipients.iter().enumerate() {
+            if s.kind != STANZA_AGE {
+                continue;
+            }
+            match unwrap_age(&s.body, &ids, h) {
+                AgeUnwrap::NoMatch => {}
+                AgeUnwrap::Opened(dk, c) => {
+                    opened = Some((i, dk, c));
+                    break;
+                }
+                // An identity matched, but the stanza is not this file's, or broken.
+                AgeUnwrap::Bad(_) => return Err(key_area()),
+            }
         }
     }
     let Some((recipient, dk, c)) = opened else {

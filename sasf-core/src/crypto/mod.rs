@@ -18,7 +18,7 @@ pub mod keyring;
 pub mod sign;
 
 pub use age_slot::{AgeUnwrap, AGE_PLAINTEXT_LEN};
-pub use keyring::Keyring;
+pub use keyring::{Keyring, PublicRecipient};
 pub use sign::{SigningKey, VerifyingKey};
 
 type HmacSha256 = Hmac<Sha256>;

@@ -234,6 +234,116 @@ pub fn signed_message(h: &[u8; 32], file_digest: &[u8; 32], signed_at_ms: u64) -
     m
 }
 
+/// The verdict on one signature stanza of a file (`docs/FORMAT.md` §5.5).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignatureCheck {
+    /// The signer's public key, as stored (`None` for a signature kind this crate
+    /// does not know).
+    pub signer: Option<[u8; 32]>,
+    /// The signer's id in hex (empty for an unknown kind).
+    pub id: String,
+    /// When the signer says it signed, milliseconds since the Unix epoch (0: not
+    /// stated).
+    pub signed_at_ms: u64,
+    /// Whether the signature verifies over this file's header hash and file digest.
+    pub valid: bool,
+    /// Whether the signer is one the caller trusts.
+    pub trusted: bool,
+}
+
+/// Checks every signature stanza of `section` against the file's header hash `h` and
+/// file digest `fd`; `trusted` are the signers the caller named.
+pub fn check_signatures(
+    section: &crate::format::KeySection,
+    h: &[u8; 32],
+    fd: &[u8; 32],
+    trusted: &[VerifyingKey],
+) -> Vec<SignatureCheck> {
+    use crate::format::{ED25519_BODY_LEN, SIGNATURE_ED25519};
+    section
+        .signatures
+        .iter()
+        .map(|s| {
+            if s.kind != SIGNATURE_ED25519 || s.body.len() != ED25519_BODY_LEN {
+                return SignatureCheck {
+                    signer: None,
+                    id: String::new(),
+                    signed_at_ms: 0,
+                    valid: false,
+                    trusted: false,
+                };
+            }
+            let pk: [u8; 32] = s.body[..32].try_into().expect("32 bytes");
+            let at = u64::from_be_bytes(s.body[32..40].try_into().expect("8 bytes"));
+            let sig: [u8; 64] = s.body[40..104].try_into().expect("64 bytes");
+            let key = VerifyingKey::from_bytes(&pk).ok();
+            SignatureCheck {
+                signer: Some(pk),
+                id: key
+                    .as_ref()
+                    .map(|k| crate::crypto::hex(&k.id()))
+                    .unwrap_or_else(|| "invalid-key".into()),
+                signed_at_ms: at,
+                valid: key.as_ref().is_some_and(|k| k.verify(h, fd, at, &sig)),
+                trusted: key.as_ref().is_some_and(|k| trusted.contains(k)),
+            }
+        })
+        .collect()
+}
+
+/// `Ok` when some check is valid and trusted; else why not.
+pub fn require_trusted(checks: &[SignatureCheck], trusted: &[VerifyingKey]) -> Result<()> {
+    if checks.iter().any(|c| c.valid && c.trusted) {
+        return Ok(());
+    }
+    let want: Vec<String> = trusted
+        .iter()
+        .map(|k| crate::crypto::hex(&k.id()))
+        .collect();
+    let have: Vec<String> = checks
+        .iter()
+        .map(|c| {
+            let v = if c.valid { "valid" } else { "INVALID" };
+            format!(
+                "{} {v}",
+                if c.id.is_empty() {
+                    "unknown kind"
+                } else {
+                    &c.id
+                }
+            )
+        })
+        .collect();
+    Err(Error::new(ErrorKind::NotSigned {
+        reason: format!(
+            "no valid signature by {}; the file has {}",
+            want.join(" or "),
+            if have.is_empty() {
+                "no signature".to_string()
+            } else {
+                format!("{} signature(s): {}", have.len(), have.join(", "))
+            }
+        ),
+    }))
+}
+
+/// The signature stanza of `key` over the file whose header hash is `h` and file
+/// digest `fd`.
+pub fn signature_stanza(
+    key: &SigningKey,
+    h: &[u8; 32],
+    fd: &[u8; 32],
+    signed_at_ms: u64,
+) -> crate::format::Stanza {
+    let mut body = key.verifying_key().to_bytes().to_vec();
+    body.extend_from_slice(&signed_at_ms.to_be_bytes());
+    body.extend_from_slice(&key.sign(h, fd, signed_at_ms));
+    crate::format::Stanza {
+        kind: crate::format::SIGNATURE_ED25519,
+        body,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

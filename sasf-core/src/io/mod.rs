@@ -55,6 +55,9 @@ pub enum Require {
     Authenticated,
     /// Encrypted (level 3) under the caller's key.
     Encrypted,
+    /// Authenticated or encrypted (level 2 or 3) and signed by one of the signers the
+    /// caller names (`docs/FORMAT.md` §5.5); keyless files never meet it.
+    Signed,
 }
 
 impl Require {
@@ -72,6 +75,7 @@ impl Require {
             Require::Any => "any",
             Require::Authenticated => "authenticated",
             Require::Encrypted => "encrypted",
+            Require::Signed => "signed",
         }
     }
     /// Parses a name.

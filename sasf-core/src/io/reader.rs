@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::keyring::{check_keyless, unlock};
-use crate::crypto::{chunk_digest, Context, Integrity, Key, Keyring, Suite};
+use crate::crypto::sign::{check_signatures, require_trusted, SignatureCheck};
+use crate::crypto::{chunk_digest, Context, Integrity, Key, Keyring, Suite, VerifyingKey};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
 use crate::io::pool::{batch_is_full, Ordered, Workers};
@@ -51,6 +52,7 @@ pub struct Decoder<R> {
     threads: usize,
     require: Option<Require>,
     expect: Option<Context>,
+    signers: Vec<VerifyingKey>,
 }
 
 impl<R: Read> Decoder<R> {
@@ -140,6 +142,7 @@ impl<R: Read> Decoder<R> {
             threads: 1,
             require: None,
             expect: None,
+            signers: Vec::new(),
         })
     }
 
@@ -168,6 +171,14 @@ impl<R: Read> Decoder<R> {
         self
     }
 
+    /// The signers the caller trusts: at the end chunk, the reader fails with
+    /// `not-signed` unless one of them signed the file (`docs/FORMAT.md` §5.5).
+    /// [`Require::Signed`] needs at least one.
+    pub fn signers(mut self, signers: Vec<VerifyingKey>) -> Decoder<R> {
+        self.signers = signers;
+        self
+    }
+
     /// The public header. Its fields are not authenticated until [`Decoder::open`].
     pub fn header(&self) -> &Header {
         &self.header
@@ -183,6 +194,13 @@ impl<R: Read> Decoder<R> {
     /// well formed.
     pub fn key_area(&self) -> std::result::Result<&KeyArea, &Error> {
         self.keys.as_ref()
+    }
+
+    /// The input positioned at chunk 0, with the header and key area, for a reader
+    /// that does not open the file (an auditor's, `crate::access::audit`).
+    pub(crate) fn into_unopened(self) -> (R, Header, [u8; 32], Result<KeyArea>, u64) {
+        let base = self.stream_start();
+        (self.inner, self.header, self.h, self.keys, base)
     }
 
     /// The key area, or why it is not well formed, consuming the decoder.
@@ -229,13 +247,19 @@ impl<R: Read> Decoder<R> {
                 level: level.name(),
                 required: match required {
                     Require::Encrypted => "encrypted by the given key",
+                    Require::Signed => "authenticated and signed by a trusted signer",
                     _ => "authenticated by the given key",
                 },
             })
         };
+        if require == Require::Signed && self.signers.is_empty() {
+            return Err(Error::misuse(
+                "requiring a signature needs the signers to trust",
+            ));
+        }
         match require {
             Require::Any => {}
-            Require::Authenticated if level == Integrity::Keyless => {
+            Require::Authenticated | Require::Signed if level == Integrity::Keyless => {
                 return Err(refuse(require));
             }
             Require::Encrypted if level != Integrity::Encrypted => {
@@ -322,6 +346,8 @@ impl<R: Read> Decoder<R> {
             verifier,
             context,
             keys: section,
+            signers: std::mem::take(&mut self.signers),
+            signatures: Vec::new(),
             buf: Vec::new(),
             current: None,
             checked: None,
@@ -531,6 +557,8 @@ pub struct Reader<R> {
     verifier: Verifier,
     context: Option<[u8; 32]>,
     keys: KeySection,
+    signers: Vec<VerifyingKey>,
+    signatures: Vec<SignatureCheck>,
     buf: Vec<u8>,
     current: Option<Current>,
     checked: Option<Checked>,
@@ -579,6 +607,10 @@ impl<R: Read> Reader<R> {
     /// (where the original stopped, and the error that stopped it), once read.
     pub fn recovered_reason(&self) -> Option<&serde_json::Value> {
         self.verifier.recovered_value()
+    }
+    /// The verdict on each signature stanza, once the end chunk has been checked.
+    pub fn signatures(&self) -> &[SignatureCheck] {
+        &self.signatures
     }
     /// The file digest (`docs/FORMAT.md` §11), once the end chunk has been checked.
     pub fn file_digest(&self) -> Option<&[u8; 32]> {
@@ -768,7 +800,12 @@ impl<R: Read> Reader<R> {
                     offset: self.verifier.file_offset(),
                 }));
             }
-            self.file_digest = Some(crate::crypto::file_digest(&t.manifest, &digest));
+            let fd = crate::crypto::file_digest(&t.manifest, &digest);
+            self.file_digest = Some(fd);
+            self.signatures = check_signatures(&self.keys, &self.h, &fd, &self.signers);
+            if !self.signers.is_empty() {
+                require_trusted(&self.signatures, &self.signers)?;
+            }
         }
         self.current = Some(c);
         self.checked = Some(checked);

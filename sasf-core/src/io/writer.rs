@@ -12,6 +12,8 @@ use std::sync::Arc;
 use sha2::{Digest, Sha256};
 
 use crate::audio::AudioFormat;
+use crate::crypto::age_slot::wrap_age;
+use crate::crypto::keyring::PublicRecipient;
 use crate::crypto::{
     keyless_header_tag, wrap_slot, Context, DataKey, FileKeys, Integrity, Key, Suite, Tag,
 };
@@ -53,6 +55,7 @@ pub struct WriterBuilder {
     format: AudioFormat,
     integrity: Integrity,
     recipients: Vec<Key>,
+    public: Vec<PublicRecipient>,
     info: RecordingInfo,
     context: Option<Context>,
     max_chunk_len: u32,
@@ -75,6 +78,7 @@ impl WriterBuilder {
             format,
             integrity: Integrity::Keyless,
             recipients: Vec::new(),
+            public: Vec::new(),
             info: RecordingInfo::default(),
             context: None,
             max_chunk_len: DEFAULT_MAX_CHUNK_LEN,
@@ -100,6 +104,18 @@ impl WriterBuilder {
     pub fn encrypted(mut self, key: Key) -> Self {
         self.integrity = Integrity::Encrypted;
         self.recipients.insert(0, key);
+        self
+    }
+    /// The integrity level, without naming a key: for a file whose recipients are all
+    /// public keys ([`WriterBuilder::public_recipient`]), which its writer cannot open.
+    pub fn integrity(mut self, level: Integrity) -> Self {
+        self.integrity = level;
+        self
+    }
+    /// A public-key recipient (an age recipient, `docs/FORMAT.md` §5.4) who may open
+    /// the file.
+    pub fn public_recipient(mut self, r: PublicRecipient) -> Self {
+        self.public.push(r);
         self
     }
     /// One more symmetric recipient (a key slot) who may open the file.
@@ -230,16 +246,22 @@ impl WriterBuilder {
             .clamp(1, max_frames);
         let index_interval =
             (self.index_interval as usize).clamp(1, Sealer::max_interval(self.max_chunk_len));
-        if self.integrity != Integrity::Keyless && self.recipients.is_empty() {
-            return Err(Error::misuse("this integrity level needs a key"));
+        if self.integrity != Integrity::Keyless
+            && self.recipients.is_empty()
+            && self.public.is_empty()
+        {
+            return Err(Error::misuse(
+                "this integrity level needs at least one recipient (a key or a public key)",
+            ));
         }
-        if self.recipients.len() > MAX_RECIPIENTS {
+        if self.recipients.len() + self.public.len() > MAX_RECIPIENTS {
             return Err(Error::misuse(format!(
                 "at most {MAX_RECIPIENTS} recipients"
             )));
         }
         if self.integrity == Integrity::Keyless {
             self.recipients.clear();
+            self.public.clear();
         }
         if let Some(c) = &self.context {
             // The INFO chunk names the context the file is bound to.
@@ -312,6 +334,12 @@ impl WriterBuilder {
                 section.recipients.push(Stanza {
                     kind: STANZA_SLOT,
                     body: wrap_slot(k, &salt, &h, dk, &c),
+                });
+            }
+            for r in &self.public {
+                section.recipients.push(Stanza {
+                    kind: STANZA_AGE,
+                    body: wrap_age(r.as_age(), dk, &c, &h)?,
                 });
             }
             section.tag = Some(keys.keys_tag(&h, &section.tagged_bytes()));

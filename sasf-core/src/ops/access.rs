@@ -17,11 +17,22 @@ use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::Path;
 
-use crate::crypto::keyring::{check_keyless, unlock, Unlocked};
-use crate::crypto::{key_id, wrap_slot, Integrity, Key, Keyring};
-use crate::error::{Error, ErrorKind, Result};
-use crate::format::{Header, KeyArea, KeySection, Stanza, AREA_FIXED_LEN, STANZA_SLOT};
+use sha2::{Digest, Sha256};
+
+use crate::crypto::age_slot::wrap_age;
+use crate::crypto::keyring::{check_keyless, unlock, PublicRecipient, Unlocked};
+use crate::crypto::sign::{check_signatures, require_trusted, signature_stanza, SignatureCheck};
+use crate::crypto::{
+    chunk_digest, file_digest, hex, key_id, wrap_slot, Integrity, Key, Keyring, SigningKey,
+    VerifyingKey, MANIFEST_LABEL,
+};
+use crate::error::{Error, ErrorKind, Place, Result};
+use crate::format::{
+    Header, KeyArea, KeySection, Stanza, AREA_FIXED_LEN, BODY_HEADER_LEN, PREFIX_LEN, STANZA_AGE,
+    STANZA_SLOT,
+};
 use crate::io::reader::Decoder;
+use crate::io::{Limits, Require};
 
 /// What a rewrite did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +176,16 @@ impl KeyEdit {
         })
     }
 
+    /// Adds a public-key (age) recipient.
+    pub fn add_recipient(&mut self, r: &PublicRecipient) -> Result<()> {
+        let u = self.keyed()?;
+        let body = wrap_age(r.as_age(), &u.dk, &u.context, &self.h)?;
+        self.push_recipient(Stanza {
+            kind: STANZA_AGE,
+            body,
+        })
+    }
+
     /// Removes the recipient whose stanza id (`docs/FORMAT.md` §5.8; a slot's key
     /// id) is `id`, or starts with it when at least 8 hex digits are given. Refuses to
     /// remove the last recipient.
@@ -267,6 +288,194 @@ impl KeyEdit {
     }
 }
 
+/// What signing a file did.
+#[derive(Debug, Clone)]
+pub struct SignReport {
+    /// The signer's id, hex.
+    pub signer_id: String,
+    /// The file digest signed.
+    pub file_digest: [u8; 32],
+    /// The rewrite of the key area.
+    pub rewrite: RewriteReport,
+}
+
+/// Verifies the whole file at `path` (opened with `keyring` under `require`), then
+/// adds a signature by `key` over its header hash and file digest, in place
+/// (`docs/FORMAT.md` §5.5, §5.6). A file that does not verify is not signed.
+pub fn sign(
+    path: &Path,
+    keyring: &Keyring,
+    require: Option<Require>,
+    key: &SigningKey,
+    signed_at_ms: u64,
+) -> Result<SignReport> {
+    let mut edit = KeyEdit::open(path)?;
+    let input = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
+    let mut d = Decoder::new(input)?;
+    if let Some(r) = require {
+        d = d.require(r);
+    }
+    let mut r = d.open_with(keyring)?;
+    r.verify_to_end()?;
+    let fd = *r.file_digest().expect("verified to the end");
+    if r.header_hash() != edit.header_hash() {
+        return Err(Error::misuse("the file changed while it was being signed"));
+    }
+    let stanza = signature_stanza(key, &edit.h, &fd, signed_at_ms);
+    edit.add_signature(stanza)?;
+    let rewrite = edit.commit()?;
+    Ok(SignReport {
+        signer_id: hex(&key.verifying_key().id()),
+        file_digest: fd,
+        rewrite,
+    })
+}
+
+/// What an auditor without the data key established (`docs/FORMAT.md` §5.5).
+#[derive(Debug, Clone)]
+pub struct Audit {
+    /// The integrity level the header states.
+    pub level: Integrity,
+    /// Chunks read, END included.
+    pub chunks: u64,
+    /// The file digest, recomputed from the stored bytes.
+    pub file_digest: [u8; 32],
+    /// The verdict on every signature stanza.
+    pub signatures: Vec<SignatureCheck>,
+}
+
+/// Checks, without any key, that the file is exactly what one of `signers` signed:
+/// recomputes every chunk digest from the stored bytes (on `threads` threads), the
+/// manifest and the file digest, and verifies the signatures against it. Reads the
+/// input once; memory is bounded by a batch of chunks (8 MiB, or two chunks of a
+/// larger cap). Fails with `not-signed` unless a signer in `signers` signed exactly
+/// these bytes.
+pub fn audit<R: Read>(
+    input: R,
+    signers: &[VerifyingKey],
+    limits: Limits,
+    threads: usize,
+) -> Result<Audit> {
+    if signers.is_empty() {
+        return Err(Error::misuse("an audit needs the signers to trust"));
+    }
+    let (mut input, header, h, area, base) = Decoder::with_limits(input, limits)?.into_unopened();
+    let area = area?;
+    let level = header.integrity;
+    let tag_len = level.tag_len();
+    let cap = header.max_chunk_len as usize;
+    let budget = (8usize << 20).max(2 * (cap + 12 + tag_len));
+    let mut manifest = Sha256::new();
+    manifest.update(MANIFEST_LABEL);
+    manifest.update(h);
+    let mut last: Option<[u8; 32]> = None;
+    let mut index = 0u64;
+    let mut offset = base;
+    let threads = threads.clamp(1, 16);
+    loop {
+        // Read a batch of whole chunks.
+        let mut batch: Vec<Vec<u8>> = Vec::new();
+        let mut bytes = 0usize;
+        let mut eof = false;
+        while bytes < budget {
+            let mut prefix = [0u8; PREFIX_LEN];
+            let n = crate::io::reader::read_full(&mut input, &mut prefix)?;
+            if n == 0 {
+                eof = true;
+                break;
+            }
+            let trunc = |at: u64| {
+                Error::new(ErrorKind::Truncated {
+                    after_chunk: index.checked_sub(1),
+                    at_sample: 0,
+                    sample_rate: header.format.sample_rate,
+                    offset: at,
+                })
+            };
+            if n < PREFIX_LEN {
+                return Err(trunc(offset + n as u64));
+            }
+            let len = u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")) as usize;
+            let place = Place::chunk(index, offset);
+            if len < BODY_HEADER_LEN {
+                return Err(Error::malformed("chunk body shorter than 12 bytes", place));
+            }
+            if len > cap {
+                return Err(Error::new(ErrorKind::LimitExceeded {
+                    what: "chunk body length",
+                    found: len as u64,
+                    limit: cap as u64,
+                    place,
+                }));
+            }
+            if u64::from_be_bytes(prefix[4..].try_into().expect("8 bytes")) != index {
+                return Err(Error::new(ErrorKind::AuthFailed { place }));
+            }
+            let mut chunk = vec![0u8; PREFIX_LEN + len + tag_len];
+            chunk[..PREFIX_LEN].copy_from_slice(&prefix);
+            let got = crate::io::reader::read_full(&mut input, &mut chunk[PREFIX_LEN..])?;
+            if got < len + tag_len {
+                return Err(trunc(offset + (PREFIX_LEN + got) as u64));
+            }
+            offset += chunk.len() as u64;
+            bytes += chunk.len();
+            index += 1;
+            batch.push(chunk);
+        }
+        let digest_of = |c: &Vec<u8>| {
+            let prefix: [u8; PREFIX_LEN] = c[..PREFIX_LEN].try_into().expect("12 bytes");
+            let len = c.len() - PREFIX_LEN - tag_len;
+            chunk_digest(
+                level,
+                &prefix,
+                &c[PREFIX_LEN..PREFIX_LEN + len],
+                &c[PREFIX_LEN + len..],
+            )
+        };
+        let digests: Vec<[u8; 32]> = if threads > 1 && batch.len() > 1 {
+            let per = batch.len().div_ceil(threads);
+            std::thread::scope(|s| {
+                let parts: Vec<_> = batch
+                    .chunks(per)
+                    .map(|part| s.spawn(move || part.iter().map(digest_of).collect::<Vec<_>>()))
+                    .collect();
+                parts
+                    .into_iter()
+                    .flat_map(|p| p.join().expect("a digest thread does not panic"))
+                    .collect()
+            })
+        } else {
+            batch.iter().map(digest_of).collect()
+        };
+        for d in digests {
+            if let Some(prev) = last.replace(d) {
+                manifest.update(prev);
+            }
+        }
+        if eof {
+            break;
+        }
+    }
+    let Some(end) = last else {
+        return Err(Error::new(ErrorKind::Truncated {
+            after_chunk: None,
+            at_sample: 0,
+            sample_rate: header.format.sample_rate,
+            offset: base,
+        }));
+    };
+    let m: [u8; 32] = manifest.finalize().into();
+    let fd = file_digest(&m, &end);
+    let signatures = check_signatures(&area.section, &h, &fd, signers);
+    require_trusted(&signatures, signers)?;
+    Ok(Audit {
+        level,
+        chunks: index,
+        file_digest: fd,
+        signatures,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -357,5 +566,111 @@ mod tests {
         assert_eq!(a.copies[0], crate::format::CopyState::Intact(3));
         assert_eq!(a.copies[1], crate::format::CopyState::Intact(3));
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_signature_is_checked_by_an_auditor_without_the_key() {
+        let dir = std::env::temp_dir().join(format!("sasf-access-sign-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let k = Key::generate().unwrap();
+        let p = file(&dir, &k);
+        let sk = SigningKey::generate().unwrap();
+        let other = SigningKey::generate().unwrap();
+        let ring = Keyring::from_key(k.clone());
+        let rep = sign(&p, &ring, None, &sk, 1_700_000_000_000).unwrap();
+        assert_eq!(rep.rewrite.signatures, 1);
+        assert!(rep.rewrite.bytes_written <= 65536);
+        let bytes = std::fs::read(&p).unwrap();
+        let pk = sk.verifying_key();
+        let a = audit(&bytes[..], &[pk.clone()], Limits::default(), 2).unwrap();
+        assert_eq!(a.file_digest, rep.file_digest);
+        assert!(a.signatures[0].valid && a.signatures[0].trusted);
+        assert_eq!(a.signatures[0].signed_at_ms, 1_700_000_000_000);
+        // Another signer is not trusted.
+        let e = audit(&bytes[..], &[other.verifying_key()], Limits::default(), 1).unwrap_err();
+        assert_eq!(e.class(), "not-signed");
+        // One changed byte in the last audio chunk: the digest differs.
+        let mut x = bytes.clone();
+        let n = x.len();
+        x[n - 200] ^= 1;
+        let e = audit(&x[..], &[pk.clone()], Limits::default(), 2).unwrap_err();
+        assert_eq!(e.class(), "not-signed", "{e}");
+        // The reader checks signers too, with the key.
+        let d = Decoder::new(&bytes[..]).unwrap().signers(vec![pk.clone()]);
+        let mut r = d.require(Require::Signed).open(Some(&k)).unwrap();
+        r.verify_to_end().unwrap();
+        let d = Decoder::new(&bytes[..]).unwrap();
+        let mut r = d
+            .signers(vec![other.verifying_key()])
+            .open(Some(&k))
+            .unwrap();
+        assert_eq!(r.verify_to_end().unwrap_err().class(), "not-signed");
+        // A signature moved to another file does not verify there.
+        let p2 = dir.join("b.sasf");
+        std::fs::copy(&p, &p2).unwrap();
+        std::fs::write(&p2, {
+            let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+            let mut w = WriterBuilder::new(f)
+                .encrypted(k.clone())
+                .wrap_output(Vec::new())
+                .unwrap();
+            w.write_audio(&[1u8; 32000]).unwrap();
+            w.finish().unwrap()
+        })
+        .unwrap();
+        let mut e = KeyEdit::open(&p2).unwrap();
+        let moved = Decoder::new(&bytes[..])
+            .unwrap()
+            .key_section()
+            .unwrap()
+            .signatures[0]
+            .clone();
+        e.add_signature(moved).unwrap();
+        e.commit().unwrap();
+        let b2 = std::fs::read(&p2).unwrap();
+        let e = audit(&b2[..], &[pk.clone()], Limits::default(), 2).unwrap_err();
+        assert_eq!(e.class(), "not-signed");
+        // A keyless file never meets `signed`.
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        let w = WriterBuilder::new(f).wrap_output(Vec::new()).unwrap();
+        let kl = w.finish().unwrap();
+        let e = Decoder::new(&kl[..])
+            .unwrap()
+            .signers(vec![pk])
+            .require(Require::Signed)
+            .open(None)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.class(), "not-protected");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_public_key_recipient_opens_a_file_its_writer_cannot() {
+        let (id_text, recipient) = crate::crypto::age_slot::generate_x25519();
+        let r = PublicRecipient::parse(&recipient).unwrap();
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        let mut w = WriterBuilder::new(f)
+            .integrity(Integrity::Encrypted)
+            .public_recipient(r)
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.write_audio(&[3u8; 16000]).unwrap();
+        let b = w.finish().unwrap();
+        let mut ring = Keyring::new();
+        ring.add_identity_file(id_text.as_bytes()).unwrap();
+        let mut rd = Decoder::new(&b[..]).unwrap().open_with(&ring).unwrap();
+        rd.verify_to_end().unwrap();
+        // Another identity: no recipient matches.
+        let (other, _) = crate::crypto::age_slot::generate_x25519();
+        let mut ring2 = Keyring::new();
+        ring2.add_identity_file(other.as_bytes()).unwrap();
+        let e = Decoder::new(&b[..])
+            .unwrap()
+            .open_with(&ring2)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.class(), "wrong-key");
+        assert!(e.to_string().contains("age "), "{e}");
     }
 }
