@@ -29,7 +29,7 @@ fn kept(target: &str) -> Vec<(String, Vec<u8>)> {
     if let Ok(entries) = std::fs::read_dir(&dir) {
         for e in entries {
             let path = e.unwrap().path();
-            if path.is_file() && !path.extension().is_some_and(|x| x == "md") {
+            if path.is_file() && path.extension().is_none_or(|x| x != "md") {
                 let name = path.file_name().unwrap().to_string_lossy().into_owned();
                 v.push((name, std::fs::read(&path).unwrap()));
             }

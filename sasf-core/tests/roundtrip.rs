@@ -273,7 +273,7 @@ proptest! {
                     prop_assert!(e.at_sample >= samples);
                     pending = Some(e.at_sample);
                 }
-                Item::End(t) => prop_assert!(pending.map_or(true, |p| p == t.samples)),
+                Item::End(t) => prop_assert!(pending.is_none_or(|p| p == t.samples)),
                 _ => {}
             }
         }

@@ -749,7 +749,7 @@ impl<R: Read> Reader<R> {
             let par = self.par.as_mut().expect("checked");
             match par.queue.pop_front().expect("fill_ahead leaves an entry") {
                 Queued::Job { seq, len } => {
-                    if par.ready.as_ref().map_or(true, |(s, _)| *s != seq) {
+                    if par.ready.as_ref().is_none_or(|(s, _)| *s != seq) {
                         par.ready = Some((seq, par.done.wait(seq).into()));
                     }
                     let (_, batch) = par.ready.as_mut().expect("just set");

@@ -847,7 +847,7 @@ impl<W: Write> Writer<W> {
     /// Fails if the audio ends in a partial frame or metadata lies after the end.
     pub fn finish(mut self) -> Result<W> {
         self.alive()?;
-        if (self.audio.len() - BODY_HEADER_LEN) % self.block_align != 0 {
+        if !(self.audio.len() - BODY_HEADER_LEN).is_multiple_of(self.block_align) {
             return Err(Error::misuse("the audio ends with a partial frame"));
         }
         self.seal_audio()?;

@@ -582,7 +582,7 @@ mod tests {
         assert!(rep.rewrite.bytes_written <= 65536);
         let bytes = std::fs::read(&p).unwrap();
         let pk = sk.verifying_key();
-        let a = audit(&bytes[..], &[pk.clone()], Limits::default(), 2).unwrap();
+        let a = audit(&bytes[..], std::slice::from_ref(&pk), Limits::default(), 2).unwrap();
         assert_eq!(a.file_digest, rep.file_digest);
         assert!(a.signatures[0].valid && a.signatures[0].trusted);
         assert_eq!(a.signatures[0].signed_at_ms, 1_700_000_000_000);
@@ -593,7 +593,7 @@ mod tests {
         let mut x = bytes.clone();
         let n = x.len();
         x[n - 200] ^= 1;
-        let e = audit(&x[..], &[pk.clone()], Limits::default(), 2).unwrap_err();
+        let e = audit(&x[..], std::slice::from_ref(&pk), Limits::default(), 2).unwrap_err();
         assert_eq!(e.class(), "not-signed", "{e}");
         // The reader checks signers too, with the key.
         let d = Decoder::new(&bytes[..]).unwrap().signers(vec![pk.clone()]);
@@ -628,7 +628,7 @@ mod tests {
         e.add_signature(moved).unwrap();
         e.commit().unwrap();
         let b2 = std::fs::read(&p2).unwrap();
-        let e = audit(&b2[..], &[pk.clone()], Limits::default(), 2).unwrap_err();
+        let e = audit(&b2[..], std::slice::from_ref(&pk), Limits::default(), 2).unwrap_err();
         assert_eq!(e.class(), "not-signed");
         // A keyless file never meets `signed`.
         let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();

@@ -284,7 +284,7 @@ impl Verifier {
     }
 
     fn audio(&mut self, payload_len: usize, place: Place) -> Result<()> {
-        if payload_len == 0 || payload_len % self.block_align != 0 {
+        if payload_len == 0 || !payload_len.is_multiple_of(self.block_align) {
             return Err(Error::malformed(
                 format!(
                     "audio payload of {payload_len} bytes is not a positive whole number of {}-byte frames",

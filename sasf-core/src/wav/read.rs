@@ -642,7 +642,7 @@ impl<R: Read> WavReader<R> {
                     ));
                 }
                 let partial = (total % ba as u64) as usize;
-                if partial == 1 && total % 2 == 0 && got >= 1 {
+                if partial == 1 && total.is_multiple_of(2) && got >= 1 {
                     // The pad byte after an odd-length data chunk whose size field was
                     // left unknown: not data.
                     got -= 1;
@@ -659,7 +659,7 @@ impl<R: Read> WavReader<R> {
                 break;
             }
             got += n;
-            if (self.data_read + got as u64) % ba as u64 == 0 {
+            if (self.data_read + got as u64).is_multiple_of(ba as u64) {
                 break;
             }
         }

@@ -226,7 +226,7 @@ impl<W: Write> WavWriter<W> {
     /// data chunk.
     fn end_data(&mut self, pad: bool) -> Result<()> {
         let ba = self.format.block_align() as u64;
-        if self.data_len % ba != 0 {
+        if !self.data_len.is_multiple_of(ba) {
             return Err(Error::misuse(format!(
                 "WAV data of {} bytes is not a whole number of {ba}-byte frames",
                 self.data_len

@@ -318,7 +318,7 @@ fn put_stanzas(b: &mut Vec<u8>, stanzas: &[(u16, Vec<u8>)]) {
 /// recipient stanzas, the section tag (if any), signature stanzas, the checksum over
 /// everything before it, then zeros. (`h` is only for the caller's tag.)
 pub fn copy_of(
-    h: &[u8; 32],
+    _h: &[u8; 32],
     generation: u32,
     recipients: &[(u16, Vec<u8>)],
     tag: Option<[u8; 32]>,
