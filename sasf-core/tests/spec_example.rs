@@ -151,8 +151,8 @@ fn worked_example_matches_the_spec_and_the_writer() {
         "section tag = HMAC-SHA256(keys key, H || u16 recipient count || recipient stanzas)",
         &stag,
     );
-    // The key area: capacity Q = 256, copy A (generation 1), copy B empty.
-    const Q: usize = 256;
+    // The key area: capacity Q = 512, copy A (generation 1), copy B empty.
+    const Q: usize = 512;
     let mut copy = Vec::new();
     copy.extend_from_slice(&1u32.to_be_bytes()); // generation
     copy.extend_from_slice(&((16 + stanza.len() + 32 + 32) as u32).to_be_bytes()); // U
@@ -164,7 +164,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
     let sum = sha(&[b"SASF-v2/key-copy", &copy]);
     copy.extend_from_slice(&sum);
     d.line(
-        "key copy A (generation, length U, counts, reserved, stanza, section tag, checksum = SHA-256(\"SASF-v2/key-copy\" || copy bytes 0..U-32)); then zeros to Q = 256",
+        "key copy A (generation, length U, counts, reserved, stanza, section tag, checksum = SHA-256(\"SASF-v2/key-copy\" || copy bytes 0..U-32)); then zeros to Q = 512",
         &copy,
     );
     copy.resize(Q, 0);
@@ -270,7 +270,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
     let mut w = WriterBuilder::new(format)
         .encrypted(key.clone())
         .max_chunk_len(1024)
-        .key_area_capacity(256)
+        .key_area_capacity(512)
         .salt_for_test_vectors(salt)
         .data_key_for_test_vectors(DataKey::from_bytes(data_key))
         .info(RecordingInfo {
@@ -285,6 +285,82 @@ fn worked_example_matches_the_spec_and_the_writer() {
     let mut r = Decoder::new(&file[..]).unwrap().open(Some(&key)).unwrap();
     assert_eq!(r.verify_to_end().unwrap().samples, 4);
     assert_eq!(r.file_digest(), Some(&file_digest));
+
+    // A signature (§5.5), added in place (§5.6): the signer's seed is 80 81 .. 9f and
+    // its stated time 2026-01-01T00:00:00Z.
+    let seed: [u8; 32] = std::array::from_fn(|i| 0x80 + i as u8);
+    let signed_at: u64 = 1_767_225_600_000;
+    let sk = ed25519_dalek::SigningKey::from_bytes(&seed);
+    let pk = sk.verifying_key().to_bytes();
+    let msg = [
+        &b"SASF-v2/signature"[..],
+        &h,
+        &file_digest,
+        &signed_at.to_be_bytes(),
+    ]
+    .concat();
+    let sig = ed25519_dalek::Signer::sign(&sk, &msg).to_bytes();
+    d.text("");
+    d.text("Signature (Ed25519, signer seed 80 81 .. 9f, signed at 2026-01-01T00:00:00Z):");
+    d.line("signer public key A", &pk);
+    d.line(
+        "signer id = SHA-256(\"SASF-v2/signer-id\" || A)[0..16]",
+        &sha(&[b"SASF-v2/signer-id", &pk])[..16],
+    );
+    d.line(
+        "signed message = \"SASF-v2/signature\" || H || file digest || u64 signed at",
+        &msg,
+    );
+    d.line("signature", &sig);
+    let mut sig_stanza = 1u16.to_be_bytes().to_vec(); // kind: Ed25519
+    sig_stanza.extend_from_slice(&104u16.to_be_bytes());
+    sig_stanza.extend_from_slice(&pk);
+    sig_stanza.extend_from_slice(&signed_at.to_be_bytes());
+    sig_stanza.extend_from_slice(&sig);
+    let mut copy2 = Vec::new();
+    copy2.extend_from_slice(&2u32.to_be_bytes()); // generation 2
+    copy2.extend_from_slice(
+        &((16 + stanza.len() + 32 + sig_stanza.len() + 32) as u32).to_be_bytes(),
+    );
+    copy2.extend_from_slice(&1u16.to_be_bytes());
+    copy2.extend_from_slice(&1u16.to_be_bytes()); // one signature
+    copy2.extend_from_slice(&[0; 4]);
+    copy2.extend_from_slice(&stanza);
+    copy2.extend_from_slice(&stag); // the recipients did not change: same tag
+    copy2.extend_from_slice(&sig_stanza);
+    let sum2 = sha(&[b"SASF-v2/key-copy", &copy2]);
+    copy2.extend_from_slice(&sum2);
+    d.line(
+        "key copy after signing (generation 2, one signature stanza; written to copy B, then copy A)",
+        &copy2,
+    );
+    copy2.resize(Q, 0);
+    let mut signed = file.clone();
+    let a = hdr.len() + 4;
+    signed[a..a + Q].copy_from_slice(&copy2);
+    signed[a + Q..a + 2 * Q].copy_from_slice(&copy2);
+    // The crate's in-place signing gives the same bytes.
+    let dir = std::env::temp_dir().join(format!("sasf-spec-example-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("ex.sasf");
+    std::fs::write(&p, &file).unwrap();
+    let skey = sasf_core::SigningKey::from_key_file(
+        format!("sasf-sign-secret:{}\n", hex::encode(seed)).as_bytes(),
+    )
+    .unwrap();
+    sasf_core::access::sign(
+        &p,
+        &sasf_core::Keyring::from_key(key.clone()),
+        None,
+        &skey,
+        signed_at,
+    )
+    .unwrap();
+    assert_eq!(
+        hex::encode(std::fs::read(&p).unwrap()),
+        hex::encode(&signed)
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/worked-example.txt");
     if std::env::var_os("SASF_BLESS").is_some() {

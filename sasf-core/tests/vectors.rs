@@ -13,7 +13,8 @@ use std::path::PathBuf;
 
 use sasf_core::meta::RecordingInfo;
 use sasf_core::{
-    ChunkType, Context, Decoder, Encoding, Error, ErrorKind, Item, Key, Require, Totals,
+    ChunkType, Context, Decoder, Encoding, Error, ErrorKind, Item, Key, Keyring, Require, Totals,
+    VerifyingKey,
 };
 
 /// How a vector says to open its file: the key, the requirement and the expected
@@ -23,11 +24,15 @@ struct Opening {
     key: Option<Key>,
     require: Option<Require>,
     expect: Option<Context>,
+    /// The key and the age identity (`identity` line) together.
+    ring: Keyring,
+    /// The trusted signers (`signer` lines).
+    signers: Vec<VerifyingKey>,
 }
 
 impl Opening {
     fn decoder<R: Read>(&self, input: R) -> Result<Decoder<R>, Error> {
-        let mut d = Decoder::new(input)?;
+        let mut d = Decoder::new(input)?.signers(self.signers.clone());
         if let Some(r) = self.require {
             d = d.require(r);
         }
@@ -83,7 +88,7 @@ fn by_chunks<R: Read + Send>(input: R, how: &Opening, threads: usize) -> Observe
     let mut o = Observed::default();
     let mut r = match how
         .decoder(input)
-        .and_then(|d| d.threads(threads).open(how.key.as_ref()))
+        .and_then(|d| d.threads(threads).open_with(&how.ring))
     {
         Ok(r) => r,
         Err(e) => {
@@ -131,7 +136,7 @@ fn by_chunks<R: Read + Send>(input: R, how: &Opening, threads: usize) -> Observe
 /// error, if any.
 fn by_items<R: Read>(input: R, how: &Opening) -> (Vec<u8>, usize, Option<Error>) {
     let (mut audio, mut meta) = (Vec::new(), 0);
-    let mut r = match how.decoder(input).and_then(|d| d.open(how.key.as_ref())) {
+    let mut r = match how.decoder(input).and_then(|d| d.open_with(&how.ring)) {
         Ok(r) => r,
         Err(e) => return (audio, meta, Some(e)),
     };
@@ -177,7 +182,7 @@ fn place(e: &Error) -> (Option<u64>, Option<u64>) {
 /// then the index chain and the stream's structure) and reads every frame. Returns the
 /// audio, or the error.
 fn by_random_access(bytes: &[u8], how: &Opening) -> Result<Vec<u8>, Error> {
-    let r = how.decoder(Cursor::new(bytes))?.open(how.key.as_ref())?;
+    let r = how.decoder(Cursor::new(bytes))?.open_with(&how.ring)?;
     let mut ra = r.into_random_access()?;
     let total = ra.totals().samples;
     let mut audio = Vec::new();
@@ -207,10 +212,29 @@ fn opening(name: &str, f: &BTreeMap<String, Vec<String>>) -> Opening {
         };
         Context::new(id, tenant).expect("a valid context")
     });
+    let mut ring = Keyring::new();
+    if let Some(k) = &key {
+        ring.add_key(k.clone());
+    }
+    if let Some(id) = one("identity") {
+        ring.add_identity_file(id.as_bytes())
+            .unwrap_or_else(|e| panic!("{name}: identity: {e}"));
+    }
+    let signers = f
+        .get("signer")
+        .into_iter()
+        .flatten()
+        .map(|h| {
+            VerifyingKey::from_bytes(&hex::decode(h).unwrap().try_into().expect("32 bytes"))
+                .unwrap_or_else(|e| panic!("{name}: signer: {e}"))
+        })
+        .collect();
     Opening {
         key,
         require,
         expect,
+        ring,
+        signers,
     }
 }
 
@@ -230,6 +254,17 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
     };
     let how = opening(name, &f);
     let mut bad = Vec::new();
+    // An auditor with no key and only the trusted signers (FORMAT.md §5.5).
+    if let Some(want) = one("audit") {
+        let got = match sasf_core::access::audit(bytes, &how.signers, Default::default(), 2) {
+            Ok(_) => "success".to_string(),
+            Err(e) => format!("error {}", e.class()),
+        };
+        if got != want {
+            bad.push(format!("{name}: audit: got {got}, want {want}"));
+        }
+    }
+
     let mut check = |what: &str, got: String, want: String| {
         if got != want {
             bad.push(format!("{name}: {what}: got {got}, want {want}"));
@@ -459,6 +494,8 @@ fn counter_carry_past_65536_chunks() {
         key: Some(Key::from_bytes(vectors_gen::KEY)),
         require: None,
         expect: None,
+        ring: Keyring::from_key(Key::from_bytes(vectors_gen::KEY)),
+        signers: Vec::new(),
     };
     let o = by_chunks(&bytes[..], &how, 2);
     assert!(o.error.is_none(), "{:?}", o.error);

@@ -84,6 +84,7 @@ impl Require {
             "any" => Some(Require::Any),
             "authenticated" => Some(Require::Authenticated),
             "encrypted" => Some(Require::Encrypted),
+            "signed" => Some(Require::Signed),
             _ => None,
         }
     }

@@ -12,6 +12,7 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+use crate::crypto::sign::{check_signatures, require_trusted, SignatureCheck};
 use crate::crypto::{chunk_digest, file_digest, Integrity, Suite};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
@@ -86,6 +87,7 @@ pub struct RandomAccess<R> {
     base: u64,
     totals: Totals,
     file_digest: [u8; 32],
+    signatures: Vec<SignatureCheck>,
     summaries: Vec<IndexSummary>,
     participants: Vec<Participant>,
 }
@@ -117,12 +119,17 @@ impl<R: Read + Seek> Reader<R> {
                 manifest: [0; 32],
             },
             file_digest: [0; 32],
+            signatures: Vec::new(),
             summaries: Vec::new(),
             participants: Vec::new(),
         };
         let end = ra.read_end()?;
         let cached = ra.load_index()?;
         ra.verify_structure(p.context, end, cached)?;
+        ra.signatures = check_signatures(&p.keys, &ra.h, &ra.file_digest, &p.signers);
+        if !p.signers.is_empty() {
+            require_trusted(&ra.signatures, &p.signers)?;
+        }
         Ok(ra)
     }
 }
@@ -143,6 +150,11 @@ impl<R: Read + Seek> RandomAccess<R> {
     /// The file digest (`docs/FORMAT.md` §11).
     pub fn file_digest(&self) -> &[u8; 32] {
         &self.file_digest
+    }
+
+    /// The verdict on each signature stanza (`docs/FORMAT.md` §5.5).
+    pub fn signatures(&self) -> &[SignatureCheck] {
+        &self.signatures
     }
     /// Every participant of the recording.
     pub fn all_participants(&self) -> &[Participant] {

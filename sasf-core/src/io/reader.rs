@@ -823,6 +823,8 @@ pub(crate) struct OpenParts<R> {
     pub info: RecordingInfo,
     pub base: u64,
     pub context: Option<[u8; 32]>,
+    pub keys: KeySection,
+    pub signers: Vec<VerifyingKey>,
 }
 
 impl<R: Read> Reader<R> {
@@ -837,6 +839,8 @@ impl<R: Read> Reader<R> {
             h: self.h,
             suite: self.suite,
             context: self.context,
+            keys: self.keys,
+            signers: self.signers,
         }
     }
 }

@@ -34,6 +34,9 @@ use crate::format::{
 use crate::io::reader::Decoder;
 use crate::io::{Limits, Require};
 
+/// The label of a level-1 chunk tag (`docs/FORMAT.md` §6.2).
+const KEYLESS_CHUNK_LABEL: &[u8] = b"SASF-v2/SHA-256/chunk";
+
 /// What a rewrite did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RewriteReport {
@@ -422,22 +425,40 @@ pub fn audit<R: Read>(
             index += 1;
             batch.push(chunk);
         }
-        let digest_of = |c: &Vec<u8>| {
+        // At level 1 a chunk's digest is its tag, which an auditor recomputes: the
+        // keyless tag is a hash of the chunk's bytes, so this needs no key.
+        let first_index = index - batch.len() as u64;
+        let first_offset = offset - bytes as u64;
+        let digest_of = |(i, c): (usize, &Vec<u8>)| -> Result<[u8; 32]> {
             let prefix: [u8; PREFIX_LEN] = c[..PREFIX_LEN].try_into().expect("12 bytes");
             let len = c.len() - PREFIX_LEN - tag_len;
-            chunk_digest(
-                level,
-                &prefix,
-                &c[PREFIX_LEN..PREFIX_LEN + len],
-                &c[PREFIX_LEN + len..],
-            )
+            let body = &c[PREFIX_LEN..PREFIX_LEN + len];
+            let tag = &c[PREFIX_LEN + len..];
+            if level == Integrity::Keyless {
+                let mut t = Sha256::new();
+                t.update(KEYLESS_CHUNK_LABEL);
+                t.update(h);
+                t.update(prefix);
+                t.update(body);
+                if t.finalize()[..] != tag[..] {
+                    let at: u64 = batch[..i].iter().map(|c| c.len() as u64).sum();
+                    return Err(Error::new(ErrorKind::AuthFailed {
+                        place: Place::chunk(first_index + i as u64, first_offset + at),
+                    }));
+                }
+            }
+            Ok(chunk_digest(level, &prefix, body, tag))
         };
-        let digests: Vec<[u8; 32]> = if threads > 1 && batch.len() > 1 {
+        let digests: Vec<Result<[u8; 32]>> = if threads > 1 && batch.len() > 1 {
             let per = batch.len().div_ceil(threads);
+            let numbered: Vec<(usize, &Vec<u8>)> = batch.iter().enumerate().collect();
             std::thread::scope(|s| {
-                let parts: Vec<_> = batch
+                let parts: Vec<_> = numbered
                     .chunks(per)
-                    .map(|part| s.spawn(move || part.iter().map(digest_of).collect::<Vec<_>>()))
+                    .map(|part| {
+                        let digest_of = &digest_of;
+                        s.spawn(move || part.iter().map(|&x| digest_of(x)).collect::<Vec<_>>())
+                    })
                     .collect();
                 parts
                     .into_iter()
@@ -445,10 +466,10 @@ pub fn audit<R: Read>(
                     .collect()
             })
         } else {
-            batch.iter().map(digest_of).collect()
+            batch.iter().enumerate().map(digest_of).collect()
         };
         for d in digests {
-            if let Some(prev) = last.replace(d) {
+            if let Some(prev) = last.replace(d?) {
                 manifest.update(prev);
             }
         }

@@ -15,6 +15,8 @@
 //! the library.
 #![allow(dead_code)]
 
+pub mod age_model;
+
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
 use hkdf::Hkdf;
@@ -999,6 +1001,9 @@ enum At {
     Truncated(usize),
     /// Trailing data after the END chunk of the model.
     Trailing,
+    /// At the END chunk, after every chunk before it was released, with no place: no
+    /// trusted signature (not-signed).
+    Unsigned,
 }
 
 #[derive(Clone, Copy)]
@@ -1064,6 +1069,8 @@ struct Gen {
     /// `require:` and `expect-context:` lines for the next vector pushed.
     require: Option<&'static str>,
     expect: Option<String>,
+    /// `identity:`, `signer:` and `audit:` lines for the next vector pushed.
+    access: Vec<String>,
 }
 
 impl Gen {
@@ -1086,6 +1093,7 @@ impl Gen {
         if let Some(c) = self.expect.take() {
             extra.push(format!("expect-context: {c}"));
         }
+        extra.append(&mut self.access);
         // After the `key:` line (the fourth).
         lines.splice(4..4, extra);
         let mut c = Vec::new();
@@ -1151,7 +1159,7 @@ impl Gen {
             At::Nowhere | At::Header(_) => 0,
             At::Chunk(i) => i,
             At::Truncated(n) => n,
-            At::Trailing => prefix.end_index(),
+            At::Trailing | At::Unsigned => prefix.end_index(),
         };
         let r = released(&prefix.hdr, &prefix.chunks[..n]);
         let mut lines = vec![
@@ -1161,7 +1169,7 @@ impl Gen {
             format!("key: {}", key.line()),
         ];
         match at {
-            At::Nowhere => {}
+            At::Nowhere | At::Unsigned => {}
             At::Header(o) => lines.push(format!("offset: {o}")),
             At::Chunk(i) => {
                 lines.push(format!("chunk: {i}"));
@@ -1203,6 +1211,7 @@ const LEVELS: [u8; 3] = [1, 2, 3];
 /// Every vector, in a fixed order.
 pub fn generate() -> Vec<Vector> {
     let mut g = Gen {
+        access: Vec::new(),
         out: Vec::new(),
         require: None,
         expect: None,
@@ -1219,6 +1228,7 @@ pub fn generate() -> Vec<Vector> {
     content(&mut g);
     timeline_leak(&mut g);
     lengths(&mut g);
+    access(&mut g);
     g.out
 }
 
@@ -2515,6 +2525,323 @@ fn keys(g: &mut Gen) {
             class,
             At::Header(off),
         );
+    }
+}
+
+/// The X25519 identity of the age vectors: secret scalar bytes 60 61 .. 7f.
+pub const AGE_SECRET: [u8; 32] = seq(0x60);
+/// Another X25519 identity, which opens nothing: a0 a1 .. bf.
+pub const AGE_OTHER: [u8; 32] = seq(0xa0);
+/// The Ed25519 seed of the signature vectors: 80 81 .. 9f.
+pub const SIGNER_SEED: [u8; 32] = seq(0x80);
+/// Another signer's seed: c0 c1 .. df.
+pub const OTHER_SIGNER_SEED: [u8; 32] = seq(0xc0);
+/// The time every vector signature states: 2026-01-01T00:00:00Z.
+pub const SIGNED_AT: u64 = 1_767_225_600_000;
+
+/// An age stanza body (§5.4) for the X25519 identity `secret`, wrapping `DK || C ||
+/// plain_h` (the file's own H, or another's), from fixed ephemeral inputs.
+fn age_stanza(hdr: &Hdr, secret: &[u8; 32], plain_h: &[u8; 32], seed: u8) -> Vec<u8> {
+    let plain = [&hdr.dk[..], &hdr.ctx[..], &plain_h[..]].concat();
+    age_model::age_x25519_file(
+        &seq(seed),
+        &age_model::x25519_recipient(secret),
+        &seq(seed.wrapping_add(0x20))[..16].try_into().unwrap(),
+        &seq(seed.wrapping_add(0x40))[..16].try_into().unwrap(),
+        &plain,
+    )
+}
+
+/// The public key of an Ed25519 seed.
+fn signer_public(seed: &[u8; 32]) -> [u8; 32] {
+    ed25519_dalek::SigningKey::from_bytes(seed)
+        .verifying_key()
+        .to_bytes()
+}
+
+/// The file digest (§11) of a model's file: from END's manifest and END's digest.
+fn model_file_digest(m: &Model) -> [u8; 32] {
+    let raw = m.raw();
+    let end = raw.last().unwrap();
+    let manifest = &m.chunks[m.end_index()].payload[48..80];
+    sha(&[b"SASF-v2/file", manifest, &digest_of(&m.hdr, end)])
+}
+
+/// An Ed25519 signature stanza (§5.5) by `seed` over `h` and the file digest `fd`.
+fn signature_of(seed: &[u8; 32], h: &[u8; 32], fd: &[u8; 32]) -> (u16, Vec<u8>) {
+    use ed25519_dalek::Signer;
+    let k = ed25519_dalek::SigningKey::from_bytes(seed);
+    let msg = [&b"SASF-v2/signature"[..], h, fd, &SIGNED_AT.to_be_bytes()].concat();
+    let sig = k.sign(&msg).to_bytes();
+    let body = [
+        &k.verifying_key().to_bytes()[..],
+        &SIGNED_AT.to_be_bytes(),
+        &sig,
+    ]
+    .concat();
+    (1, body)
+}
+
+/// `m`'s file with copy A holding `recipients` (tagged with `m`'s keys), `signatures`,
+/// and copy B empty.
+fn with_area(m: &Model, recipients: &[(u16, Vec<u8>)], signatures: &[(u16, Vec<u8>)]) -> Vec<u8> {
+    let h = m.hdr.h();
+    let tag = m.hdr.keys().map(|k| section_tag(&k, &h, recipients));
+    let q = m.hdr.key_cap;
+    let a = copy_of(&h, 1, recipients, tag, signatures, q);
+    [
+        m.header(),
+        area(q, &a, &[]),
+        m.bytes()[m.base() as usize..].to_vec(),
+    ]
+    .concat()
+}
+
+/// Public-key recipients and signatures (§5.4, §5.5).
+fn access(g: &mut Gen) {
+    let identity = || {
+        format!(
+            "identity: {}",
+            age_model::x25519_identity_string(&AGE_SECRET)
+        )
+    };
+    let other_identity = || {
+        format!(
+            "identity: {}",
+            age_model::x25519_identity_string(&AGE_OTHER)
+        )
+    };
+    for l in [2u8, 3] {
+        let b = base(l, &format!("base-{l}"));
+        let h = b.hdr.h();
+        let s1 = (1u16, slot(&KEY, &b.hdr, &h));
+        let age = (2u16, age_stanza(&b.hdr, &AGE_SECRET, &h, 0x10));
+        assert_eq!(age.1.len(), 296);
+        let x = with_area(&b, &[s1.clone(), age.clone()], &[]);
+        g.access.push(identity());
+        g.ok_with(
+            &format!("keys-age-l{l}"),
+            "a symmetric slot and an age X25519 stanza (identity from secret 60..7f); opened with the age identity and no key",
+            &b,
+            KeyUse::None,
+            &x,
+        );
+        let x = with_area(&b, &[age.clone()], &[]);
+        g.access.push(identity());
+        g.ok_with(
+            &format!("keys-age-only-l{l}"),
+            "an age X25519 stanza as the only recipient (a writer that cannot open its own file), opened with the identity",
+            &b,
+            KeyUse::None,
+            &x,
+        );
+        g.err(
+            &format!("keys-age-only-key-l{l}"),
+            "the same file read with the symmetric key 00..1f: no recipient matches",
+            &b,
+            KeyUse::Right,
+            &x,
+            "wrong-key",
+            At::Nowhere,
+        );
+        g.access.push(other_identity());
+        g.err(
+            &format!("keys-age-wrong-identity-l{l}"),
+            "the same file read with another age identity (secret a0..bf): no recipient matches",
+            &b,
+            KeyUse::None,
+            &x,
+            "wrong-key",
+            At::Nowhere,
+        );
+        // An age stanza of another file (its plaintext ends in the other file's H),
+        // put in this one with a valid section tag: the identity opens it, and the H
+        // check refuses it.
+        let other = base(l, &format!("base-other-{l}"));
+        let moved = (2u16, age_stanza(&b.hdr, &AGE_SECRET, &other.hdr.h(), 0x10));
+        let x = with_area(&b, &[moved], &[]);
+        g.access.push(identity());
+        g.err(
+            &format!("keys-age-swapped-l{l}"),
+            "an age stanza wrapping this data key but bound to another file's header hash: the identity opens it, its H does not match, authentication fails in the key area",
+            &b,
+            KeyUse::None,
+            &x,
+            "auth-failed",
+            At::Header(b.hdr.header_len() as u64 + 4),
+        );
+        // The stanza added by someone without the data key: the tag fails.
+        let mut forged = b.clone();
+        forged.hdr.dk = seq(0x99);
+        let foreign = (2u16, age_stanza(&forged.hdr, &AGE_SECRET, &h, 0x10));
+        let orig_tag = section_tag(&b.hdr.keys().unwrap(), &h, &[s1.clone()]);
+        let recips = [s1.clone(), foreign];
+        let a = copy_of(&h, 1, &recips, Some(orig_tag), &[], b.hdr.key_cap);
+        let x = [
+            b.header(),
+            area(b.hdr.key_cap, &a, &[]),
+            b.bytes()[b.base() as usize..].to_vec(),
+        ]
+        .concat();
+        let tag_at = b.hdr.header_len() as u64
+            + 4
+            + 16
+            + recips.iter().map(|(_, x)| 4 + x.len() as u64).sum::<u64>();
+        g.err(
+            &format!("keys-age-added-l{l}"),
+            "an age stanza for the identity, wrapping another data key, added by someone without the data key (old tag kept, checksum recomputed): read with the key, the section tag fails",
+            &b,
+            KeyUse::Right,
+            &x,
+            "auth-failed",
+            At::Header(tag_at),
+        );
+    }
+
+    // Signatures, at every level.
+    let signer = || format!("signer: {}", hex::encode(signer_public(&SIGNER_SEED)));
+    let other_signer = || format!("signer: {}", hex::encode(signer_public(&OTHER_SIGNER_SEED)));
+    for l in LEVELS {
+        let b = base(l, &format!("base-{l}"));
+        let h = b.hdr.h();
+        let recips: Vec<(u16, Vec<u8>)> = if l == 1 {
+            vec![]
+        } else {
+            vec![(1, slot(&KEY, &b.hdr, &h))]
+        };
+        let fd = model_file_digest(&b);
+        let sig = signature_of(&SIGNER_SEED, &h, &fd);
+        let signed = with_area(&b, &recips, &[sig.clone()]);
+        let k = KeyUse::natural(l);
+        g.access.extend([signer(), "audit: success".into()]);
+        g.ok_with(
+            &format!("sig-ok-l{l}"),
+            "an Ed25519 signature (seed 80..9f) over H and the file digest, stated time 2026-01-01T00:00:00Z; the signer is trusted; an auditor without the key agrees",
+            &b,
+            k,
+            &signed,
+        );
+        g.access
+            .extend([other_signer(), "audit: error not-signed".into()]);
+        g.err(
+            &format!("sig-untrusted-l{l}"),
+            "the same file, trusting only another signer (seed c0..df): no trusted signature",
+            &b,
+            k,
+            &signed,
+            "not-signed",
+            At::Unsigned,
+        );
+        g.access
+            .extend([signer(), "audit: error not-signed".into()]);
+        g.err(
+            &format!("sig-none-l{l}"),
+            "an unsigned file, with a trusted signer named: no trusted signature",
+            &b,
+            k,
+            &b.bytes(),
+            "not-signed",
+            At::Unsigned,
+        );
+        // A signature of another file (same settings, other salt), moved in.
+        let other = base(l, &format!("base-other-{l}"));
+        let moved = signature_of(&SIGNER_SEED, &other.hdr.h(), &model_file_digest(&other));
+        g.access
+            .extend([signer(), "audit: error not-signed".into()]);
+        g.err(
+            &format!("sig-moved-l{l}"),
+            "a valid signature of another file moved into this one: it does not verify here",
+            &b,
+            k,
+            &with_area(&b, &recips, &[moved]),
+            "not-signed",
+            At::Unsigned,
+        );
+        let mut flipped = sig.clone();
+        flipped.1[40 + 7] ^= 0x01;
+        g.access
+            .extend([signer(), "audit: error not-signed".into()]);
+        g.err(
+            &format!("sig-flipped-l{l}"),
+            "one bit of the signature flipped (checksum recomputed)",
+            &b,
+            k,
+            &with_area(&b, &recips, &[flipped]),
+            "not-signed",
+            At::Unsigned,
+        );
+        let mut at_changed = sig.clone();
+        at_changed.1[39] ^= 0x01;
+        g.access
+            .extend([signer(), "audit: error not-signed".into()]);
+        g.err(
+            &format!("sig-time-changed-l{l}"),
+            "the stated signing time changed by one millisecond: the signature covers it",
+            &b,
+            k,
+            &with_area(&b, &recips, &[at_changed]),
+            "not-signed",
+            At::Unsigned,
+        );
+        // Two signatures, the trusted one second, and one of an unknown kind.
+        let two = [
+            signature_of(&OTHER_SIGNER_SEED, &h, &fd),
+            (0x7777, vec![1, 2, 3]),
+            sig.clone(),
+        ];
+        g.access.extend([signer(), "audit: success".into()]);
+        g.ok_with(
+            &format!("sig-several-l{l}"),
+            "three signature stanzas: another signer's, one of unknown kind 0x7777 (ignored), then the trusted one",
+            &b,
+            k,
+            &with_area(&b, &recips, &two),
+        );
+        // A changed chunk under a valid signature: the reader stops at the chunk;
+        // an auditor without the key finds the digest changed.
+        let mut x = signed.clone();
+        let off = b.offsets()[1] as usize + 12 + 13;
+        x[off] ^= 0x01;
+        // At level 1 the auditor recomputes each chunk's tag (its digest), at 2 and 3
+        // the digests of the stored bytes.
+        let audit = if l == 1 {
+            "audit: error auth-failed"
+        } else {
+            "audit: error not-signed"
+        };
+        g.access.extend([signer(), audit.into()]);
+        g.err(
+            &format!("sig-chunk-changed-l{l}"),
+            "one stored byte of chunk 1 changed in a signed file: authentication fails at chunk 1 (level 1: its tag), and an auditor finds the file digest changed",
+            &b,
+            k,
+            &x,
+            "auth-failed",
+            At::Chunk(1),
+        );
+        if l == 1 {
+            g.reading(Some("signed"), None);
+            g.access.push(signer());
+            g.err(
+                "sig-required-keyless-l1",
+                "a keyless file with a valid trusted signature read with require signed: keyless files never meet it",
+                &b,
+                KeyUse::None,
+                &signed,
+                "not-protected",
+                At::Nowhere,
+            );
+        } else {
+            g.reading(Some("signed"), None);
+            g.access.extend([signer(), "audit: success".into()]);
+            g.ok_with(
+                &format!("sig-required-l{l}"),
+                "require signed, with the key and the trusted signer: met",
+                &b,
+                k,
+                &signed,
+            );
+        }
     }
 }
 
