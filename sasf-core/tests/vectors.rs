@@ -21,7 +21,6 @@ use sasf_core::{
 /// context (its `key`, `require` and `expect-context` lines).
 #[derive(Clone)]
 struct Opening {
-    key: Option<Key>,
     require: Option<Require>,
     expect: Option<Context>,
     /// The key and the age identity (`identity` line) together.
@@ -230,7 +229,6 @@ fn opening(name: &str, f: &BTreeMap<String, Vec<String>>) -> Opening {
         })
         .collect();
     Opening {
-        key,
         require,
         expect,
         ring,
@@ -491,7 +489,6 @@ fn counter_carry_past_65536_chunks() {
     assert!(m.chunks.len() > 65_537 + 65_537 / 17);
     let bytes = m.bytes();
     let how = Opening {
-        key: Some(Key::from_bytes(vectors_gen::KEY)),
         require: None,
         expect: None,
         ring: Keyring::from_key(Key::from_bytes(vectors_gen::KEY)),

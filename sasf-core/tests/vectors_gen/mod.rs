@@ -2626,7 +2626,7 @@ fn access(g: &mut Gen) {
             KeyUse::None,
             &x,
         );
-        let x = with_area(&b, &[age.clone()], &[]);
+        let x = with_area(&b, std::slice::from_ref(&age), &[]);
         g.access.push(identity());
         g.ok_with(
             &format!("keys-age-only-l{l}"),
@@ -2674,7 +2674,7 @@ fn access(g: &mut Gen) {
         let mut forged = b.clone();
         forged.hdr.dk = seq(0x99);
         let foreign = (2u16, age_stanza(&forged.hdr, &AGE_SECRET, &h, 0x10));
-        let orig_tag = section_tag(&b.hdr.keys().unwrap(), &h, &[s1.clone()]);
+        let orig_tag = section_tag(&b.hdr.keys().unwrap(), &h, std::slice::from_ref(&s1));
         let recips = [s1.clone(), foreign];
         let a = copy_of(&h, 1, &recips, Some(orig_tag), &[], b.hdr.key_cap);
         let x = [
@@ -2711,7 +2711,7 @@ fn access(g: &mut Gen) {
         };
         let fd = model_file_digest(&b);
         let sig = signature_of(&SIGNER_SEED, &h, &fd);
-        let signed = with_area(&b, &recips, &[sig.clone()]);
+        let signed = with_area(&b, &recips, std::slice::from_ref(&sig));
         let k = KeyUse::natural(l);
         g.access.extend([signer(), "audit: success".into()]);
         g.ok_with(
