@@ -560,6 +560,43 @@ pub fn metadata_case(data: &[u8]) {
     }
 }
 
+/// The `keys` target: the key area (both copies, at every level), age stanza
+/// descriptions and unwrapping, and the key, identity, recipient and signing-key
+/// file parsers, on arbitrary bytes. A key area that parses re-serializes to the
+/// bytes of the copy in force.
+pub fn keys_case(data: &[u8]) {
+    use sasf_core::crypto::age_slot::{describe_age, parse_identity_file, unwrap_age};
+    use sasf_core::format::KeyArea;
+    for level in [Integrity::Keyless, Integrity::Hmac, Integrity::Encrypted] {
+        for q in [256usize, 512] {
+            let mut copies = data.to_vec();
+            copies.resize(2 * q, 0);
+            if let Ok(a) = KeyArea::parse(&copies, level, 0) {
+                let again = a
+                    .section
+                    .copy_bytes(q as u32)
+                    .expect("a parsed section fits");
+                assert_eq!(again[..], copies[a.active * q..(a.active + 1) * q]);
+            }
+        }
+    }
+    let _ = describe_age(data);
+    let id = sasf_core::crypto::age_slot::generate_x25519().0;
+    if let Ok(ids) = parse_identity_file(id.as_bytes()) {
+        let refs: Vec<&dyn age::Identity> =
+            ids.iter().map(|i| &**i as &dyn age::Identity).collect();
+        let _ = unwrap_age(data, &refs, &[0; 32]);
+    }
+    let _ = parse_identity_file(data);
+    let _ = Key::from_key_file(data);
+    let _ = sasf_core::SigningKey::from_key_file(data);
+    let _ = sasf_core::VerifyingKey::from_pub_file(data);
+    if let Ok(t) = std::str::from_utf8(data) {
+        let _ = sasf_core::PublicRecipient::parse(t);
+        let _ = sasf_core::PublicRecipient::parse_file(t);
+    }
+}
+
 /// The `seek` target: random access (authenticated END, index chain, range reads) over
 /// the input as given and re-sealed, for a few ranges. Any outcome
 /// but a panic, a hang or a large allocation; audio returned lies inside the range.

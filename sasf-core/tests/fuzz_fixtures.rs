@@ -16,8 +16,8 @@ mod vectors_gen;
 use std::path::PathBuf;
 
 use fuzz_common::{
-    chunked_case, decode_case, metadata_case, parity, parity_case, reseal, seed_files, seek_case,
-    wav_case,
+    chunked_case, decode_case, keys_case, metadata_case, parity, parity_case, reseal, seed_files,
+    seek_case, wav_case,
 };
 
 /// The kept inputs of one target, by file name.
@@ -196,6 +196,34 @@ fn hostile_wav() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// Key areas (both copies) of the conformance vectors, and a few made by hand.
+fn hostile_keys() -> Vec<(String, Vec<u8>)> {
+    let mut v: Vec<(String, Vec<u8>)> = vectors_gen::generate()
+        .into_iter()
+        .filter(|x| x.name.starts_with("keys-") || x.name.starts_with("sig-"))
+        .map(|x| {
+            let at = x.contents.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+            let b = &x.contents[at..];
+            let ext = u16::from_be_bytes([b[28], b[29]]) as usize;
+            let a = (132 + ext).min(b.len());
+            (x.name, b[a..(a + 1024).min(b.len())].to_vec())
+        })
+        .collect();
+    v.push((
+        "generation 1, length FFFFFFFF".into(),
+        [&[0, 0, 0, 1, 0xFF, 0xFF, 0xFF, 0xFF][..], &[0; 504]].concat(),
+    ));
+    v.push((
+        "age header of garbage".into(),
+        b"age-encryption.org/v1\n-> X25519 \n\n--- \n".to_vec(),
+    ));
+    v.push((
+        "signing key prefix only".into(),
+        b"sasf-sign-secret:\n".to_vec(),
+    ));
+    v
+}
+
 fn hostile_metadata() -> Vec<(String, Vec<u8>)> {
     let s = |name: &str, text: String| (name.to_string(), text.into_bytes());
     vec![
@@ -238,6 +266,9 @@ fn kept_and_hostile_inputs_give_an_error_or_a_valid_result() {
     }
     for (name, data) in kept("metadata").iter().chain(&hostile_metadata()) {
         run("metadata", name, data, metadata_case);
+    }
+    for (name, data) in kept("keys").iter().chain(&hostile_keys()) {
+        run("keys", name, data, keys_case);
     }
     assert!(n >= 40, "{n} inputs");
 }
