@@ -21,6 +21,9 @@ pub type Identity = Arc<dyn age::Identity + Send + Sync>;
 pub struct Keyring {
     keys: Vec<Key>,
     identities: Vec<Identity>,
+    /// The recipients of the X25519 identities, for files derived from one opened
+    /// with them (recovered, merged).
+    public: Vec<PublicRecipient>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -99,7 +102,7 @@ impl Keyring {
     pub fn from_key(key: Key) -> Keyring {
         Keyring {
             keys: vec![key],
-            identities: Vec::new(),
+            ..Keyring::default()
         }
     }
     /// Adds a symmetric key.
@@ -117,7 +120,28 @@ impl Keyring {
         for id in parse_identity_file(contents)? {
             self.identities.push(Arc::from(id));
         }
+        // The file parsed, so its X25519 lines do too.
+        let text = String::from_utf8_lossy(contents);
+        for line in text.lines().map(str::trim) {
+            if let Ok(id) = line.parse::<age::x25519::Identity>() {
+                self.public
+                    .push(PublicRecipient::parse(&id.to_public().to_string())?);
+            }
+        }
         Ok(self)
+    }
+
+    /// The recipients a file derived from one opened with this keyring (recovered,
+    /// merged) is wrapped for: the symmetric keys that have a slot in `section`, and
+    /// the X25519 recipients of the identities.
+    pub(crate) fn rewrap_for(&self, section: &KeySection) -> (Vec<Key>, Vec<PublicRecipient>) {
+        let keys = self
+            .keys
+            .iter()
+            .filter(|k| slot_for(section, k).is_some())
+            .cloned()
+            .collect();
+        (keys, self.public.clone())
     }
     /// The symmetric keys.
     pub fn keys(&self) -> &[Key] {

@@ -682,6 +682,19 @@ mod tests {
         ring.add_identity_file(id_text.as_bytes()).unwrap();
         let mut rd = Decoder::new(&b[..]).unwrap().open_with(&ring).unwrap();
         rd.verify_to_end().unwrap();
+        // Recovery of a cut copy is wrapped for the identity's recipient again.
+        let (out, rec) = crate::recover::recover_with(
+            &b[..b.len() - 40],
+            &ring,
+            Require::Authenticated,
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+        assert!(rec.stop.is_some());
+        let mut rd = Decoder::new(&out[..]).unwrap().open_with(&ring).unwrap();
+        rd.verify_to_end().unwrap();
+        assert_eq!(rd.key_section().recipients[0].kind, STANZA_AGE);
         // Another identity: no recipient matches.
         let (other, _) = crate::crypto::age_slot::generate_x25519();
         let mut ring2 = Keyring::new();

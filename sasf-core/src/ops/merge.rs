@@ -36,7 +36,7 @@ use time::{OffsetDateTime, UtcOffset};
 
 use crate::audio::AudioFormat;
 use crate::bridge::IO_BUFFER;
-use crate::crypto::{Integrity, Key};
+use crate::crypto::{Integrity, Key, Keyring};
 use crate::error::{Error, ErrorKind};
 use crate::io::reader::{Item, Reader};
 use crate::io::writer::WriterBuilder;
@@ -242,6 +242,23 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
     options: &MergeOptions,
     out: W,
 ) -> std::result::Result<(W, MergeSummary), MergeError> {
+    let ring = key
+        .map(|k| Keyring::from_key(k.clone()))
+        .unwrap_or_default();
+    merge_adhoc_with(adhoc, adhoc_start, snippet, &ring, options, out)
+}
+
+/// [`merge_adhoc`] with every key and identity of `keyring` (the one the snippet was
+/// opened with): the result is wrapped for the keyring's keys that have a slot in the
+/// snippet, and for the recipients of its X25519 identities.
+pub fn merge_adhoc_with<A: Read, S: Read, W: Write>(
+    adhoc: &mut WavReader<A>,
+    adhoc_start: OffsetDateTime,
+    snippet: &mut Reader<S>,
+    keyring: &Keyring,
+    options: &MergeOptions,
+    out: W,
+) -> std::result::Result<(W, MergeSummary), MergeError> {
     let header = snippet.header().clone();
     let format = header.format;
     if adhoc.info().format != format {
@@ -295,27 +312,37 @@ pub fn merge_adhoc<A: Read, S: Read, W: Write>(
     if let Some(c) = crate::recover::bound_context(snippet) {
         b = b.bind_context(c);
     }
-    b = match (header.integrity, key) {
-        (Integrity::Keyless, _) => b,
-        (level, Some(k)) => {
-            // The result must be under the snippet's key, not just any key: the key
-            // must open one of the snippet's recipient slots.
-            let h = *snippet.header_hash();
-            let opens = snippet.key_section().recipients.iter().any(|s| {
-                s.kind == crate::format::STANZA_SLOT
-                    && crate::crypto::unwrap_slot(k, &header.salt, &h, &s.body).is_some()
-            });
-            if !opens {
-                return Err(Error::new(ErrorKind::WrongKey).into());
-            }
-            if level == Integrity::Hmac {
-                b.authenticated(k.clone())
+    if header.integrity != Integrity::Keyless {
+        // The result must be under the snippet's keys, not just any key: a symmetric
+        // key must have one of the snippet's slots (checked by its id, and by
+        // unwrapping it).
+        let (keys, public) = keyring.rewrap_for(snippet.key_section());
+        let h = *snippet.header_hash();
+        let keys: Vec<Key> = keys
+            .into_iter()
+            .filter(|k| {
+                snippet.key_section().recipients.iter().any(|s| {
+                    s.kind == crate::format::STANZA_SLOT
+                        && crate::crypto::unwrap_slot(k, &header.salt, &h, &s.body).is_some()
+                })
+            })
+            .collect();
+        if keys.is_empty() && public.is_empty() {
+            return Err(Error::new(if keyring.is_empty() {
+                ErrorKind::KeyRequired
             } else {
-                b.encrypted(k.clone())
-            }
+                ErrorKind::WrongKey
+            })
+            .into());
         }
-        (_, None) => return Err(Error::new(ErrorKind::KeyRequired).into()),
-    };
+        b = b.integrity(header.integrity);
+        for k in keys {
+            b = b.recipient(k);
+        }
+        for p in public {
+            b = b.public_recipient(p);
+        }
+    }
     let mut w = b.wrap_output(out)?;
     w.add_event(Event {
         at_sample: 0,

@@ -10,7 +10,7 @@ use crate::io::reader::{Decoder, Item};
 use crate::io::writer::WriterBuilder;
 use crate::io::{Limits, Require};
 use crate::meta::{Event, EventKind};
-use crate::{Context, Key};
+use crate::{Context, Key, Keyring};
 
 /// The context a bound file's copy must be bound to again: its INFO's id and tenant.
 pub(crate) fn bound_context<R: Read>(r: &crate::io::reader::Reader<R>) -> Option<Context> {
@@ -62,12 +62,28 @@ pub fn recover_requiring<R: Read, W: Write>(
     expect: Option<Context>,
     out: W,
 ) -> Result<(W, Recovery)> {
+    let ring = key
+        .map(|k| Keyring::from_key(k.clone()))
+        .unwrap_or_default();
+    recover_with(input, &ring, require, expect, out)
+}
+
+/// [`recover_requiring`] with every key and identity of `keyring`. The new file is
+/// wrapped for the keyring's keys that the original has a slot for and for the
+/// recipients of its X25519 identities.
+pub fn recover_with<R: Read, W: Write>(
+    input: R,
+    keyring: &Keyring,
+    require: Require,
+    expect: Option<Context>,
+    out: W,
+) -> Result<(W, Recovery)> {
     let mut d = Decoder::with_limits(input, Limits::default())?.require(require);
     if let Some(c) = expect {
         d = d.expect_context(c);
     }
     let header = d.header().clone();
-    let mut r = d.open(key)?;
+    let mut r = d.open_with(keyring)?;
     let f = header.format;
     let mut b = WriterBuilder::new(f)
         .info(r.info().clone())
@@ -80,12 +96,19 @@ pub fn recover_requiring<R: Read, W: Write>(
     // A recovered original's own sasf.recovered event is not copied: the new one
     // carries its value as `previous`, so the copy still holds exactly one (§11).
     let mut previous: Option<serde_json::Value> = None;
-    b = match (header.integrity, key) {
-        (crate::Integrity::Keyless, _) => b,
-        (crate::Integrity::Hmac, Some(k)) => b.authenticated(k.clone()),
-        (crate::Integrity::Encrypted, Some(k)) => b.encrypted(k.clone()),
-        (_, None) => return Err(Error::new(crate::ErrorKind::KeyRequired)),
-    };
+    if header.integrity != crate::Integrity::Keyless {
+        let (keys, public) = keyring.rewrap_for(r.key_section());
+        if keys.is_empty() && public.is_empty() {
+            return Err(Error::new(crate::ErrorKind::KeyRequired));
+        }
+        b = b.integrity(header.integrity);
+        for k in keys {
+            b = b.recipient(k);
+        }
+        for p in public {
+            b = b.public_recipient(p);
+        }
+    }
     let mut w = b.wrap_output(out)?;
     // Counted after each chunk that was authenticated, checked and copied.
     let (mut chunks_kept, mut kept_bytes) = (r.chunks(), r.offset());
