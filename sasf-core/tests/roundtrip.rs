@@ -327,3 +327,40 @@ fn parallel_sealing_writes_the_same_bytes_as_one_thread() {
         }
     }
 }
+
+fn stanza() -> impl Strategy<Value = sasf_core::format::Stanza> {
+    (1u16..0x7fff, proptest::collection::vec(any::<u8>(), 0..200))
+        .prop_filter("a slot is 96 bytes, a signature 104", |(k, b)| {
+            (*k != 1 || b.len() == 96) && (*k != 2 || !b.is_empty())
+        })
+        .prop_map(|(kind, body)| sasf_core::format::Stanza { kind, body })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+    /// Any key section that fits its copy is read back exactly, from either copy,
+    /// and the copy of the higher generation is the one in force (FORMAT.md §5.1).
+    #[test]
+    fn proptest_key_area_round_trip(
+        recipients in proptest::collection::vec(stanza(), 1..6),
+        signatures in proptest::collection::vec(stanza().prop_map(|mut s| {
+            if s.kind == 1 { s.body.resize(104, 7); }
+            s
+        }), 0..4),
+        tag in any::<[u8; 32]>(),
+        generation in 1u32..1000,
+        older_in_a in any::<bool>(),
+    ) {
+        use sasf_core::format::{KeyArea, KeySection};
+        let s = KeySection { generation, recipients, tag: Some(tag), signatures };
+        let q = 4096u32;
+        let new = s.copy_bytes(q).unwrap();
+        let mut old_s = s.clone();
+        old_s.generation = generation - 1;
+        let old = if generation > 1 { old_s.copy_bytes(q).unwrap() } else { vec![0; q as usize] };
+        let copies = if older_in_a { [old, new].concat() } else { [new, old].concat() };
+        let a = KeyArea::parse(&copies, Integrity::Encrypted, 0).unwrap();
+        prop_assert_eq!(&a.section, &s);
+        prop_assert_eq!(a.active, usize::from(older_in_a));
+    }
+}
