@@ -367,116 +367,50 @@ pub fn audit<R: Read>(
     let level = header.integrity;
     let tag_len = level.tag_len();
     let cap = header.max_chunk_len as usize;
-    let budget = (8usize << 20).max(2 * (cap + 12 + tag_len));
+    let budget = (4usize << 20).max(2 * (cap + PREFIX_LEN + tag_len));
+    let threads = threads.clamp(1, 16);
     let mut manifest = Sha256::new();
     manifest.update(MANIFEST_LABEL);
     manifest.update(h);
     let mut last: Option<[u8; 32]> = None;
-    let mut index = 0u64;
-    let mut offset = base;
-    let threads = threads.clamp(1, 16);
-    loop {
-        // Read a batch of whole chunks.
-        let mut batch: Vec<Vec<u8>> = Vec::new();
-        let mut bytes = 0usize;
-        let mut eof = false;
-        while bytes < budget {
-            let mut prefix = [0u8; PREFIX_LEN];
-            let n = crate::io::reader::read_full(&mut input, &mut prefix)?;
-            if n == 0 {
-                eof = true;
-                break;
-            }
-            let trunc = |at: u64| {
-                Error::new(ErrorKind::Truncated {
-                    after_chunk: index.checked_sub(1),
-                    at_sample: 0,
-                    sample_rate: header.format.sample_rate,
-                    offset: at,
-                })
-            };
-            if n < PREFIX_LEN {
-                return Err(trunc(offset + n as u64));
-            }
-            let len = u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")) as usize;
-            let place = Place::chunk(index, offset);
-            if len < BODY_HEADER_LEN {
-                return Err(Error::malformed("chunk body shorter than 12 bytes", place));
-            }
-            if len > cap {
-                return Err(Error::new(ErrorKind::LimitExceeded {
-                    what: "chunk body length",
-                    found: len as u64,
-                    limit: cap as u64,
-                    place,
-                }));
-            }
-            if u64::from_be_bytes(prefix[4..].try_into().expect("8 bytes")) != index {
-                return Err(Error::new(ErrorKind::AuthFailed { place }));
-            }
-            let mut chunk = vec![0u8; PREFIX_LEN + len + tag_len];
-            chunk[..PREFIX_LEN].copy_from_slice(&prefix);
-            let got = crate::io::reader::read_full(&mut input, &mut chunk[PREFIX_LEN..])?;
-            if got < len + tag_len {
-                return Err(trunc(offset + (PREFIX_LEN + got) as u64));
-            }
-            offset += chunk.len() as u64;
-            bytes += chunk.len();
-            index += 1;
-            batch.push(chunk);
-        }
-        // At level 1 a chunk's digest is its tag, which an auditor recomputes: the
-        // keyless tag is a hash of the chunk's bytes, so this needs no key.
-        let first_index = index - batch.len() as u64;
-        let first_offset = offset - bytes as u64;
-        let digest_of = |(i, c): (usize, &Vec<u8>)| -> Result<[u8; 32]> {
-            let prefix: [u8; PREFIX_LEN] = c[..PREFIX_LEN].try_into().expect("12 bytes");
-            let len = c.len() - PREFIX_LEN - tag_len;
-            let body = &c[PREFIX_LEN..PREFIX_LEN + len];
-            let tag = &c[PREFIX_LEN + len..];
-            if level == Integrity::Keyless {
-                let mut t = Sha256::new();
-                t.update(KEYLESS_CHUNK_LABEL);
-                t.update(h);
-                t.update(prefix);
-                t.update(body);
-                if t.finalize()[..] != tag[..] {
-                    let at: u64 = batch[..i].iter().map(|c| c.len() as u64).sum();
-                    return Err(Error::new(ErrorKind::AuthFailed {
-                        place: Place::chunk(first_index + i as u64, first_offset + at),
-                    }));
+    let mut next = Framing {
+        index: 0,
+        offset: base,
+        rate: header.format.sample_rate,
+        cap,
+        tag_len,
+    };
+    // Reading batch k+1 overlaps hashing batch k (on `threads` threads).
+    std::thread::scope(|s| -> Result<()> {
+        let mut pending: Option<std::thread::ScopedJoinHandle<'_, Result<Vec<[u8; 32]>>>> = None;
+        loop {
+            let read = next.read_batch(&mut input, budget);
+            // The earlier batch's verdict first: errors come in stream order.
+            if let Some(p) = pending.take() {
+                for d in p.join().expect("a digest thread does not panic")? {
+                    if let Some(prev) = last.replace(d) {
+                        manifest.update(prev);
+                    }
                 }
             }
-            Ok(chunk_digest(level, &prefix, body, tag))
-        };
-        let digests: Vec<Result<[u8; 32]>> = if threads > 1 && batch.len() > 1 {
-            let per = batch.len().div_ceil(threads);
-            let numbered: Vec<(usize, &Vec<u8>)> = batch.iter().enumerate().collect();
-            std::thread::scope(|s| {
-                let parts: Vec<_> = numbered
-                    .chunks(per)
-                    .map(|part| {
-                        let digest_of = &digest_of;
-                        s.spawn(move || part.iter().map(|&x| digest_of(x)).collect::<Vec<_>>())
-                    })
-                    .collect();
-                parts
-                    .into_iter()
-                    .flat_map(|p| p.join().expect("a digest thread does not panic"))
-                    .collect()
-            })
-        } else {
-            batch.iter().enumerate().map(digest_of).collect()
-        };
-        for d in digests {
-            if let Some(prev) = last.replace(d?) {
-                manifest.update(prev);
+            let (batch, eof) = read?;
+            if batch.is_empty() {
+                break;
+            }
+            pending = Some(s.spawn(move || digests(level, &h, tag_len, batch, threads)));
+            if eof {
+                if let Some(p) = pending.take() {
+                    for d in p.join().expect("a digest thread does not panic")? {
+                        if let Some(prev) = last.replace(d) {
+                            manifest.update(prev);
+                        }
+                    }
+                }
+                break;
             }
         }
-        if eof {
-            break;
-        }
-    }
+        Ok(())
+    })?;
     let Some(end) = last else {
         return Err(Error::new(ErrorKind::Truncated {
             after_chunk: None,
@@ -491,9 +425,124 @@ pub fn audit<R: Read>(
     require_trusted(&signatures, signers)?;
     Ok(Audit {
         level,
-        chunks: index,
+        chunks: next.index,
         file_digest: fd,
         signatures,
+    })
+}
+
+/// Where an auditor is in the chunk stream, and the framing rules it checks.
+struct Framing {
+    index: u64,
+    offset: u64,
+    rate: u32,
+    cap: usize,
+    tag_len: usize,
+}
+
+/// Chunks an auditor read: (index, file offset, prefix + body + tag).
+type Batch = Vec<(u64, u64, Vec<u8>)>;
+
+impl Framing {
+    /// Reads whole chunks until `budget` bytes or the end of the input; checks each
+    /// prefix (length within the cap, index in sequence) before allocating.
+    fn read_batch<R: Read>(&mut self, input: &mut R, budget: usize) -> Result<(Batch, bool)> {
+        let mut batch = Vec::new();
+        let mut bytes = 0usize;
+        while bytes < budget {
+            let mut prefix = [0u8; PREFIX_LEN];
+            let n = crate::io::reader::read_full(input, &mut prefix)?;
+            if n == 0 {
+                return Ok((batch, true));
+            }
+            let trunc = |at: u64, index: u64| {
+                Error::new(ErrorKind::Truncated {
+                    after_chunk: index.checked_sub(1),
+                    at_sample: 0,
+                    sample_rate: self.rate,
+                    offset: at,
+                })
+            };
+            if n < PREFIX_LEN {
+                return Err(trunc(self.offset + n as u64, self.index));
+            }
+            let len = u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")) as usize;
+            let place = Place::chunk(self.index, self.offset);
+            if len < BODY_HEADER_LEN {
+                return Err(Error::malformed("chunk body shorter than 12 bytes", place));
+            }
+            if len > self.cap {
+                return Err(Error::new(ErrorKind::LimitExceeded {
+                    what: "chunk body length",
+                    found: len as u64,
+                    limit: self.cap as u64,
+                    place,
+                }));
+            }
+            if u64::from_be_bytes(prefix[4..].try_into().expect("8 bytes")) != self.index {
+                return Err(Error::new(ErrorKind::AuthFailed { place }));
+            }
+            let mut chunk = vec![0u8; PREFIX_LEN + len + self.tag_len];
+            chunk[..PREFIX_LEN].copy_from_slice(&prefix);
+            let got = crate::io::reader::read_full(input, &mut chunk[PREFIX_LEN..])?;
+            if got < len + self.tag_len {
+                return Err(trunc(self.offset + (PREFIX_LEN + got) as u64, self.index));
+            }
+            bytes += chunk.len();
+            batch.push((self.index, self.offset, chunk));
+            self.offset += (PREFIX_LEN + len + self.tag_len) as u64;
+            self.index += 1;
+        }
+        Ok((batch, false))
+    }
+}
+
+/// The digests of a batch, in order, on `threads` threads. At level 1 a chunk's
+/// digest is its tag, which an auditor recomputes first: the keyless tag is a hash
+/// of the chunk's bytes, so this needs no key.
+fn digests(
+    level: Integrity,
+    h: &[u8; 32],
+    tag_len: usize,
+    batch: Batch,
+    threads: usize,
+) -> Result<Vec<[u8; 32]>> {
+    let one = |(index, offset, c): &(u64, u64, Vec<u8>)| -> Result<[u8; 32]> {
+        let prefix: [u8; PREFIX_LEN] = c[..PREFIX_LEN].try_into().expect("12 bytes");
+        let len = c.len() - PREFIX_LEN - tag_len;
+        let body = &c[PREFIX_LEN..PREFIX_LEN + len];
+        let tag = &c[PREFIX_LEN + len..];
+        if level == Integrity::Keyless {
+            let mut t = Sha256::new();
+            t.update(KEYLESS_CHUNK_LABEL);
+            t.update(h);
+            t.update(prefix);
+            t.update(body);
+            if t.finalize()[..] != tag[..] {
+                return Err(Error::new(ErrorKind::AuthFailed {
+                    place: Place::chunk(*index, *offset),
+                }));
+            }
+        }
+        Ok(chunk_digest(level, &prefix, body, tag))
+    };
+    if threads == 1 || batch.len() < 2 {
+        return batch.iter().map(one).collect();
+    }
+    let per = batch.len().div_ceil(threads);
+    std::thread::scope(|s| {
+        let parts: Vec<_> = batch
+            .chunks(per)
+            .map(|part| {
+                let one = &one;
+                s.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>())
+            })
+            .collect();
+        let mut out = Vec::with_capacity(batch.len());
+        for p in parts {
+            out.extend(p.join().expect("a digest thread does not panic")?);
+        }
+        Ok(out)
     })
 }
 
