@@ -218,9 +218,16 @@ e.g. \"18 OK, 1 FAILED, 1 unreadable\" (with -s, only when a file is not OK).
 Exit 1 if any file failed verification, even when another could not be read; 2 if
 none failed but one could not be read (missing, unreadable, no key); 0 if all are OK.
 
+With --signer, a file must also be signed by one of the signers; without any key, an
+authenticated or encrypted file is then audited: its stored bytes are checked against
+the signature, nothing is decrypted (\"OK, signed by ID (verified without the key:
+contents not decrypted)\"). --json adds a signatures array (id, signed_at, valid,
+trusted).
+
 Examples:
   sasf verify call.sasf
   sasf verify --key-file archive.key archive/*.sasf
+  sasf verify --signer recorder.pub --require signed archive/*.sasf
   sasf verify --json call.sasf")]
     Verify {
         /// Files to verify (- for stdin).
@@ -238,7 +245,8 @@ Examples:
 
     /// Show a file's format, integrity, duration, participants and timeline.
     #[command(after_help = "\
-Without a key, an encrypted file shows only its public header fields.
+Without a key, an encrypted file shows only its public header fields, and its
+recipients and signatures (kinds and ids; `sasf keys list` shows more).
 
 Examples:
   sasf info call.sasf --key-file archive.key
@@ -520,14 +528,26 @@ Example:
     },
     /// Replace a recipient by new ones, in one rewrite.
     #[command(after_help = "\
-Example:
-  sasf keys rotate call.sasf --id 1f2e3d4c --add-key-file new.key --key-file new.key")]
+The new recipients are added and the old one removed in one rewrite of the key area:
+the file is never left with neither.
+
+Examples:
+  sasf keys rotate call.sasf --id 1f2e3d4c --add-key-file new.key --key-file archive.key
+  sasf keys rotate call.sasf --remove-key-file old.key --add-key-file new.key --key-file old.key")]
     Rotate {
         /// The SASF file (a regular file).
         file: PathBuf,
         /// The stanza id of the recipient to remove (at least 8 hex digits).
-        #[arg(long, value_name = "OLD")]
-        id: String,
+        #[arg(
+            long,
+            value_name = "OLD",
+            required_unless_present = "remove_key_file",
+            conflicts_with = "remove_key_file"
+        )]
+        id: Option<String>,
+        /// Or the key file whose slot is removed.
+        #[arg(long, value_name = "OLD.key")]
+        remove_key_file: Option<PathBuf>,
         #[command(flatten)]
         new: NewRecipients,
         #[command(flatten)]

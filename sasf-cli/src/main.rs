@@ -111,9 +111,19 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 remove_key_file,
                 key,
             } => commands::keys::remove(&file, &id, &remove_key_file, &key)?,
-            KeysCommand::Rotate { file, id, new, key } => {
-                commands::keys::rotate(&file, &id, &new, &key)?
-            }
+            KeysCommand::Rotate {
+                file,
+                id,
+                remove_key_file,
+                new,
+                key,
+            } => commands::keys::rotate(
+                &file,
+                id.as_deref(),
+                remove_key_file.as_deref(),
+                &new,
+                &key,
+            )?,
         },
         Command::Sign {
             file,

@@ -1070,3 +1070,98 @@ fn every_reading_command_takes_identities_and_several_key_files() {
     }
     assert!(sasf_core::wav::WavReader::new(&fs::read(&wav).unwrap()[..]).is_ok());
 }
+
+/// The shell blocks of the README's "Keys and access" recipes, by name: each is the
+/// ```sh block after a `<!-- recipe: NAME -->` marker.
+fn readme_recipes() -> Vec<(String, String)> {
+    let readme =
+        fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../README.md")).unwrap();
+    let mut out = Vec::new();
+    let mut rest = readme.as_str();
+    while let Some(i) = rest.find("<!-- recipe: ") {
+        rest = &rest[i + "<!-- recipe: ".len()..];
+        let name = rest[..rest.find(" -->").unwrap()].to_string();
+        let start = rest.find("```sh\n").unwrap() + "```sh\n".len();
+        let len = rest[start..].find("```").unwrap();
+        out.push((name, rest[start..start + len].to_string()));
+        rest = &rest[start + len..];
+    }
+    out
+}
+
+#[test]
+fn the_readme_recipes_run() {
+    let recipes = readme_recipes();
+    let names: Vec<&str> = recipes.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "master-key",
+            "teams-and-auditor",
+            "rotate",
+            "write-only-recorder"
+        ]
+    );
+    let bin = assert_cmd::cargo::cargo_bin("sasf");
+    let path = format!(
+        "{}:{}",
+        bin.parent().unwrap().display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    for (name, script) in &recipes {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        fs::copy(sample(), d.join("call.wav")).unwrap();
+        let o = std::process::Command::new("sh")
+            .arg("-eu")
+            .arg("-c")
+            .arg(script)
+            .current_dir(d)
+            .env("PATH", &path)
+            .env_remove("SASF_KEY_FILE")
+            .env_remove("SASF_IDENTITY_FILE")
+            .output()
+            .unwrap();
+        let (out, err) = (stdout_of(&o), stderr_of(&o));
+        assert!(o.status.success(), "{name}:\n{script}\n{out}{err}");
+        let f = d.join("call.sasf");
+        match name.as_str() {
+            "master-key" => {
+                assert!(out.contains("key id "), "{out}");
+                assert!(out.contains("call.sasf: OK"), "{out}");
+                assert_eq!(verify_code(&f, &[]), 2, "no key");
+            }
+            "teams-and-auditor" => {
+                assert!(out.contains("call.sasf: OK  "), "{out}");
+                assert!(
+                    out.contains("(verified without the key: contents not decrypted)"),
+                    "{out}"
+                );
+                for k in ["sales.key", "support.key"] {
+                    let k = d.join(k);
+                    assert_eq!(verify_code(&f, &[os("--key-file"), k.as_os_str()]), 0);
+                }
+            }
+            "rotate" => {
+                let old = d.join("old.key");
+                let new = d.join("new.key");
+                assert_eq!(verify_code(&f, &[os("--key-file"), old.as_os_str()]), 1);
+                assert_eq!(verify_code(&f, &[os("--key-file"), new.as_os_str()]), 0);
+                assert!(out.contains("generation 2"), "{out}");
+                assert_eq!(recipient_ids(&f).len(), 1);
+            }
+            "write-only-recorder" => {
+                assert!(fs::read_to_string(d.join("archive.rcpt"))
+                    .unwrap()
+                    .starts_with("age1"));
+                assert!(out.contains("call.sasf: OK"), "{out}");
+                // The recorder has no key: without the identity nothing opens it.
+                assert_eq!(verify_code(&f, &[]), 2);
+                let (other, _) = identity(d, "other.id");
+                assert_eq!(verify_code(&f, &[os("-i"), other.as_os_str()]), 1);
+                assert_eq!(keys_list(&f)["recipients"][0]["kind"], "age");
+            }
+            other => panic!("untested recipe {other}"),
+        }
+    }
+}

@@ -235,12 +235,23 @@ pub fn remove(
     })
 }
 
-pub fn rotate(file: &Path, id: &str, new: &NewRecipients, key_args: &KeyArgs) -> Result<()> {
+pub fn rotate(
+    file: &Path,
+    id: Option<&str>,
+    old_key: Option<&Path>,
+    new: &NewRecipients,
+    key_args: &KeyArgs,
+) -> Result<()> {
     let loose = key_args.allow_loose_permissions;
+    let old = old_key.map(|p| read_key_file(p, loose)).transpose()?;
     edit(file, key_args, |e, done| {
         // The new first, so that the file never has too few recipients; one commit.
         add_new(e, new, loose, done)?;
-        let s = e.remove(id)?;
+        let s = match (&old, id) {
+            (Some(k), _) => e.remove_key(k)?,
+            (None, Some(id)) => e.remove(id)?,
+            (None, None) => bail!("give --id OLD or --remove-key-file OLD.key"),
+        };
         done.push(removed(&s));
         Ok(())
     })
