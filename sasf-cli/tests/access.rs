@@ -252,6 +252,12 @@ fn secret_files_readable_by_others_are_refused() {
     assert!(o.status.success(), "{}", stderr_of(&o));
 }
 
+/// Whether a test's secret file is an age identity (by its name), not a key file.
+fn is_identity(p: &Path) -> bool {
+    let n = p.file_name().unwrap().to_string_lossy();
+    n.starts_with("id") || n == "other.key"
+}
+
 #[test]
 fn pack_with_recipients_of_every_kind() {
     let dir = tempfile::tempdir().unwrap();
@@ -343,11 +349,7 @@ fn pack_with_recipients_of_every_kind() {
             .collect();
         assert_eq!(kinds, c.kinds, "{}", c.name);
         for p in &c.opens {
-            let opt = if p.to_string_lossy().contains("id") || p.ends_with("other.key") {
-                "-i"
-            } else {
-                "--key-file"
-            };
+            let opt = if is_identity(p) { "-i" } else { "--key-file" };
             assert_eq!(
                 verify_code(&f, &[os(opt), p.as_os_str()]),
                 0,
@@ -356,11 +358,7 @@ fn pack_with_recipients_of_every_kind() {
             );
         }
         for p in &c.closed {
-            let opt = if p.to_string_lossy().contains("id") || p.ends_with("other.key") {
-                "-i"
-            } else {
-                "--key-file"
-            };
+            let opt = if is_identity(p) { "-i" } else { "--key-file" };
             assert_eq!(
                 verify_code(&f, &[os(opt), p.as_os_str()]),
                 1,
