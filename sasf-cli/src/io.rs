@@ -222,10 +222,29 @@ pub fn load_keys(args: &KeyArgs) -> Result<Keys> {
     })
 }
 
-/// Loads the first key named by `--key-file` or `SASF_KEY_FILE`, if any (for the
-/// commands that write with a key), checking every one given.
-pub fn load_key(args: &KeyArgs) -> Result<Option<Key>> {
-    Ok(load_keys(args)?.keys.into_iter().next())
+/// Loads the first key named by `--key-file` or `SASF_KEY_FILE`, if any, for `what`, a
+/// command that writes its output with that key (`recover`, `session`). An identity
+/// can open a file but not seal one, and these commands check no signature: both are
+/// refused rather than ignored.
+pub fn load_writing_key(args: &KeyArgs, what: &str) -> Result<Option<Key>> {
+    let keys = load_keys(args)?;
+    if !keys.signers.is_empty() {
+        bail!("sasf {what} checks no signature: verify the file with `sasf verify --signer` instead of giving --signer here");
+    }
+    refuse_identity_only(&keys, what)?;
+    Ok(keys.keys.into_iter().next())
+}
+
+/// Refuses an age identity without a key file for `what`, a command that seals its
+/// output with the key.
+pub fn refuse_identity_only(keys: &Keys, what: &str) -> Result<()> {
+    if keys.keys.is_empty() && keys.ring.identity_count() > 0 {
+        bail!(
+            "sasf {what} seals its output with a symmetric key: give --key-file KEYFILE \
+             (an age identity, -i, opens a file but cannot seal one)"
+        );
+    }
+    Ok(())
 }
 
 /// Parses the public recipients of `-r` and `-R`.

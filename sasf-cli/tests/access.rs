@@ -1163,3 +1163,76 @@ fn the_readme_recipes_run() {
         }
     }
 }
+
+#[test]
+fn commands_that_seal_with_the_key_refuse_what_they_cannot_use() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (id, r) = identity(d, "id.key");
+    let (_, pk, _) = signing(d, "s");
+    let f = d.join("f.sasf");
+    pack(&f, &[os("--encrypt"), os("-r"), os(&r)]);
+    let actions = d.join("actions.json");
+    fs::write(
+        &actions,
+        r#"[{"at_ms": 1000, "action": "snippet_start", "by": "a"}]"#,
+    )
+    .unwrap();
+    let out = d.join("out.sasf");
+    let outdir = d.join("outdir");
+    let sample = sample();
+    let i = || vec![os("-i"), id.as_os_str()];
+    let cases: Vec<(Vec<&std::ffi::OsStr>, &str)> = vec![
+        (
+            [
+                vec![os("recover"), f.as_os_str(), os("-o"), out.as_os_str()],
+                i(),
+            ]
+            .concat(),
+            "seals its output with a symmetric key",
+        ),
+        (
+            [
+                vec![os("recover"), f.as_os_str(), os("-o"), out.as_os_str()],
+                vec![os("--signer"), pk.as_os_str()],
+            ]
+            .concat(),
+            "checks no signature",
+        ),
+        (
+            [
+                vec![
+                    os("session"),
+                    actions.as_os_str(),
+                    os("--audio"),
+                    sample.as_os_str(),
+                ],
+                vec![os("-o"), outdir.as_os_str()],
+                i(),
+            ]
+            .concat(),
+            "seals its output with a symmetric key",
+        ),
+        (
+            [
+                vec![
+                    os("merge"),
+                    os("--adhoc"),
+                    sample.as_os_str(),
+                    os("--snippet"),
+                    f.as_os_str(),
+                ],
+                vec![os("-o"), out.as_os_str()],
+                i(),
+            ]
+            .concat(),
+            "seals its output with a symmetric key",
+        ),
+    ];
+    for (args, msg) in cases {
+        let (code, o, err) = run(&args);
+        assert_eq!(code, 2, "{args:?}: {o}{err}");
+        assert!(err.contains(msg), "{args:?}: {err}");
+        assert!(!out.exists() && !outdir.exists());
+    }
+}

@@ -25,6 +25,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
     not_stdin_twice(&[a.adhoc.clone(), a.snippet.clone()])?;
     output::check(&a.output, Kind::Sasf, &[&a.adhoc, &a.snippet], a.force)?;
     let keys = load_keys(&a.key)?;
+    crate::io::refuse_identity_only(&keys, "merge")?;
     let key = keys.first().cloned();
     let (adhoc_name, snippet_name) = (shown(&a.adhoc), shown(&a.snippet));
     let mut wav = WavReader::new(open_input(&a.adhoc)?).with_context(|| adhoc_name.clone())?;
