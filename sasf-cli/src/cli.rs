@@ -13,8 +13,14 @@ missing or unreadable file, missing key, unsupported or malformed WAV or metadat
 I/O error, an output that exists without -f or is an input). A closed stdout
 (`sasf ... | head`) ends sasf quietly with 0.
 
-Keys are read from a key file (--key-file, or the path in SASF_KEY_FILE), never from
-a command-line value. Make one with `sasf keygen -o KEYFILE`.";
+Keys, identities and signers are read from files only, never from a command-line
+value: symmetric keys from --key-file (repeatable; or the path in SASF_KEY_FILE), age
+identities from -i/--identity (repeatable; or SASF_IDENTITY_FILE), trusted signers'
+public keys from --signer FILE.pub (repeatable). A secret file (key, identity, signing
+key) that its group or others can read is refused unless --allow-loose-permissions is
+given: chmod 600 it. Make them with `sasf keygen -o KEYFILE`, `sasf keygen --x25519 -o
+ID.key` and `sasf keygen --signing -o SIGN.key`; `sasf keys` changes who can open a
+file, `sasf sign` signs it.";
 
 /// sasf: pack call recordings into SASF (Secure Authenticated Stream Format), verify,
 /// inspect, extract and convert them.
@@ -36,15 +42,29 @@ pub struct Cli {
     pub command: Command,
 }
 
-/// Where the key comes from, and what a file must be to be accepted.
+/// Where the keys come from, and what a file must be to be accepted.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArgs {
-    /// Key file (64 hex digits); defaults to the path in SASF_KEY_FILE.
-    #[arg(long, value_name = "KEYFILE", env = "SASF_KEY_FILE")]
-    pub key_file: Option<PathBuf>,
+    /// Key file (64 hex digits); repeatable: every one is tried. Defaults to the path
+    /// in SASF_KEY_FILE.
+    #[arg(long, value_name = "KEYFILE", env = "SASF_KEY_FILE", action = clap::ArgAction::Append)]
+    pub key_file: Vec<PathBuf>,
+    /// age identity file (AGE-SECRET-KEY-1… lines); repeatable. Defaults to the path
+    /// in SASF_IDENTITY_FILE.
+    #[arg(short = 'i', long, value_name = "IDENTITY", env = "SASF_IDENTITY_FILE", action = clap::ArgAction::Append)]
+    pub identity: Vec<PathBuf>,
+    /// A trusted signer's public key file (sasf-sign:…); repeatable. The file must
+    /// then be signed by one of them.
+    #[arg(long, value_name = "FILE.pub", action = clap::ArgAction::Append)]
+    pub signer: Vec<PathBuf>,
+    /// Accept secret files (keys, identities, signing keys) that group or others can
+    /// read.
+    #[arg(long)]
+    pub allow_loose_permissions: bool,
     /// What a file must be to be accepted: `any` (keyless files too), `authenticated`
-    /// by the key, or `encrypted` under it. Default: authenticated when a key is
-    /// given, any without one. The file's own header never decides this.
+    /// by the key, `encrypted` under it, or `signed` by a --signer (and
+    /// authenticated). Default: authenticated when a key is given, any without one.
+    /// The file's own header never decides this.
     #[arg(long, value_name = "LEVEL", value_enum)]
     pub require: Option<RequireArg>,
     /// Refuse a file not bound to this recording id (see `pack --bind-context`).
@@ -53,6 +73,17 @@ pub struct KeyArgs {
     /// With --expect-id: the tenant the file must be bound to.
     #[arg(long, value_name = "TENANT", requires = "expect_id")]
     pub expect_tenant: Option<String>,
+}
+
+/// Public-key recipients given on the command line or in files.
+#[derive(Debug, Args, Clone, Default)]
+pub struct RecipientArgs {
+    /// An age recipient (age1…) who may open the file; repeatable.
+    #[arg(short = 'r', long = "recipient", value_name = "RECIPIENT", action = clap::ArgAction::Append)]
+    pub recipient: Vec<String>,
+    /// A file of age recipients, one a line (# comments); repeatable.
+    #[arg(short = 'R', long = "recipients-file", value_name = "FILE", action = clap::ArgAction::Append)]
+    pub recipients_file: Vec<PathBuf>,
 }
 
 /// The values of `--require`.
@@ -64,6 +95,8 @@ pub enum RequireArg {
     Authenticated,
     /// AES-256-GCM under the given key.
     Encrypted,
+    /// Authenticated, and signed by one of the --signer keys.
+    Signed,
 }
 
 impl From<RequireArg> for sasf_core::Require {
@@ -72,6 +105,7 @@ impl From<RequireArg> for sasf_core::Require {
             RequireArg::Any => sasf_core::Require::Any,
             RequireArg::Authenticated => sasf_core::Require::Authenticated,
             RequireArg::Encrypted => sasf_core::Require::Encrypted,
+            RequireArg::Signed => sasf_core::Require::Signed,
         }
     }
 }
@@ -90,12 +124,27 @@ pub struct RangeArgs {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Make a new random 256-bit key file (mode 0600; never overwrites).
-    #[command(after_help = "Example:\n  sasf keygen -o archive.key")]
+    /// Make a new key file (mode 0600; never overwrites): a random 256-bit key, an age
+    /// identity (--x25519) or an Ed25519 signing key (--signing).
+    #[command(after_help = "\
+Prints the new key's public handle on stdout: `key id HEX` for a key, the recipient
+`age1…` for an identity, `signer id HEX` for a signing key (whose public key is written
+next to it, the .key replaced by .pub, mode 0644).
+
+Examples:
+  sasf keygen -o archive.key
+  sasf keygen --x25519 -o auditor.id
+  sasf keygen --signing -o recorder.key")]
     Keygen {
         /// The key file to create.
         #[arg(short, long, value_name = "KEYFILE")]
         output: PathBuf,
+        /// Make an age X25519 identity file instead; prints its recipient.
+        #[arg(long, conflicts_with = "signing")]
+        x25519: bool,
+        /// Make an Ed25519 signing key (and its public key file) instead.
+        #[arg(long)]
+        signing: bool,
     },
 
     /// Pack a WAV recording (and its metadata) into a SASF file.
@@ -104,9 +153,14 @@ Without a key the file gets keyless integrity (SHA-256); with a key, HMAC-SHA256
 with --encrypt, AES-256-GCM. Samples are stored bit for bit in their original
 encoding. INPUT and OUTPUT may be - for stdin/stdout.
 
+Every --key-file and every -r/-R recipient may open the file. With public recipients
+only (-r age1…, no --key-file) the writer itself cannot open what it wrote. With
+--signing-key the finished file is signed before it is put into place.
+
 Examples:
   sasf pack call.wav -o call.sasf --meta call.json
   sasf pack call.wav -o call.sasf --meta call.json --key-file archive.key --encrypt
+  sasf pack call.wav -o call.sasf --encrypt -r age1... --signing-key recorder.key
   cat call.wav | sasf pack - -o - --key-file archive.key --encrypt > call.sasf")]
     Pack {
         /// The WAV file to pack, or - for stdin.
@@ -117,9 +171,19 @@ Examples:
         /// Participant and event metadata (JSON; see the README for the schema).
         #[arg(long, value_name = "META.json")]
         meta: Option<PathBuf>,
-        /// Encrypt with AES-256-GCM (needs a key).
+        /// Encrypt with AES-256-GCM (needs a key or a recipient).
         #[arg(long)]
         encrypt: bool,
+        #[command(flatten)]
+        recipients: RecipientArgs,
+        /// Bytes per copy of the key area (256 to 32768; default 4096): room for
+        /// recipients and signatures added later in place.
+        #[arg(long, value_name = "BYTES")]
+        key_area: Option<u32>,
+        /// Sign the finished file with this Ed25519 signing key (a regular-file output
+        /// only).
+        #[arg(long, value_name = "SIGN.key")]
+        signing_key: Option<PathBuf>,
         /// Seconds of audio per chunk: the most a crash while recording can lose.
         #[arg(long, value_name = "SECONDS", default_value_t = 1.0)]
         chunk_seconds: f64,
@@ -154,9 +218,16 @@ e.g. \"18 OK, 1 FAILED, 1 unreadable\" (with -s, only when a file is not OK).
 Exit 1 if any file failed verification, even when another could not be read; 2 if
 none failed but one could not be read (missing, unreadable, no key); 0 if all are OK.
 
+With --signer, a file must also be signed by one of the signers; without any key, an
+authenticated or encrypted file is then audited: its stored bytes are checked against
+the signature, nothing is decrypted (\"OK, signed by ID (verified without the key:
+contents not decrypted)\"). --json adds a signatures array (id, signed_at, valid,
+trusted).
+
 Examples:
   sasf verify call.sasf
   sasf verify --key-file archive.key archive/*.sasf
+  sasf verify --signer recorder.pub --require signed archive/*.sasf
   sasf verify --json call.sasf")]
     Verify {
         /// Files to verify (- for stdin).
@@ -174,7 +245,8 @@ Examples:
 
     /// Show a file's format, integrity, duration, participants and timeline.
     #[command(after_help = "\
-Without a key, an encrypted file shows only its public header fields.
+Without a key, an encrypted file shows only its public header fields, and its
+recipients and signatures (kinds and ids; `sasf keys list` shows more).
 
 Examples:
   sasf info call.sasf --key-file archive.key
@@ -316,6 +388,28 @@ Examples:
   sasf session actions.json --audio call.wav -o out/ --meta call.json --key-file archive.key --encrypt")]
     Session(SessionArgs),
 
+    /// List or change who can open a file: its recipients, rewritten in place.
+    #[command(subcommand)]
+    Keys(KeysCommand),
+
+    /// Verify a file completely, then add a signature to it in place.
+    #[command(after_help = "\
+The signature covers the header and every chunk (not the key area, so recipients may
+change later). Prints `signed by ID`. Check it with `sasf verify --signer SIGN.pub`,
+with or without the key.
+
+Example:
+  sasf sign call.sasf --signing-key recorder.key --key-file archive.key")]
+    Sign {
+        /// The SASF file to sign (a regular file).
+        file: PathBuf,
+        /// The Ed25519 signing key (sasf keygen --signing).
+        #[arg(long, value_name = "SIGN.key")]
+        signing_key: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
     /// Print shell completions for SHELL to stdout.
     #[command(after_help = "Example:\n  sasf completions bash > /etc/bash_completion.d/sasf")]
     Completions {
@@ -375,4 +469,88 @@ pub struct SessionArgs {
     pub encrypt: bool,
     #[command(flatten)]
     pub key: KeyArgs,
+}
+
+/// What the new recipients of `keys add` and `keys rotate` are.
+#[derive(Debug, Args, Clone)]
+pub struct NewRecipients {
+    #[command(flatten)]
+    pub public: RecipientArgs,
+    /// A key file whose key becomes a recipient (a symmetric slot); repeatable.
+    #[arg(long, value_name = "KEYFILE", action = clap::ArgAction::Append)]
+    pub add_key_file: Vec<PathBuf>,
+}
+
+/// `sasf keys` subcommands.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Show the key area: capacity, copies, recipients and signatures (no key needed).
+    #[command(after_help = "Example:\n  sasf keys list call.sasf")]
+    List {
+        /// The SASF file (- for stdin).
+        file: PathBuf,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Add recipients, in place (the file must be opened: --key-file or -i).
+    #[command(after_help = "\
+Rewrites only the key area (at most 64 KiB, whatever the recording's length), under an
+exclusive lock.
+
+Example:
+  sasf keys add call.sasf --add-key-file team-b.key --key-file archive.key")]
+    Add {
+        /// The SASF file (a regular file).
+        file: PathBuf,
+        #[command(flatten)]
+        new: NewRecipients,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Remove recipients, in place (the last one cannot be removed).
+    #[command(after_help = "\
+Removed recipients cannot open this file any more; a copy they kept still opens.
+
+Example:
+  sasf keys remove call.sasf --id 1f2e3d4c --key-file archive.key")]
+    Remove {
+        /// The SASF file (a regular file).
+        file: PathBuf,
+        /// The recipient's stanza id (at least 8 hex digits; see `sasf keys list`).
+        #[arg(long, value_name = "ID", action = clap::ArgAction::Append)]
+        id: Vec<String>,
+        /// Remove the slot of this key file's key.
+        #[arg(long, value_name = "KEYFILE", action = clap::ArgAction::Append)]
+        remove_key_file: Vec<PathBuf>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Replace a recipient by new ones, in one rewrite.
+    #[command(after_help = "\
+The new recipients are added and the old one removed in one rewrite of the key area:
+the file is never left with neither.
+
+Examples:
+  sasf keys rotate call.sasf --id 1f2e3d4c --add-key-file new.key --key-file archive.key
+  sasf keys rotate call.sasf --remove-key-file old.key --add-key-file new.key --key-file old.key")]
+    Rotate {
+        /// The SASF file (a regular file).
+        file: PathBuf,
+        /// The stanza id of the recipient to remove (at least 8 hex digits).
+        #[arg(
+            long,
+            value_name = "OLD",
+            required_unless_present = "remove_key_file",
+            conflicts_with = "remove_key_file"
+        )]
+        id: Option<String>,
+        /// Or the key file whose slot is removed.
+        #[arg(long, value_name = "OLD.key")]
+        remove_key_file: Option<PathBuf>,
+        #[command(flatten)]
+        new: NewRecipients,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
 }

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use sasf_core::Key;
+use sasf_core::{Key, Keyring, PublicRecipient, SigningKey, VerifyingKey};
 use zeroize::Zeroizing;
 
 use crate::cli::KeyArgs;
@@ -99,9 +99,16 @@ pub fn open_input(p: &Path) -> Result<Box<dyn Read>> {
     Ok(Box::new(BufReader::with_capacity(BUF, f)))
 }
 
-/// Applies `--require` and `--expect-id`/`--expect-tenant` to a decoder.
-pub fn policy<R: Read>(d: sasf_core::Decoder<R>, args: &KeyArgs) -> Result<sasf_core::Decoder<R>> {
+/// Applies `--require`, `--signer` and `--expect-id`/`--expect-tenant` to a decoder.
+pub fn policy<R: Read>(
+    d: sasf_core::Decoder<R>,
+    args: &KeyArgs,
+    keys: &Keys,
+) -> Result<sasf_core::Decoder<R>> {
     let mut d = d;
+    if !keys.signers.is_empty() {
+        d = d.signers(keys.signers.clone());
+    }
     if let Some(r) = args.require {
         d = d.require(r.into());
     }
@@ -114,23 +121,33 @@ pub fn policy<R: Read>(d: sasf_core::Decoder<R>, args: &KeyArgs) -> Result<sasf_
     Ok(d)
 }
 
-/// Loads the key named by `--key-file` or `SASF_KEY_FILE`, if any.
-pub fn load_key(args: &KeyArgs) -> Result<Option<Key>> {
-    let Some(path) = &args.key_file else {
-        return Ok(None);
-    };
+/// Reads a secret file (a key, an identity, a signing key): at most 64 KiB, into a
+/// buffer that is wiped when dropped. Refused when its group or others can read it,
+/// unless `loose` (`--allow-loose-permissions`). `what` names the kind of file in
+/// messages; the contents never appear in one.
+pub fn read_secret(path: &Path, what: &str, loose: bool) -> Result<Zeroizing<Vec<u8>>> {
     let mut f =
-        File::open(path).with_context(|| format!("cannot open key file {}", path.display()))?;
+        File::open(path).with_context(|| format!("cannot open {what} {}", path.display()))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        if let Ok(m) = f.metadata() {
-            if m.permissions().mode() & 0o077 != 0 {
-                note(format_args!(
-                    "sasf: warning: key file {} is readable by other users (chmod 600 it)",
+        let m = f
+            .metadata()
+            .with_context(|| format!("cannot read {what} {}", path.display()))?;
+        let mode = m.permissions().mode() & 0o777;
+        if mode & 0o044 != 0 {
+            if !loose {
+                bail!(
+                    "{what} {} is readable by other users (mode {mode:04o}): refused; run `chmod 600 {}` \
+                     (or give --allow-loose-permissions)",
+                    path.display(),
                     path.display()
-                ));
+                );
             }
+            note(format_args!(
+                "sasf: warning: {what} {} is readable by other users (mode {mode:04o}; chmod 600 it)",
+                path.display()
+            ));
         }
     }
     // Room for the whole (at most 64 KiB) file at once: a growing buffer would leave
@@ -139,9 +156,112 @@ pub fn load_key(args: &KeyArgs) -> Result<Option<Key>> {
     Read::by_ref(&mut f)
         .take(64 * 1024)
         .read_to_end(&mut bytes)
-        .with_context(|| format!("cannot read key file {}", path.display()))?;
-    let key = Key::from_key_file(&bytes).with_context(|| format!("key file {}", path.display()))?;
-    Ok(Some(key))
+        .with_context(|| format!("cannot read {what} {}", path.display()))?;
+    Ok(bytes)
+}
+
+/// Reads one key file.
+pub fn read_key_file(path: &Path, loose: bool) -> Result<Key> {
+    let bytes = read_secret(path, "key file", loose)?;
+    Key::from_key_file(&bytes).with_context(|| format!("key file {}", path.display()))
+}
+
+/// Reads one signing key file.
+pub fn read_signing_key(path: &Path, loose: bool) -> Result<SigningKey> {
+    let bytes = read_secret(path, "signing key", loose)?;
+    SigningKey::from_key_file(&bytes).with_context(|| format!("signing key {}", path.display()))
+}
+
+/// Every key, identity and trusted signer a command was given.
+pub struct Keys {
+    /// The key files' keys, in order.
+    pub keys: Vec<Key>,
+    /// The keys and identities, to open files with.
+    pub ring: Keyring,
+    /// The trusted signers.
+    pub signers: Vec<VerifyingKey>,
+}
+
+impl Keys {
+    /// The first key file's key, for a command that writes with it.
+    pub fn first(&self) -> Option<&Key> {
+        self.keys.first()
+    }
+}
+
+/// Loads the keys, identities and signers named by `args`.
+pub fn load_keys(args: &KeyArgs) -> Result<Keys> {
+    let mut ring = Keyring::new();
+    let mut keys = Vec::new();
+    for p in &args.key_file {
+        let k = read_key_file(p, args.allow_loose_permissions)?;
+        ring.add_key(k.clone());
+        keys.push(k);
+    }
+    for p in &args.identity {
+        let bytes = read_secret(p, "identity file", args.allow_loose_permissions)?;
+        ring.add_identity_file(&bytes)
+            .with_context(|| format!("identity file {}", p.display()))?;
+    }
+    let mut signers = Vec::new();
+    for p in &args.signer {
+        let text =
+            std::fs::read(p).with_context(|| format!("cannot read signer file {}", p.display()))?;
+        signers.push(
+            VerifyingKey::from_pub_file(&text)
+                .with_context(|| format!("signer file {}", p.display()))?,
+        );
+    }
+    if args.require == Some(crate::cli::RequireArg::Signed) && signers.is_empty() {
+        bail!("--require signed needs the signers to trust: give --signer FILE.pub");
+    }
+    Ok(Keys {
+        keys,
+        ring,
+        signers,
+    })
+}
+
+/// Loads the first key named by `--key-file` or `SASF_KEY_FILE`, if any, for `what`, a
+/// command that writes its output with that key (`recover`, `session`). An identity
+/// can open a file but not seal one, and these commands check no signature: both are
+/// refused rather than ignored.
+pub fn load_writing_key(args: &KeyArgs, what: &str) -> Result<Option<Key>> {
+    let keys = load_keys(args)?;
+    if !keys.signers.is_empty() {
+        bail!("sasf {what} checks no signature: verify the file with `sasf verify --signer` instead of giving --signer here");
+    }
+    refuse_identity_only(&keys, what)?;
+    Ok(keys.keys.into_iter().next())
+}
+
+/// Refuses an age identity without a key file for `what`, a command that seals its
+/// output with the key.
+pub fn refuse_identity_only(keys: &Keys, what: &str) -> Result<()> {
+    if keys.keys.is_empty() && keys.ring.identity_count() > 0 {
+        bail!(
+            "sasf {what} seals its output with a symmetric key: give --key-file KEYFILE \
+             (an age identity, -i, opens a file but cannot seal one)"
+        );
+    }
+    Ok(())
+}
+
+/// Parses the public recipients of `-r` and `-R`.
+pub fn load_recipients(args: &crate::cli::RecipientArgs) -> Result<Vec<PublicRecipient>> {
+    let mut v = Vec::new();
+    for r in &args.recipient {
+        v.push(PublicRecipient::parse(r).with_context(|| format!("recipient {r:?}"))?);
+    }
+    for p in &args.recipients_file {
+        let text = std::fs::read_to_string(p)
+            .with_context(|| format!("cannot read recipients file {}", p.display()))?;
+        v.extend(
+            PublicRecipient::parse_file(&text)
+                .with_context(|| format!("recipients file {}", p.display()))?,
+        );
+    }
+    Ok(v)
 }
 
 /// A progress bar on stderr, shown only when stderr is a terminal.
@@ -189,4 +309,49 @@ pub fn not_stdin_twice(paths: &[PathBuf]) -> Result<()> {
         bail!("stdin (-) can be given only once");
     }
     Ok(())
+}
+
+/// Milliseconds since the Unix epoch as a UTC time, `2026-11-23T10:14:50.123Z`; 0 is
+/// "not stated".
+pub fn utc_ms(ms: u64) -> String {
+    if ms == 0 {
+        return "not stated".into();
+    }
+    let secs = ms / 1000;
+    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
+    // Days since 1970-01-01 to a proleptic Gregorian date (eras of 400 years).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = doy - (153 * mp + 2) / 5 + 1;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 };
+    let y = yoe + era * 400 + i64::from(m <= 2);
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        ms % 1000
+    )
+}
+
+/// Now, in milliseconds since the Unix epoch.
+pub fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn utc_times() {
+        assert_eq!(super::utc_ms(1), "1970-01-01T00:00:00.001Z");
+        assert_eq!(super::utc_ms(1_700_000_000_000), "2023-11-14T22:13:20.000Z");
+        assert_eq!(super::utc_ms(951_782_400_000), "2000-02-29T00:00:00.000Z");
+    }
 }

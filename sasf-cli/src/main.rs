@@ -16,19 +16,26 @@ use std::process::ExitCode;
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command};
+use cli::{Cli, Command, KeysCommand};
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let q = cli.quiet;
     io::set_threads(cli.threads);
     io::set_fsync(cli.fsync);
     match cli.command {
-        Command::Keygen { output } => commands::keygen::run(&output)?,
+        Command::Keygen {
+            output,
+            x25519,
+            signing,
+        } => commands::keygen::run(&output, x25519, signing)?,
         Command::Pack {
             input,
             output,
             meta,
             encrypt,
+            recipients,
+            key_area,
+            signing_key,
             chunk_seconds,
             retention_days,
             no_verify,
@@ -48,6 +55,11 @@ fn run(cli: Cli) -> Result<ExitCode> {
             bind_context,
             force,
             &key,
+            &commands::pack::Access {
+                recipients,
+                key_area,
+                signing_key,
+            },
             q,
         )?,
         Command::Verify {
@@ -90,6 +102,34 @@ fn run(cli: Cli) -> Result<ExitCode> {
             force,
             key,
         } => return commands::recover::run(&file, &output, allow_auth_failure, force, &key),
+        Command::Keys(k) => match k {
+            KeysCommand::List { file, json } => commands::keys::list(&file, json)?,
+            KeysCommand::Add { file, new, key } => commands::keys::add(&file, &new, &key)?,
+            KeysCommand::Remove {
+                file,
+                id,
+                remove_key_file,
+                key,
+            } => commands::keys::remove(&file, &id, &remove_key_file, &key)?,
+            KeysCommand::Rotate {
+                file,
+                id,
+                remove_key_file,
+                new,
+                key,
+            } => commands::keys::rotate(
+                &file,
+                id.as_deref(),
+                remove_key_file.as_deref(),
+                &new,
+                &key,
+            )?,
+        },
+        Command::Sign {
+            file,
+            signing_key,
+            key,
+        } => commands::sign::run(&file, &signing_key, &key)?,
         Command::Merge(args) => commands::merge::run(&args)?,
         Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {

@@ -460,6 +460,18 @@ impl FileOut {
         f.with_context(|| format!("cannot read back {}", self.path.display()))
     }
 
+    /// Flushes what has been written and gives a path that opens this very file for
+    /// reading and writing before its commit (to sign it in place).
+    pub fn edit_path(&mut self) -> Result<PathBuf> {
+        self.w.flush()?;
+        Ok(match self.w.get_ref() {
+            #[cfg(target_os = "linux")]
+            Tmp::Unnamed(f) => proc_path(f),
+            Tmp::Named(f, _) => f.path().to_path_buf(),
+            Tmp::Partial(_, p) => p.clone(),
+        })
+    }
+
     /// Flushes (and with `--fsync` syncs) the file and puts it into place.
     pub fn commit(self) -> Result<()> {
         let FileOut { w, path, force } = self;

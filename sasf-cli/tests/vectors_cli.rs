@@ -79,12 +79,7 @@ fn every_vector_through_the_cli() {
             "none" => vec![],
             hex => {
                 let k = dir.path().join("v.key");
-                fs::write(&k, format!("{hex}\n")).unwrap();
-                #[cfg(unix)]
-                {
-                    use std::os::unix::fs::PermissionsExt;
-                    fs::set_permissions(&k, fs::Permissions::from_mode(0o600)).unwrap();
-                }
+                common::write_secret(&k, &format!("{hex}\n"));
                 vec!["--key-file".into(), k.into()]
             }
         };

@@ -10,10 +10,10 @@ use sasf_core::bridge::{
 };
 use sasf_core::error::format_time;
 use sasf_core::meta::Metadata;
-use sasf_core::{Decoder, Integrity, Key};
+use sasf_core::{Decoder, Integrity};
 
 use crate::cli::{KeyArgs, RangeArgs};
-use crate::io::{is_dash, load_key, shown, threads, Progress};
+use crate::io::{is_dash, load_keys, shown, threads, Progress};
 use crate::output::{self, Kind, Opts, Output, WavOut};
 
 /// Parses HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
@@ -120,13 +120,13 @@ pub fn to_wav(
     force: bool,
     quiet: bool,
 ) -> Result<Converted> {
-    let key = load_key(key_args)?;
+    let keys = load_keys(key_args)?;
     let name = shown(file);
     // A range of a seekable file is read through the index: this first reader only
     // gives the header, so it reads nothing ahead.
     let ranged = (range.from.is_some() || range.to.is_some()) && seekable(file);
     let n = if ranged { 1 } else { threads() };
-    let mut r = super::open_sasf_threads(file, key.as_ref(), key_args, n)?;
+    let mut r = super::open_sasf_threads(file, &keys, key_args, n)?;
     let format = r.header().format;
     let rate = format.sample_rate;
     let span = frames(range, rate)?;
@@ -182,9 +182,8 @@ pub fn to_wav(
         }
         Some((from, to)) if seekable(file) => {
             drop(r);
-            let m = read_range_indexed(file, key.as_ref(), key_args, from, to, &mut on_audio)
-                .with_context(|| incomplete(&wav))?;
-            m
+            read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
+                .with_context(|| incomplete(&wav))?
         }
         Some((from, to)) => {
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
@@ -205,15 +204,15 @@ pub fn to_wav(
 /// A range through the authenticated index: reads only the chunks it needs.
 fn read_range_indexed(
     file: &Path,
-    key: Option<&Key>,
+    keys: &crate::io::Keys,
     key_args: &KeyArgs,
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
 ) -> Result<Metadata> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut ra = crate::io::policy(Decoder::new(f)?, key_args)?
-        .open(key)?
+    let mut ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
+        .open_with(&keys.ring)?
         .into_random_access()?;
     let rate = ra.header().format.sample_rate;
     check_from(from, ra.totals().samples, rate)?;

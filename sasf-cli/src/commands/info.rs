@@ -9,11 +9,11 @@ use anyhow::{Context, Result};
 use sasf_core::bridge::{read_all, Contents};
 use sasf_core::error::format_time;
 use sasf_core::meta::{sample_to_ms, EventKind, Participant};
-use sasf_core::{Decoder, Header};
+use sasf_core::{Decoder, Header, KeySection};
 use serde_json::{json, Value};
 
 use crate::cli::KeyArgs;
-use crate::io::{escape_controls, load_key, open_input, shown};
+use crate::io::{escape_controls, load_keys, open_input, shown};
 
 fn retention(days: u32) -> String {
     match days {
@@ -178,29 +178,71 @@ fn text(name: &str, h: &Header, c: &Contents) -> String {
     s
 }
 
+/// The recipients and signatures of a key section, briefly.
+fn access_text(section: Option<&KeySection>) -> String {
+    let Some(k) = section else {
+        return "recipients:    (key area damaged; see sasf keys list)\n".into();
+    };
+    let mut s = String::new();
+    let r: Vec<String> = k
+        .recipients
+        .iter()
+        .map(|r| format!("{} {}", r.kind_name(false), r.id()))
+        .collect();
+    let _ = writeln!(s, "recipients:    {}{}", r.len(), list(&r));
+    let g: Vec<String> = k
+        .signatures
+        .iter()
+        .map(|g| format!("{} {}", g.kind_name(true), super::keys::signer_id(g)))
+        .collect();
+    let _ = writeln!(s, "signatures:    {}{}", g.len(), list(&g));
+    s
+}
+
+fn list(v: &[String]) -> String {
+    if v.is_empty() {
+        String::new()
+    } else {
+        format!(" ({})", v.join(", "))
+    }
+}
+
+fn access_json(section: Option<&KeySection>) -> Value {
+    match section {
+        None => Value::Null,
+        Some(k) => json!({
+            "recipients": k.recipients.iter().map(|r| json!({"kind": r.kind_name(false), "id": r.id()})).collect::<Vec<_>>(),
+            "signatures": k.signatures.iter().map(|g| json!({"kind": g.kind_name(true), "signer_id": super::keys::signer_id(g)})).collect::<Vec<_>>(),
+        }),
+    }
+}
+
 pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
-    let key = load_key(key_args)?;
+    let keys = load_keys(key_args)?;
     let name = shown(file);
     let d = Decoder::new(open_input(file)?).with_context(|| name.clone())?;
     let header = d.header().clone();
+    let section = d.key_section().cloned();
+    let access = access_text(section.as_ref());
+    let access_j = access_json(section.as_ref());
     let asked = key_args.expect_id.is_some()
         || key_args
             .require
             .is_some_and(|r| r != crate::cli::RequireArg::Any);
-    if header.integrity.needs_key() && key.is_none() && asked {
+    if header.integrity.needs_key() && keys.ring.is_empty() && asked {
         // A requirement or an expected context cannot be checked without the key.
         return Err(
             anyhow::Error::new(sasf_core::Error::new(sasf_core::ErrorKind::KeyRequired))
                 .context(name),
         );
     }
-    if header.integrity.needs_key() && key.is_none() {
+    if header.integrity.needs_key() && keys.ring.is_empty() {
         // Only the public header can be shown, and it is not authenticated yet.
         let doc = if json_out {
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(
-                    &json!({"file": name, "header": header_json(&header),
+                    &json!({"file": name, "header": header_json(&header), "access": access_j,
                     "verified": false, "note": "content needs a key"})
                 )?
             )
@@ -222,15 +264,16 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             );
             let _ = writeln!(s, "duration:      class {}", header.duration_class.name());
             let _ = writeln!(s, "retention:     {}", retention(header.retention_days));
-            let _ = writeln!(s, "status:        not verified: the content needs a key (--key-file or SASF_KEY_FILE)");
+            s.push_str(&access);
+            let _ = writeln!(s, "status:        not verified: the content needs a key (--key-file, -i, or SASF_KEY_FILE)");
             s
         };
         // An error (a closed stdout) goes up, and main turns a broken pipe into exit 0.
         std::io::stdout().lock().write_all(doc.as_bytes())?;
         return Ok(());
     }
-    let mut r = crate::io::policy(d, key_args)?
-        .open(key.as_ref())
+    let mut r = crate::io::policy(d, key_args, &keys)?
+        .open_with(&keys.ring)
         .with_context(|| name.clone())?;
     let c = read_all(&mut r, super::MAX_RECORDS, |_| Ok(())).with_context(|| name.clone())?;
     if json_out {
@@ -239,6 +282,8 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         let doc = json!({
             "file": name,
             "header": header_json(&header),
+            "access": access_j,
+            "signatures_checked": crate::commands::verify::signatures_json(r.signatures()),
             "verified": true,
             "recovered": t.recovered(),
             "duration": format_time(t.samples, rate),
@@ -255,9 +300,13 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         // Strings from the file are shown escaped: they cannot drive the terminal.
+        let mut t = text(&name, &header, &c);
+        // After the integrity line.
+        let at = t.find("status:").unwrap_or(t.len());
+        t.insert_str(at, &access);
         std::io::stdout()
             .lock()
-            .write_all(escape_controls(&text(&name, &header, &c)).as_bytes())?;
+            .write_all(escape_controls(&t).as_bytes())?;
     }
     Ok(())
 }

@@ -10,7 +10,7 @@ use sasf_core::wav::WavReader;
 use sasf_core::{Decoder, ErrorKind};
 
 use crate::cli::MergeArgs;
-use crate::io::{is_dash, load_key, not_stdin_twice, note, open_input, shown};
+use crate::io::{is_dash, load_keys, not_stdin_twice, note, open_input, shown};
 use crate::output::{self, Kind, Opts, Output};
 
 /// A source's name as recorded in the `sasf.merge` event: its file name only.
@@ -24,7 +24,9 @@ fn source_name(p: &Path) -> String {
 pub fn run(a: &MergeArgs) -> Result<()> {
     not_stdin_twice(&[a.adhoc.clone(), a.snippet.clone()])?;
     output::check(&a.output, Kind::Sasf, &[&a.adhoc, &a.snippet], a.force)?;
-    let key = load_key(&a.key)?;
+    let keys = load_keys(&a.key)?;
+    crate::io::refuse_identity_only(&keys, "merge")?;
+    let key = keys.first().cloned();
     let (adhoc_name, snippet_name) = (shown(&a.adhoc), shown(&a.snippet));
     let mut wav = WavReader::new(open_input(&a.adhoc)?).with_context(|| adhoc_name.clone())?;
     let start = match &a.adhoc_start {
@@ -37,7 +39,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
             )
         })?,
     };
-    let mut snippet = super::open_sasf(&a.snippet, key.as_ref(), &a.key)?;
+    let mut snippet = super::open_sasf(&a.snippet, &keys, &a.key)?;
     let options = MergeOptions {
         adhoc_name: source_name(&a.adhoc),
         snippet_name: source_name(&a.snippet),

@@ -6,10 +6,23 @@ use anyhow::{bail, Context, Result};
 use sasf_core::bridge::pack_wav;
 use sasf_core::meta::Metadata;
 use sasf_core::wav::WavReader;
-use sasf_core::Decoder;
+use sasf_core::{Decoder, Integrity};
 
-use crate::cli::KeyArgs;
-use crate::io::{is_dash, load_key, open_input, shown, threads, Progress};
+use crate::cli::{KeyArgs, RecipientArgs};
+use crate::io::{
+    is_dash, load_keys, load_recipients, note, now_ms, open_input, read_signing_key, shown,
+    threads, Progress,
+};
+
+/// Who may open a packed file besides its key files, and who signs it.
+pub struct Access {
+    /// The public recipients (-r, -R).
+    pub recipients: RecipientArgs,
+    /// Bytes per copy of the key area.
+    pub key_area: Option<u32>,
+    /// The signing key file.
+    pub signing_key: Option<std::path::PathBuf>,
+}
 use crate::output::{self, Kind, Opts, Output};
 
 #[allow(clippy::too_many_arguments)]
@@ -25,14 +38,30 @@ pub fn run(
     bind_context: bool,
     force: bool,
     key_args: &KeyArgs,
+    access: &Access,
     quiet: bool,
 ) -> Result<()> {
     let inputs: Vec<&Path> = std::iter::once(input).chain(meta).collect();
     output::check(output, Kind::Sasf, &inputs, force)?;
-    let key = load_key(key_args)?;
-    if encrypt && key.is_none() {
-        bail!("--encrypt needs a key: give --key-file KEYFILE or set SASF_KEY_FILE");
+    let keys = load_keys(key_args)?;
+    let key = keys.first().cloned();
+    let public = load_recipients(&access.recipients)?;
+    if encrypt && key.is_none() && public.is_empty() {
+        bail!("--encrypt needs a key or a recipient: give --key-file KEYFILE (or set SASF_KEY_FILE), -r RECIPIENT or -R FILE");
     }
+    let signing_key = match &access.signing_key {
+        None => None,
+        Some(_) if is_dash(output) => {
+            bail!(
+                "--signing-key needs a file output, not -: sign the file afterwards with sasf sign"
+            )
+        }
+        Some(_) if key.is_none() && !public.is_empty() => bail!(
+            "--signing-key needs a --key-file that opens the file (signing verifies it first); \
+             a file for public recipients only cannot be signed by its writer"
+        ),
+        Some(p) => Some(read_signing_key(p, key_args.allow_loose_permissions)?),
+    };
     if !(chunk_seconds.is_finite() && chunk_seconds > 0.0) {
         bail!("--chunk-seconds must be a positive number");
     }
@@ -96,11 +125,23 @@ pub fn run(
             if let Some(c) = context.clone() {
                 b = b.bind_context(c);
             }
-            match (&key, encrypt) {
-                (None, _) => b,
+            if let Some(q) = access.key_area {
+                b = b.key_area_capacity(q);
+            }
+            b = match (&key, encrypt) {
+                (None, _) if public.is_empty() => b,
+                (None, false) => b.integrity(Integrity::Hmac),
+                (None, true) => b.integrity(Integrity::Encrypted),
                 (Some(k), false) => b.authenticated(k.clone()),
                 (Some(k), true) => b.encrypted(k.clone()),
+            };
+            for k in keys.keys.iter().skip(1) {
+                b = b.recipient(k.clone());
             }
+            for r in &public {
+                b = b.public_recipient(r.clone());
+            }
+            b
         },
         &metadata,
         out,
@@ -118,7 +159,16 @@ pub fn run(
         }
     })?;
     if let Output::File(f) = &mut out {
-        if !no_verify {
+        if !no_verify && key.is_none() && !public.is_empty() {
+            // The writer holds no key that opens what it wrote: only the header and
+            // the key area can be read back.
+            let file = f.reopen()?;
+            Decoder::new(std::io::BufReader::new(file))
+                .and_then(|d| d.into_key_area().map(drop))
+                .map_err(|e| {
+                    anyhow::anyhow!("internal error: the packed file does not read back: {e}")
+                })?;
+        } else if !no_verify {
             // The read-back comes from the page cache, so it catches the writer's own
             // mistakes, not the disk's: by default it checks the structure (end chunk,
             // index chain, metadata, the manifest over the index's digests), which
@@ -126,14 +176,25 @@ pub fn run(
             let file = f.reopen()?;
             let d = Decoder::new(std::io::BufReader::with_capacity(256 * 1024, file));
             let r = if verify_all {
-                d.and_then(|d| d.threads(threads()).open(key.as_ref()))
+                d.and_then(|d| d.threads(threads()).open_with(&keys.ring))
                     .and_then(|mut r| r.verify_to_end().map(drop))
             } else {
-                d.and_then(|d| d.open(key.as_ref()))
+                d.and_then(|d| d.open_with(&keys.ring))
                     .and_then(|r| r.into_random_access().map(drop))
             };
             r.map_err(|e| anyhow::anyhow!("internal error: the packed file does not verify: {e}"))?;
         }
+    }
+    if let (Some(sk), Output::File(f)) = (&signing_key, &mut out) {
+        // Signed before it is put into place: the file appears signed or not at all.
+        let path = f.edit_path()?;
+        let rep = sasf_core::access::sign(&path, &keys.ring, None, sk, now_ms())
+            .map_err(|e| anyhow::anyhow!("cannot sign the packed file: {e}"))?;
+        note(format_args!(
+            "sasf: {}: signed by {}",
+            shown(output),
+            rep.signer_id
+        ));
     }
     out.commit()?;
     Ok(())

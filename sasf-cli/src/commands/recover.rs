@@ -8,7 +8,7 @@ use sasf_core::error::format_time;
 use sasf_core::recover::recover_requiring;
 
 use crate::cli::KeyArgs;
-use crate::io::{load_key, note, open_input, shown};
+use crate::io::{load_writing_key, note, open_input, shown};
 use crate::output::{self, Kind, Opts, Output};
 
 /// Exit 0 with a recovered file, or nothing to do (the original was complete);
@@ -21,7 +21,7 @@ pub fn run(
     key_args: &KeyArgs,
 ) -> Result<ExitCode> {
     output::check(output, Kind::Sasf, &[file], force)?;
-    let key = load_key(key_args)?;
+    let key = load_writing_key(key_args, "recover")?;
     let name = shown(file);
     // Re-sealed at the source's level: an encrypted source gives an encrypted output.
     let mut out = Output::create(

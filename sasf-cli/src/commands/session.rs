@@ -17,7 +17,7 @@ use sasf_core::{AudioFormat, Decoder, ErrorKind, Key};
 use serde_json::{json, Value};
 
 use crate::cli::SessionArgs;
-use crate::io::{load_key, open_input, shown};
+use crate::io::{load_writing_key, open_input, shown};
 use crate::output::{FileOut, Opts};
 
 /// Writes each recording under a temporary name in OUTDIR; nothing is renamed into
@@ -265,7 +265,7 @@ fn summary<S>(audio: &str, rep: &Replay<S>, rate: u32) -> String {
 }
 
 pub fn run(a: &SessionArgs) -> Result<()> {
-    let key = load_key(&a.key)?;
+    let key = load_writing_key(&a.key, "session")?;
     if a.encrypt && key.is_none() {
         bail!("--encrypt needs a key: give --key-file KEYFILE or set SASF_KEY_FILE");
     }

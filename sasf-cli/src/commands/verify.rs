@@ -4,13 +4,21 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::Result;
+use std::io::Read;
+
+use anyhow::{Context as _, Result};
+use sasf_core::access::audit;
+use sasf_core::crypto::hex;
+use sasf_core::crypto::sign::SignatureCheck;
 use sasf_core::error::format_time;
-use sasf_core::{Error, Key};
+use sasf_core::{Decoder, Error};
 use serde_json::json;
 
 use crate::cli::KeyArgs;
-use crate::io::{escape_controls, load_key, not_stdin_twice, note, shown};
+use crate::io::{
+    escape_controls, load_keys, not_stdin_twice, note, open_input, policy, shown, threads, utc_ms,
+    Keys,
+};
 
 struct Report {
     level: &'static str,
@@ -22,10 +30,79 @@ struct Report {
     digest: String,
     /// Why a recovered file was recovered (its sasf.recovered event's value).
     why: Option<serde_json::Value>,
+    /// The verdict on every signature (checked against the file digest).
+    signatures: Vec<SignatureCheck>,
+    /// Checked without a key (an audit): samples and duration are unknown.
+    audited: bool,
 }
 
-fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Report> {
-    let mut r = super::open_sasf(path, key, args)?;
+/// Bytes read ahead to see a file's header and key area before deciding how to
+/// check it (the largest key area is 64 KiB).
+const PEEK: usize = 80 * 1024;
+
+fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs) -> Result<Report> {
+    if keys.ring.is_empty() && !keys.signers.is_empty() {
+        // No key but trusted signers: a keyed file is audited (its stored bytes
+        // checked against a signature, nothing decrypted), read once.
+        let mut input = open_input(path)?;
+        let mut head = Vec::with_capacity(PEEK);
+        Read::by_ref(&mut input)
+            .take(PEEK as u64)
+            .read_to_end(&mut head)
+            .with_context(|| shown(path))?;
+        let level = Decoder::new(&head[..]).map(|d| d.header().integrity);
+        if let Ok(l) = level.as_ref().copied() {
+            if l.needs_key() {
+                audit_policy(l, args)?;
+            }
+        }
+        if matches!(level, Ok(l) if l.needs_key()) {
+            let limits = sasf_core::Limits::default();
+            let whole = std::io::Cursor::new(head).chain(input);
+            let a = audit(whole, &keys.signers, limits, threads())?;
+            return Ok(Report {
+                level: a.level.name(),
+                samples: 0,
+                rate: 0,
+                chunks: a.chunks,
+                recovered: false,
+                digest: hex(&a.file_digest),
+                why: None,
+                signatures: a.signatures,
+                audited: true,
+            });
+        }
+        let d =
+            Decoder::new(std::io::Cursor::new(head).chain(input)).with_context(|| shown(path))?;
+        let mut r = policy(d.threads(1), args, keys)?
+            .open_with(&keys.ring)
+            .with_context(|| shown(path))?;
+        return report(&mut r);
+    }
+    let mut r = super::open_sasf(path, keys, args)?;
+    report(&mut r)
+}
+
+/// What an audit can check of `--require` and `--expect-id` without the key.
+fn audit_policy(level: sasf_core::Integrity, args: &KeyArgs) -> Result<()> {
+    use sasf_core::ErrorKind;
+    if args.require == Some(crate::cli::RequireArg::Encrypted)
+        && level != sasf_core::Integrity::Encrypted
+    {
+        return Err(Error::new(ErrorKind::NotProtected {
+            level: level.name(),
+            required: "encrypted by the given key",
+        })
+        .into());
+    }
+    if args.expect_id.is_some() {
+        // The bound context is known only to key holders.
+        return Err(Error::new(ErrorKind::KeyRequired).into());
+    }
+    Ok(())
+}
+
+fn report<R: Read>(r: &mut sasf_core::Reader<R>) -> Result<Report> {
     let t = r.verify_to_end()?;
     Ok(Report {
         level: r.header().integrity.name(),
@@ -34,11 +111,21 @@ fn check(path: &std::path::Path, key: Option<&Key>, args: &KeyArgs) -> Result<Re
         chunks: t.chunks + 1,
         recovered: t.recovered(),
         why: r.recovered_reason().cloned(),
-        digest: r
-            .file_digest()
-            .map(|d| d.iter().map(|b| format!("{b:02x}")).collect())
-            .unwrap_or_default(),
+        digest: r.file_digest().map(|d| hex(d)).unwrap_or_default(),
+        signatures: r.signatures().to_vec(),
+        audited: false,
     })
+}
+
+/// The signatures as JSON.
+pub fn signatures_json(checks: &[SignatureCheck]) -> serde_json::Value {
+    checks
+        .iter()
+        .map(|c| {
+            json!({"id": c.id, "signed_at": (c.signed_at_ms != 0).then(|| utc_ms(c.signed_at_ms)),
+                   "valid": c.valid, "trusted": c.trusted})
+        })
+        .collect()
 }
 
 /// How each file came out, for the exit code and the summary line.
@@ -76,13 +163,13 @@ impl Tally {
 
 pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> Result<ExitCode> {
     not_stdin_twice(files)?;
-    let key = load_key(key_args)?;
+    let keys = load_keys(key_args)?;
     let mut tally = Tally::default();
     // Written line by line; a closed stdout is an error that main turns into exit 0.
     let mut out = std::io::stdout().lock();
     for f in files {
         let name = shown(f);
-        match check(f, key.as_ref(), key_args) {
+        match check(f, &keys, key_args) {
             Ok(rep) => {
                 tally.ok += 1;
                 if silent {
@@ -100,22 +187,44 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                     (true, None) => "OK (recovered)".into(),
                     _ => "OK".into(),
                 };
+                let signed_by: Vec<&str> = rep
+                    .signatures
+                    .iter()
+                    .filter(|c| c.valid && c.trusted)
+                    .map(|c| c.id.as_str())
+                    .collect();
                 if json {
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
-                               "duration": format_time(rep.samples, rep.rate), "samples": rep.samples,
-                               "sample_rate": rep.rate, "chunks": rep.chunks, "file_digest": rep.digest,
-                               "recovered_reason": rep.why})
-                    )?;
-                } else {
+                    let mut doc = json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
+                               "chunks": rep.chunks, "file_digest": rep.digest,
+                               "recovered_reason": rep.why,
+                               "signatures": signatures_json(&rep.signatures)});
+                    if rep.audited {
+                        doc["decrypted"] = json!(false);
+                        doc["verified_without_key"] = json!(true);
+                    } else {
+                        doc["duration"] = json!(format_time(rep.samples, rep.rate));
+                        doc["samples"] = json!(rep.samples);
+                        doc["sample_rate"] = json!(rep.rate);
+                    }
+                    writeln!(out, "{doc}")?;
+                } else if rep.audited {
                     let line = format!(
+                        "{name}: OK, signed by {} (verified without the key: contents not decrypted)  {}  {} chunks",
+                        signed_by.join(", "),
+                        rep.level,
+                        rep.chunks
+                    );
+                    writeln!(out, "{}", escape_controls(&line))?;
+                } else {
+                    let mut line = format!(
                         "{name}: {status}  {}  {}  {} chunks",
                         format_time(rep.samples, rep.rate),
                         rep.level,
                         rep.chunks
                     );
+                    if !signed_by.is_empty() {
+                        line.push_str(&format!("  signed by {}", signed_by.join(", ")));
+                    }
                     // The reason quotes an error message: shown escaped.
                     writeln!(out, "{}", escape_controls(&line))?;
                 }

@@ -8,11 +8,23 @@ use assert_cmd::Command;
 use sasf_core::wav::WavReader;
 use sasf_core::AudioFormat;
 
-/// The built `sasf`, with no key file from the environment.
+/// The built `sasf`, with no key or identity file from the environment.
 pub fn sasf() -> Command {
     let mut c = Command::cargo_bin("sasf").unwrap();
     c.env_remove("SASF_KEY_FILE");
+    c.env_remove("SASF_IDENTITY_FILE");
     c
+}
+
+/// Writes a secret file (a key, an identity) as a test should: mode 0600, which
+/// sasf requires of secret files.
+pub fn write_secret(path: &Path, text: &str) {
+    fs::write(path, text).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(path, fs::Permissions::from_mode(0o600)).unwrap();
+    }
 }
 
 /// The shipped sample call and its metadata.
