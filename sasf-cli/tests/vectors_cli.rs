@@ -19,6 +19,8 @@ struct Vector {
     name: String,
     header: HashMap<String, String>,
     meta: Vec<String>,
+    /// The `signer` lines (they may repeat).
+    signers: Vec<String>,
     bytes: Vec<u8>,
 }
 
@@ -41,10 +43,13 @@ fn vectors() -> Vec<Vector> {
             let text = std::str::from_utf8(&raw[..split]).unwrap();
             let mut header = HashMap::new();
             let mut meta = Vec::new();
+            let mut signers = Vec::new();
             for line in text.lines() {
                 let (k, v) = line.split_once(": ").expect("key: value");
                 if k == "meta" {
                     meta.push(v.to_string());
+                } else if k == "signer" {
+                    signers.push(v.to_string());
                 } else {
                     header.insert(k.to_string(), v.to_string());
                 }
@@ -53,6 +58,7 @@ fn vectors() -> Vec<Vector> {
                 name: p.file_name().unwrap().to_string_lossy().into_owned(),
                 header,
                 meta,
+                signers,
                 bytes: raw[split + 2..].to_vec(),
             }
         })
@@ -92,6 +98,41 @@ fn every_vector_through_the_cli() {
             key_args.extend(["--expect-id".into(), id.into()]);
             if !tenant.is_empty() {
                 key_args.extend(["--expect-tenant".into(), tenant.into()]);
+            }
+        }
+        // An age identity and trusted signers, as files (FORMAT.md §5.7).
+        if let Some(id) = v.header.get("identity") {
+            let p = dir.path().join("v.identity");
+            common::write_secret(&p, &format!("{id}\n"));
+            key_args.extend(["-i".into(), p.into()]);
+        }
+        let mut signer_args: Vec<std::ffi::OsString> = Vec::new();
+        for (i, s) in v.signers.iter().enumerate() {
+            let p = dir.path().join(format!("v{i}.pub"));
+            fs::write(&p, format!("sasf-sign:{s}\n")).unwrap();
+            signer_args.extend(["--signer".into(), p.into()]);
+        }
+        key_args.extend(signer_args.iter().cloned());
+        // An auditor: no key, only the signers, through `verify --signer`.
+        if let Some(want) = v.header.get("audit") {
+            let out = sasf()
+                .args(["verify", "--json"])
+                .arg(&file)
+                .args(&signer_args)
+                .output()
+                .unwrap();
+            let line: Value = serde_json::from_slice(&out.stdout)
+                .unwrap_or_else(|e| panic!("{}: audit: {e}: {out:?}", v.name));
+            if want == "success" {
+                assert_eq!(out.status.code(), Some(0), "{}: audit: {line}", v.name);
+            } else {
+                assert_eq!(out.status.code(), Some(1), "{}: audit: {line}", v.name);
+                assert_eq!(
+                    line["error"].as_str(),
+                    want.strip_prefix("error "),
+                    "{}: audit: {line}",
+                    v.name
+                );
             }
         }
         let run = |args: &[&str]| {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use sasf_core::error::format_time;
-use sasf_core::merge::{bext_start, merge_adhoc, parse_rfc3339, MergeError, MergeOptions};
+use sasf_core::merge::{bext_start, merge_adhoc_with, parse_rfc3339, MergeError, MergeOptions};
 use sasf_core::wav::WavReader;
 use sasf_core::{Decoder, ErrorKind};
 
@@ -25,8 +25,6 @@ pub fn run(a: &MergeArgs) -> Result<()> {
     not_stdin_twice(&[a.adhoc.clone(), a.snippet.clone()])?;
     output::check(&a.output, Kind::Sasf, &[&a.adhoc, &a.snippet], a.force)?;
     let keys = load_keys(&a.key)?;
-    crate::io::refuse_identity_only(&keys, "merge")?;
-    let key = keys.first().cloned();
     let (adhoc_name, snippet_name) = (shown(&a.adhoc), shown(&a.snippet));
     let mut wav = WavReader::new(open_input(&a.adhoc)?).with_context(|| adhoc_name.clone())?;
     let start = match &a.adhoc_start {
@@ -55,11 +53,13 @@ pub fn run(a: &MergeArgs) -> Result<()> {
             partial: false,
         },
     )?;
-    let result = merge_adhoc(
+    // Wrapped for the key files with a slot in the snippet and the recipients of the
+    // X25519 identities.
+    let result = merge_adhoc_with(
         &mut wav,
         start,
         &mut snippet,
-        key.as_ref(),
+        &keys.ring,
         &options,
         &mut out,
     );
@@ -84,7 +84,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
     if let Output::File(f) = &mut out {
         let file = f.reopen()?;
         Decoder::new(std::io::BufReader::with_capacity(256 * 1024, file))
-            .and_then(|d| d.open(key.as_ref()))
+            .and_then(|d| d.open_with(&keys.ring))
             .and_then(|mut r| r.verify_to_end())
             .map_err(|e| anyhow!("internal error: the merged file does not verify: {e}"))?;
     }

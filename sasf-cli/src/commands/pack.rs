@@ -56,10 +56,6 @@ pub fn run(
                 "--signing-key needs a file output, not -: sign the file afterwards with sasf sign"
             )
         }
-        Some(_) if key.is_none() && !public.is_empty() => bail!(
-            "--signing-key needs a --key-file that opens the file (signing verifies it first); \
-             a file for public recipients only cannot be signed by its writer"
-        ),
         Some(p) => Some(read_signing_key(p, key_args.allow_loose_permissions)?),
     };
     if !(chunk_seconds.is_finite() && chunk_seconds > 0.0) {
@@ -188,8 +184,14 @@ pub fn run(
     if let (Some(sk), Output::File(f)) = (&signing_key, &mut out) {
         // Signed before it is put into place: the file appears signed or not at all.
         let path = f.edit_path()?;
-        let rep = sasf_core::access::sign(&path, &keys.ring, None, sk, now_ms())
-            .map_err(|e| anyhow::anyhow!("cannot sign the packed file: {e}"))?;
+        // A writer for public recipients only cannot open what it wrote: it signs
+        // the bytes it has just written and read back structurally.
+        let rep = if key.is_none() && !public.is_empty() {
+            sasf_core::access::sign_unopened(&path, sk, now_ms())
+        } else {
+            sasf_core::access::sign(&path, &keys.ring, None, sk, now_ms())
+        }
+        .map_err(|e| anyhow::anyhow!("cannot sign the packed file: {e}"))?;
         note(format_args!(
             "sasf: {}: signed by {}",
             shown(output),

@@ -5,10 +5,10 @@ use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use sasf_core::error::format_time;
-use sasf_core::recover::recover_requiring;
+use sasf_core::recover::recover_with;
 
 use crate::cli::KeyArgs;
-use crate::io::{load_writing_key, note, open_input, shown};
+use crate::io::{note, open_input, shown};
 use crate::output::{self, Kind, Opts, Output};
 
 /// Exit 0 with a recovered file, or nothing to do (the original was complete);
@@ -21,7 +21,11 @@ pub fn run(
     key_args: &KeyArgs,
 ) -> Result<ExitCode> {
     output::check(output, Kind::Sasf, &[file], force)?;
-    let key = load_writing_key(key_args, "recover")?;
+    let keys = crate::io::load_keys(key_args)?;
+    if !keys.signers.is_empty() {
+        anyhow::bail!("sasf recover checks no signature: verify the file with `sasf verify --signer` instead of giving --signer here");
+    }
+    let ring = &keys.ring;
     let name = shown(file);
     // Re-sealed at the source's level: an encrypted source gives an encrypted output.
     let mut out = Output::create(
@@ -32,13 +36,13 @@ pub fn run(
             partial: false,
         },
     )?;
-    let (_, rep) = recover_requiring(
+    let (_, rep) = recover_with(
         open_input(file)?,
-        key.as_ref(),
+        ring,
         key_args
             .require
             .map(Into::into)
-            .unwrap_or(sasf_core::Require::default_for(key.is_some())),
+            .unwrap_or(sasf_core::Require::default_for(!ring.is_empty())),
         key_args
             .expect_id
             .as_ref()
@@ -71,7 +75,7 @@ pub fn run(
         // As pack does: the structure of what was written is read back first.
         let file = f.reopen()?;
         sasf_core::Decoder::new(std::io::BufReader::new(file))
-            .and_then(|d| d.require(sasf_core::Require::Any).open(key.as_ref()))
+            .and_then(|d| d.require(sasf_core::Require::Any).open_with(ring))
             .and_then(|r| r.into_random_access().map(drop))
             .map_err(|e| {
                 anyhow::anyhow!("internal error: the recovered file does not verify: {e}")

@@ -362,6 +362,53 @@ pub fn audit<R: Read>(
     if signers.is_empty() {
         return Err(Error::misuse("an audit needs the signers to trust"));
     }
+    let (d, area) = digest_unopened(input, limits, threads)?;
+    let signatures = check_signatures(&area.section, &d.h, &d.file_digest, signers);
+    require_trusted(&signatures, signers)?;
+    Ok(Audit {
+        level: d.level,
+        chunks: d.chunks,
+        file_digest: d.file_digest,
+        signatures,
+    })
+}
+
+/// What [`digest_unopened`] computed.
+struct Unopened {
+    level: Integrity,
+    h: [u8; 32],
+    chunks: u64,
+    file_digest: [u8; 32],
+}
+
+/// Signs the file at `path` as its bytes stand, without opening it: for a writer
+/// signing its own output that it cannot open itself (its recipients are all public
+/// keys). The signature attests these bytes, which the signer did not check; a
+/// signer that can open the file should use [`sign`], which verifies first.
+pub fn sign_unopened(path: &Path, key: &SigningKey, signed_at_ms: u64) -> Result<SignReport> {
+    let mut edit = KeyEdit::open(path)?;
+    let input = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
+    let (d, _) = digest_unopened(input, Limits::default(), 1)?;
+    if &d.h != edit.header_hash() {
+        return Err(Error::misuse("the file changed while it was being signed"));
+    }
+    let stanza = signature_stanza(key, &edit.h, &d.file_digest, signed_at_ms);
+    edit.add_signature(stanza)?;
+    let rewrite = edit.commit()?;
+    Ok(SignReport {
+        signer_id: hex(&key.verifying_key().id()),
+        file_digest: d.file_digest,
+        rewrite,
+    })
+}
+
+/// Recomputes the file digest from the stored bytes, without any key (the auditor's
+/// reading, `docs/FORMAT.md` §13).
+fn digest_unopened<R: Read>(
+    input: R,
+    limits: Limits,
+    threads: usize,
+) -> Result<(Unopened, KeyArea)> {
     let (mut input, header, h, area, base) = Decoder::with_limits(input, limits)?.into_unopened();
     let area = area?;
     let level = header.integrity;
@@ -420,15 +467,15 @@ pub fn audit<R: Read>(
         }));
     };
     let m: [u8; 32] = manifest.finalize().into();
-    let fd = file_digest(&m, &end);
-    let signatures = check_signatures(&area.section, &h, &fd, signers);
-    require_trusted(&signatures, signers)?;
-    Ok(Audit {
-        level,
-        chunks: next.index,
-        file_digest: fd,
-        signatures,
-    })
+    Ok((
+        Unopened {
+            level,
+            h,
+            chunks: next.index,
+            file_digest: file_digest(&m, &end),
+        },
+        area,
+    ))
 }
 
 /// Where an auditor is in the chunk stream, and the framing rules it checks.
