@@ -21,9 +21,9 @@ pub type Identity = Arc<dyn age::Identity + Send + Sync>;
 pub struct Keyring {
     keys: Vec<Key>,
     identities: Vec<Identity>,
-    /// The recipients of the X25519 identities, for files derived from one opened
-    /// with them (recovered, merged).
-    public: Vec<PublicRecipient>,
+    /// The X25519 identities with their recipients, for files derived from one
+    /// opened with them (recovered, merged).
+    x25519: Vec<(Identity, PublicRecipient)>,
 }
 
 impl std::fmt::Debug for Keyring {
@@ -124,8 +124,8 @@ impl Keyring {
         let text = String::from_utf8_lossy(contents);
         for line in text.lines().map(str::trim) {
             if let Ok(id) = line.parse::<age::x25519::Identity>() {
-                self.public
-                    .push(PublicRecipient::parse(&id.to_public().to_string())?);
+                let r = PublicRecipient::parse(&id.to_public().to_string())?;
+                self.x25519.push((Arc::new(id), r));
             }
         }
         Ok(self)
@@ -133,15 +133,33 @@ impl Keyring {
 
     /// The recipients a file derived from one opened with this keyring (recovered,
     /// merged) is wrapped for: the symmetric keys that have a slot in `section`, and
-    /// the X25519 recipients of the identities.
-    pub(crate) fn rewrap_for(&self, section: &KeySection) -> (Vec<Key>, Vec<PublicRecipient>) {
+    /// the recipients of the X25519 identities that open one of its age stanzas (`h`:
+    /// the original's header hash). A key or identity that does not open the
+    /// original gains no access to what is derived from it.
+    pub(crate) fn rewrap_for(
+        &self,
+        section: &KeySection,
+        h: &[u8; 32],
+    ) -> (Vec<Key>, Vec<PublicRecipient>) {
         let keys = self
             .keys
             .iter()
             .filter(|k| slot_for(section, k).is_some())
             .cloned()
             .collect();
-        (keys, self.public.clone())
+        let public = self
+            .x25519
+            .iter()
+            .filter(|(id, _)| {
+                let ids: [&dyn age::Identity; 1] = [&**id];
+                section.recipients.iter().any(|s| {
+                    s.kind == STANZA_AGE
+                        && matches!(unwrap_age(&s.body, &ids, h), AgeUnwrap::Opened(..))
+                })
+            })
+            .map(|(_, r)| r.clone())
+            .collect();
+        (keys, public)
     }
     /// The symmetric keys.
     pub fn keys(&self) -> &[Key] {

@@ -47,6 +47,9 @@ pub const ED25519_BODY_LEN: usize = 104;
 /// Bit of a stanza kind that marks it critical: a reader that does not know the kind
 /// must stop.
 pub const CRITICAL_KIND: u16 = 0x8000;
+/// Generations are below this bound (`docs/FORMAT.md` §5.1), so that a planted one
+/// never leaves a file that cannot be rewritten.
+pub const MAX_GENERATION: u32 = 0x7FFF_FFFF;
 /// Label of a copy's checksum.
 pub const CHECKSUM_LABEL: &[u8] = b"SASF-v2/key-copy";
 
@@ -222,6 +225,12 @@ impl KeySection {
                 ));
             }
             return Ok(None);
+        }
+        if generation > MAX_GENERATION {
+            return Err(bad(
+                format!("key copy generation {generation} is above {MAX_GENERATION}"),
+                0,
+            ));
         }
         let u = BigEndian::read_u32(&copy[4..8]) as usize;
         if u < COPY_FIXED_LEN + CHECKSUM_LEN || u > q {
@@ -420,12 +429,10 @@ impl KeyArea {
                     states[i] = CopyState::Intact(s.generation);
                     found[i] = Some(s);
                 }
+                // Only the copy in force is ever used: a copy that cannot be used
+                // (damaged, a critical kind this reader does not know, counts over
+                // the limits) stops the reader only when no copy is intact.
                 Err(e) => {
-                    // A critical kind we do not know, or a count over the limits, is
-                    // not damage: stop.
-                    if e.class() == "unsupported" || e.class() == "limit-exceeded" {
-                        return Err(e);
-                    }
                     states[i] = CopyState::Damaged(e.to_string());
                     first_error.get_or_insert(e);
                 }

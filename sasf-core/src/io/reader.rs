@@ -174,6 +174,10 @@ impl<R: Read> Decoder<R> {
     /// The signers the caller trusts: at the end chunk, the reader fails with
     /// `not-signed` unless one of them signed the file (`docs/FORMAT.md` §5.5).
     /// [`Require::Signed`] needs at least one.
+    ///
+    /// The verdict comes at the end: chunks are released as they authenticate, before
+    /// it, so a consumer that must act only on signed content keeps what it received
+    /// until the reader reaches the end without error.
     pub fn signers(mut self, signers: Vec<VerifyingKey>) -> Decoder<R> {
         self.signers = signers;
         self

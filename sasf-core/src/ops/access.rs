@@ -62,6 +62,9 @@ pub struct KeyEdit {
     unlocked: Option<Unlocked>,
     recipients_changed: bool,
     stop_after_first_copy: bool,
+    /// The caller vouches that the key area is its own (it has just written the
+    /// file), so a signature may be added without unlocking it.
+    own: bool,
 }
 
 impl std::fmt::Debug for KeyEdit {
@@ -96,7 +99,15 @@ impl KeyEdit {
             unlocked: None,
             recipients_changed: false,
             stop_after_first_copy: false,
+            own: false,
         })
+    }
+
+    /// A reader of the locked file from its first byte.
+    fn reader(&self) -> Result<std::io::BufReader<File>> {
+        let mut f = self.file.try_clone()?;
+        f.seek(SeekFrom::Start(0))?;
+        Ok(std::io::BufReader::with_capacity(1 << 16, f))
     }
 
     /// The file's public header.
@@ -250,12 +261,24 @@ impl KeyEdit {
 
     /// Writes the new key section in place: over the copy not in force, durably,
     /// then over the other one, durably. The lock is released when this returns.
+    ///
+    /// At levels 2 and 3 the file must have been unlocked first, even to add only a
+    /// signature: writing the copy in force over both copies would otherwise make
+    /// permanent a key section that someone without the data key planted.
     pub fn commit(mut self) -> Result<RewriteReport> {
         let q = self.area.capacity;
-        if self.area.section.generation == u32::MAX - 1 {
-            return Err(Error::misuse("the key area has been rewritten too often"));
+        if self.header.integrity != Integrity::Keyless && self.unlocked.is_none() && !self.own {
+            return Err(Error::misuse(
+                "rewriting the key area needs the file unlocked with a key or identity first",
+            ));
         }
-        self.new.generation = self.area.section.generation + 1;
+        self.new.generation = self
+            .area
+            .section
+            .generation
+            .checked_add(1)
+            .filter(|&g| g <= crate::format::MAX_GENERATION)
+            .ok_or_else(|| Error::misuse("the key area has been rewritten too often"))?;
         if self.recipients_changed {
             let u = self.keyed()?;
             self.new.tag = Some(u.keys.keys_tag(&self.h, &self.new.tagged_bytes()));
@@ -313,8 +336,10 @@ pub fn sign(
     signed_at_ms: u64,
 ) -> Result<SignReport> {
     let mut edit = KeyEdit::open(path)?;
-    let input = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
-    let mut d = Decoder::new(input)?;
+    edit.unlock(keyring)?;
+    // Verified through the locked file itself, never by its path again: the bytes
+    // signed are the bytes checked.
+    let mut d = Decoder::new(edit.reader()?)?;
     if let Some(r) = require {
         d = d.require(r);
     }
@@ -387,8 +412,8 @@ struct Unopened {
 /// signer that can open the file should use [`sign`], which verifies first.
 pub fn sign_unopened(path: &Path, key: &SigningKey, signed_at_ms: u64) -> Result<SignReport> {
     let mut edit = KeyEdit::open(path)?;
-    let input = std::io::BufReader::with_capacity(1 << 16, File::open(path)?);
-    let (d, _) = digest_unopened(input, Limits::default(), 1)?;
+    edit.own = true;
+    let (d, _) = digest_unopened(edit.reader()?, Limits::default(), 1)?;
     if &d.h != edit.header_hash() {
         return Err(Error::misuse("the file changed while it was being signed"));
     }
@@ -736,6 +761,7 @@ mod tests {
         })
         .unwrap();
         let mut e = KeyEdit::open(&p2).unwrap();
+        e.unlock(&ring).unwrap();
         let moved = Decoder::new(&bytes[..])
             .unwrap()
             .key_section()
@@ -802,5 +828,86 @@ mod tests {
             .unwrap_err();
         assert_eq!(e.class(), "wrong-key");
         assert!(e.to_string().contains("age "), "{e}");
+    }
+
+    #[test]
+    fn a_key_area_is_not_rewritten_unopened_and_a_planted_generation_does_not_panic() {
+        let dir = std::env::temp_dir().join(format!("sasf-access-gen-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let k = Key::generate().unwrap();
+        let p = file(&dir, &k);
+        // Without unlocking, even a signature-only edit is refused at level 3.
+        let mut e = KeyEdit::open(&p).unwrap();
+        let sk = SigningKey::generate().unwrap();
+        e.add_signature(signature_stanza(&sk, &[0; 32], &[0; 32], 0))
+            .unwrap();
+        assert_eq!(e.commit().unwrap_err().class(), "misuse");
+        // A copy B planted with the largest generation: refused as damaged, copy A
+        // stays in force, and the next edit works.
+        let mut b = std::fs::read(&p).unwrap();
+        let q = 4096usize;
+        let mut s = Decoder::new(&b[..]).unwrap().key_section().unwrap().clone();
+        s.generation = crate::format::MAX_GENERATION;
+        let mut planted = s.copy_bytes(q as u32).unwrap();
+        planted[..4].copy_from_slice(&u32::MAX.to_be_bytes());
+        let u = u32::from_be_bytes(planted[4..8].try_into().unwrap()) as usize;
+        let sum = crate::format::copy_checksum(&planted[..u - 32]);
+        planted[u - 32..u].copy_from_slice(&sum);
+        b[132 + q..132 + 2 * q].copy_from_slice(&planted);
+        std::fs::write(&p, &b).unwrap();
+        let d = Decoder::new(&b[..]).unwrap();
+        assert_eq!(d.key_area().unwrap().active, 0);
+        let mut e = KeyEdit::open(&p).unwrap();
+        e.unlock(&Keyring::from_key(k.clone())).unwrap();
+        e.add_key(&Key::generate().unwrap()).unwrap();
+        assert_eq!(e.commit().unwrap().generation, 2);
+        // At the bound, the edit is refused, not wrapped around.
+        let mut b = std::fs::read(&p).unwrap();
+        let mut s = Decoder::new(&b[..]).unwrap().key_section().unwrap().clone();
+        s.generation = crate::format::MAX_GENERATION;
+        let c = s.copy_bytes(q as u32).unwrap();
+        b[132..132 + q].copy_from_slice(&c);
+        b[132 + q..132 + 2 * q].copy_from_slice(&c);
+        std::fs::write(&p, &b).unwrap();
+        let mut e = KeyEdit::open(&p).unwrap();
+        e.unlock(&Keyring::from_key(k.clone())).unwrap();
+        assert_eq!(e.commit().unwrap_err().class(), "misuse");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_derived_file_is_not_wrapped_for_an_identity_that_did_not_open_the_original() {
+        let (x, rx) = crate::crypto::age_slot::generate_x25519();
+        let (y, _) = crate::crypto::age_slot::generate_x25519();
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        let mut w = WriterBuilder::new(f)
+            .integrity(Integrity::Encrypted)
+            .public_recipient(PublicRecipient::parse(&rx).unwrap())
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.write_audio(&[3u8; 16000]).unwrap();
+        let b = w.finish().unwrap();
+        let mut both = Keyring::new();
+        both.add_identity_file(x.as_bytes()).unwrap();
+        both.add_identity_file(y.as_bytes()).unwrap();
+        let (out, _) = crate::recover::recover_with(
+            &b[..b.len() - 40],
+            &both,
+            Require::Authenticated,
+            None,
+            Vec::new(),
+        )
+        .unwrap();
+        let mut only_y = Keyring::new();
+        only_y.add_identity_file(y.as_bytes()).unwrap();
+        let e = Decoder::new(&out[..])
+            .unwrap()
+            .open_with(&only_y)
+            .map(|_| ())
+            .unwrap_err();
+        assert_eq!(e.class(), "wrong-key");
+        let mut only_x = Keyring::new();
+        only_x.add_identity_file(x.as_bytes()).unwrap();
+        assert!(Decoder::new(&out[..]).unwrap().open_with(&only_x).is_ok());
     }
 }

@@ -316,7 +316,7 @@ pub fn merge_adhoc_with<A: Read, S: Read, W: Write>(
         // The result must be under the snippet's keys, not just any key: a symmetric
         // key must have one of the snippet's slots (checked by its id, and by
         // unwrapping it).
-        let (keys, public) = keyring.rewrap_for(snippet.key_section());
+        let (keys, public) = keyring.rewrap_for(snippet.key_section(), snippet.header_hash());
         let h = *snippet.header_hash();
         let keys: Vec<Key> = keys
             .into_iter()

@@ -97,7 +97,7 @@ pub fn recover_with<R: Read, W: Write>(
     // carries its value as `previous`, so the copy still holds exactly one (§11).
     let mut previous: Option<serde_json::Value> = None;
     if header.integrity != crate::Integrity::Keyless {
-        let (keys, public) = keyring.rewrap_for(r.key_section());
+        let (keys, public) = keyring.rewrap_for(r.key_section(), r.header_hash());
         if keys.is_empty() && public.is_empty() {
             return Err(Error::new(crate::ErrorKind::KeyRequired));
         }

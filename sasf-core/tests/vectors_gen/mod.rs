@@ -2445,6 +2445,32 @@ fn keys(g: &mut Gen) {
             "malformed-header",
             At::Header(kc),
         );
+        // Generations are below 2^31: a planted copy above the bound is damaged, and
+        // copy A stays in force; alone, it leaves no intact copy.
+        let big = {
+            let recips = [(1u16, slot(&KEY, &b.hdr, &b.hdr.h()))];
+            let tag = section_tag(&b.hdr.keys().unwrap(), &b.hdr.h(), &recips);
+            copy_of(&b.hdr.h(), 0x8000_0000, &recips, Some(tag), &[], q)
+        };
+        let x = b
+            .edited(|x, _| x[keys_at + q as usize..keys_at + 2 * q as usize].copy_from_slice(&big));
+        g.ok_with(
+            &format!("keys-generation-over-bound-b-l{l}"),
+            "copy B intact but with generation 2^31, above the bound: it is damaged, and copy A (generation 1) is in force",
+            &b,
+            KeyUse::Right,
+            &x,
+        );
+        let x = b.edited(|x, _| x[keys_at..keys_at + q as usize].copy_from_slice(&big));
+        g.err(
+            &format!("keys-generation-over-bound-l{l}"),
+            "copy A with generation 2^31 (above the bound, checksum valid) and copy B empty: no intact copy",
+            &b,
+            KeyUse::Right,
+            &x,
+            "malformed-header",
+            At::Header(kc),
+        );
         let cut = b.base() as usize - 10;
         g.err(
             &format!("keys-truncated-l{l}"),
