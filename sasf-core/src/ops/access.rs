@@ -452,31 +452,41 @@ fn digest_unopened<R: Read>(
         cap,
         tag_len,
     };
-    // Reading batch k+1 overlaps hashing batch k (on `threads` threads).
+    // Reading batch k+1 overlaps hashing batch k (on `threads` threads); two batch
+    // buffers, allocated once, take turns.
+    let size = budget + PREFIX_LEN + cap + tag_len;
+    let mut feed = |ds: Vec<[u8; 32]>| {
+        for d in ds {
+            if let Some(prev) = last.replace(d) {
+                manifest.update(prev);
+            }
+        }
+    };
     std::thread::scope(|s| -> Result<()> {
-        let mut pending: Option<std::thread::ScopedJoinHandle<'_, Result<Vec<[u8; 32]>>>> = None;
+        type Done = (Batch, Result<Vec<[u8; 32]>>);
+        let mut pending: Option<std::thread::ScopedJoinHandle<'_, Done>> = None;
+        let mut spare = Batch::new(size);
+        let mut free: Option<Batch> = None;
         loop {
-            let read = next.read_batch(&mut input, budget);
+            let read = next.read_batch(&mut input, &mut spare, budget);
             // The earlier batch's verdict first: errors come in stream order.
             if let Some(p) = pending.take() {
-                for d in p.join().expect("a digest thread does not panic")? {
-                    if let Some(prev) = last.replace(d) {
-                        manifest.update(prev);
-                    }
-                }
+                let (b, r) = p.join().expect("a digest thread does not panic");
+                feed(r?);
+                free = Some(b);
             }
-            let (batch, eof) = read?;
-            if batch.is_empty() {
+            let eof = read?;
+            if spare.chunks.is_empty() {
                 break;
             }
-            pending = Some(s.spawn(move || digests(level, &h, tag_len, batch, threads)));
+            let b = std::mem::replace(&mut spare, free.take().unwrap_or_else(|| Batch::new(size)));
+            pending = Some(s.spawn(move || {
+                let r = digests(level, &h, tag_len, &b, threads);
+                (b, r)
+            }));
             if eof {
                 if let Some(p) = pending.take() {
-                    for d in p.join().expect("a digest thread does not panic")? {
-                        if let Some(prev) = last.replace(d) {
-                            manifest.update(prev);
-                        }
-                    }
+                    feed(p.join().expect("a digest thread does not panic").1?);
                 }
                 break;
             }
@@ -512,20 +522,34 @@ struct Framing {
     tag_len: usize,
 }
 
-/// Chunks an auditor read: (index, file offset, prefix + body + tag).
-type Batch = Vec<(u64, u64, Vec<u8>)>;
+/// Chunks an auditor read, in one buffer: each as (index, file offset, start in
+/// `data`, length of prefix + body + tag).
+struct Batch {
+    data: Vec<u8>,
+    chunks: Vec<(u64, u64, usize, usize)>,
+}
+
+impl Batch {
+    fn new(size: usize) -> Batch {
+        Batch {
+            data: vec![0; size],
+            chunks: Vec::new(),
+        }
+    }
+}
 
 impl Framing {
-    /// Reads whole chunks until `budget` bytes or the end of the input; checks each
-    /// prefix (length within the cap, index in sequence) before allocating.
-    fn read_batch<R: Read>(&mut self, input: &mut R, budget: usize) -> Result<(Batch, bool)> {
-        let mut batch = Vec::new();
-        let mut bytes = 0usize;
-        while bytes < budget {
-            let mut prefix = [0u8; PREFIX_LEN];
-            let n = crate::io::reader::read_full(input, &mut prefix)?;
+    /// Reads whole chunks into `b` until `budget` bytes or the end of the input
+    /// (returns whether the input ended); checks each prefix (length within the cap,
+    /// index in sequence) before reading the rest. `b.data` holds `budget` plus one
+    /// chunk of the cap.
+    fn read_batch<R: Read>(&mut self, input: &mut R, b: &mut Batch, budget: usize) -> Result<bool> {
+        b.chunks.clear();
+        let mut pos = 0usize;
+        while pos < budget {
+            let n = crate::io::reader::read_full(input, &mut b.data[pos..pos + PREFIX_LEN])?;
             if n == 0 {
-                return Ok((batch, true));
+                return Ok(true);
             }
             let trunc = |at: u64, index: u64| {
                 Error::new(ErrorKind::Truncated {
@@ -538,6 +562,7 @@ impl Framing {
             if n < PREFIX_LEN {
                 return Err(trunc(self.offset + n as u64, self.index));
             }
+            let prefix = &b.data[pos..pos + PREFIX_LEN];
             let len = u32::from_be_bytes(prefix[..4].try_into().expect("4 bytes")) as usize;
             let place = Place::chunk(self.index, self.offset);
             if len < BODY_HEADER_LEN {
@@ -554,18 +579,18 @@ impl Framing {
             if u64::from_be_bytes(prefix[4..].try_into().expect("8 bytes")) != self.index {
                 return Err(Error::new(ErrorKind::AuthFailed { place }));
             }
-            let mut chunk = vec![0u8; PREFIX_LEN + len + self.tag_len];
-            chunk[..PREFIX_LEN].copy_from_slice(&prefix);
-            let got = crate::io::reader::read_full(input, &mut chunk[PREFIX_LEN..])?;
+            let total = PREFIX_LEN + len + self.tag_len;
+            let got =
+                crate::io::reader::read_full(input, &mut b.data[pos + PREFIX_LEN..pos + total])?;
             if got < len + self.tag_len {
                 return Err(trunc(self.offset + (PREFIX_LEN + got) as u64, self.index));
             }
-            bytes += chunk.len();
-            batch.push((self.index, self.offset, chunk));
-            self.offset += (PREFIX_LEN + len + self.tag_len) as u64;
+            b.chunks.push((self.index, self.offset, pos, total));
+            pos += total;
+            self.offset += total as u64;
             self.index += 1;
         }
-        Ok((batch, false))
+        Ok(false)
     }
 }
 
@@ -576,12 +601,13 @@ fn digests(
     level: Integrity,
     h: &[u8; 32],
     tag_len: usize,
-    batch: Batch,
+    b: &Batch,
     threads: usize,
 ) -> Result<Vec<[u8; 32]>> {
-    let one = |(index, offset, c): &(u64, u64, Vec<u8>)| -> Result<[u8; 32]> {
+    let one = |&(index, offset, start, total): &(u64, u64, usize, usize)| -> Result<[u8; 32]> {
+        let c = &b.data[start..start + total];
         let prefix: [u8; PREFIX_LEN] = c[..PREFIX_LEN].try_into().expect("12 bytes");
-        let len = c.len() - PREFIX_LEN - tag_len;
+        let len = total - PREFIX_LEN - tag_len;
         let body = &c[PREFIX_LEN..PREFIX_LEN + len];
         let tag = &c[PREFIX_LEN + len..];
         if level == Integrity::Keyless {
@@ -592,25 +618,26 @@ fn digests(
             t.update(body);
             if t.finalize()[..] != tag[..] {
                 return Err(Error::new(ErrorKind::AuthFailed {
-                    place: Place::chunk(*index, *offset),
+                    place: Place::chunk(index, offset),
                 }));
             }
         }
         Ok(chunk_digest(level, &prefix, body, tag))
     };
-    if threads == 1 || batch.len() < 2 {
-        return batch.iter().map(one).collect();
+    if threads == 1 || b.chunks.len() < 2 {
+        return b.chunks.iter().map(one).collect();
     }
-    let per = batch.len().div_ceil(threads);
+    let per = b.chunks.len().div_ceil(threads);
     std::thread::scope(|s| {
-        let parts: Vec<_> = batch
+        let parts: Vec<_> = b
+            .chunks
             .chunks(per)
             .map(|part| {
                 let one = &one;
                 s.spawn(move || part.iter().map(one).collect::<Result<Vec<_>>>())
             })
             .collect();
-        let mut out = Vec::with_capacity(batch.len());
+        let mut out = Vec::with_capacity(b.chunks.len());
         for p in parts {
             out.extend(p.join().expect("a digest thread does not panic")?);
         }
