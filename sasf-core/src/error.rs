@@ -16,6 +16,8 @@ pub struct Place {
     pub chunk: Option<u64>,
     /// Byte offset from the start of the stream.
     pub offset: u64,
+    /// The annotation segment (`docs/FORMAT.md` §12) being read, if the place is in one.
+    pub segment: Option<u32>,
 }
 
 impl Place {
@@ -23,6 +25,7 @@ impl Place {
     pub fn header(offset: u64) -> Place {
         Place {
             chunk: None,
+            segment: None,
             offset,
         }
     }
@@ -30,6 +33,16 @@ impl Place {
     pub fn chunk(index: u64, offset: u64) -> Place {
         Place {
             chunk: Some(index),
+            segment: None,
+            offset,
+        }
+    }
+    /// A place inside annotation segment `number` (0 for the first), at file offset
+    /// `offset`.
+    pub fn segment(number: u32, offset: u64) -> Place {
+        Place {
+            chunk: None,
+            segment: Some(number),
             offset,
         }
     }
@@ -37,6 +50,9 @@ impl Place {
 
 impl fmt::Display for Place {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if let Some(k) = self.segment {
+            return write!(f, "annotation segment {k}, byte offset {}", self.offset);
+        }
         match self.chunk {
             Some(c) => write!(f, "chunk {c}, byte offset {}", self.offset),
             None => write!(f, "header, byte offset {}", self.offset),

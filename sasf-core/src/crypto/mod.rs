@@ -15,6 +15,7 @@ use crate::error::{Error, ErrorKind, Result};
 
 pub mod age_slot;
 pub mod keyring;
+pub mod segment;
 pub mod sign;
 
 pub use age_slot::{AgeUnwrap, AGE_PLAINTEXT_LEN};
@@ -340,6 +341,8 @@ pub(crate) struct FileKeys {
     header_key: Zeroizing<[u8; 32]>,
     keys_key: Zeroizing<[u8; 32]>,
     pub suite: Suite,
+    /// Seals and opens the file's annotation segments.
+    pub segments: segment::SegmentCrypto,
 }
 
 fn expand(hk: &Hkdf<Sha256>, label: &str, c: &[u8; 32]) -> Zeroizing<[u8; 32]> {
@@ -392,11 +395,20 @@ impl FileKeys {
                 Suite::Gcm(Gcm::new(backend, &k))
             }
         };
+        let segments = match level {
+            Integrity::Keyless => segment::SegmentCrypto::keyless(),
+            _ => segment::SegmentCrypto::keyed(
+                level,
+                expand(&hk, &label(level, "segment"), c),
+                backend,
+            ),
+        };
         FileKeys {
             commitment,
             header_key,
             keys_key,
             suite,
+            segments,
         }
     }
 

@@ -94,6 +94,11 @@ impl SigningKey {
         Ok(SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed)))
     }
 
+    /// The key of a 32-byte Ed25519 seed (test vectors; key files hold the seed).
+    pub fn from_seed(seed: [u8; 32]) -> SigningKey {
+        SigningKey(ed25519_dalek::SigningKey::from_bytes(&seed))
+    }
+
     /// Parses a secret key file: UTF-8; lines starting with `#` and blank lines
     /// ignored; exactly one other line, `sasf-sign-secret:` and 64 hex digits (the
     /// 32-byte Ed25519 seed). A public key file gets an error saying so.
@@ -128,6 +133,12 @@ impl SigningKey {
         }
         s.push('\n');
         s
+    }
+
+    /// The Ed25519 signature over an arbitrary message (an annotation segment's,
+    /// `format::segment::segment_signed_message`).
+    pub fn sign_message(&self, msg: &[u8]) -> [u8; 64] {
+        self.0.sign(msg).to_bytes()
     }
 
     /// The public half.
@@ -206,6 +217,12 @@ impl VerifyingKey {
         let mut id = [0u8; 16];
         id.copy_from_slice(&d[..16]);
         id
+    }
+
+    /// Whether `sig` is this key's signature (`verify_strict`) over `msg`.
+    pub fn verify_message(&self, msg: &[u8], sig: &[u8; 64]) -> bool {
+        let sig = ed25519_dalek::Signature::from_bytes(sig);
+        self.0.verify_strict(msg, &sig).is_ok()
     }
 
     /// Whether `sig` is this key's signature (`verify_strict`) over

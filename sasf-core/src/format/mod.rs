@@ -3,6 +3,7 @@
 //! No I/O and no cryptography here; see `docs/FORMAT.md`.
 
 mod keys;
+pub mod segment;
 pub use keys::{
     copy_checksum, CopyState, KeyArea, KeySection, Stanza, AREA_FIXED_LEN, CRITICAL_KIND,
     DEFAULT_COPY_CAPACITY, ED25519_BODY_LEN, MAX_COPY_CAPACITY, MAX_GENERATION, MAX_RECIPIENTS,

@@ -4,6 +4,7 @@
 pub(crate) mod pool;
 pub mod random;
 pub mod reader;
+pub mod segments;
 mod sink;
 pub mod writer;
 

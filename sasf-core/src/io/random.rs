@@ -12,11 +12,16 @@
 use std::io::{Read, Seek, SeekFrom};
 use std::sync::Arc;
 
+use crate::crypto::segment::SegmentCrypto;
 use crate::crypto::sign::{check_signatures, require_trusted, SignatureCheck};
 use crate::crypto::{chunk_digest, file_digest, Integrity, Suite};
 use crate::error::{Error, ErrorKind, Place, Result};
+use crate::format::segment::{
+    parse_trailer, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_TAIL_MAGIC, SEGMENT_TRAILER_LEN,
+};
 use crate::format::*;
 use crate::io::reader::Reader;
+use crate::io::segments::{read_segments, Segments};
 use crate::io::Limits;
 use crate::meta::{self, Annotation, Event, Participant, RecordingInfo};
 use crate::stream::verifier::{check_prefix, Checked, Verifier};
@@ -90,7 +95,13 @@ pub struct RandomAccess<R> {
     signatures: Vec<SignatureCheck>,
     summaries: Vec<IndexSummary>,
     participants: Vec<Participant>,
+    segment_crypto: SegmentCrypto,
+    segments: Segments,
 }
+
+/// Most places tried as the end of the END chunk when the file does not end with a
+/// whole annotation segment (a torn append, or damage).
+const MAX_END_CANDIDATES: usize = 16;
 
 impl<R: Read + Seek> Reader<R> {
     /// Switches to random access: authenticates the END chunk at the end of the
@@ -122,10 +133,24 @@ impl<R: Read + Seek> Reader<R> {
             signatures: Vec::new(),
             summaries: Vec::new(),
             participants: Vec::new(),
+            segment_crypto: p.segment_crypto,
+            segments: Segments::default(),
         };
-        let end = ra.read_end()?;
+        let end = ra.find_end()?;
         let cached = ra.load_index()?;
         ra.verify_structure(p.context, end, cached)?;
+        let end_at = ra.base + ra.totals.stream_bytes + ra.end_chunk_size();
+        ra.inner.seek(SeekFrom::Start(end_at))?;
+        ra.segments = read_segments(
+            &mut std::io::BufReader::new(&mut ra.inner),
+            end_at,
+            &ra.segment_crypto,
+            &ra.h,
+            0,
+            &ra.file_digest,
+            &ra.limits,
+            &meta::check_segment_record,
+        )?;
         ra.signatures = check_signatures(&p.keys, &ra.h, &ra.file_digest, &p.signers);
         if !p.signers.is_empty() {
             require_trusted(&ra.signatures, &p.signers)?;
@@ -156,6 +181,17 @@ impl<R: Read + Seek> RandomAccess<R> {
     pub fn signatures(&self) -> &[SignatureCheck] {
         &self.signatures
     }
+    /// The annotation segments after the END chunk (`docs/FORMAT.md` §12).
+    pub fn segments(&self) -> &Segments {
+        &self.segments
+    }
+    /// The header hash `H`.
+    pub fn header_hash(&self) -> &[u8; 32] {
+        &self.h
+    }
+    pub(crate) fn segment_crypto(&self) -> &SegmentCrypto {
+        &self.segment_crypto
+    }
     /// Every participant of the recording.
     pub fn all_participants(&self) -> &[Participant] {
         &self.participants
@@ -169,9 +205,101 @@ impl<R: Read + Seek> RandomAccess<R> {
         Place::chunk(index, self.base + stream_offset)
     }
 
-    /// Reads and authenticates the END chunk at the end of the file.
-    fn read_end(&mut self) -> Result<OwnedChunk> {
+    /// Finds and authenticates the END chunk. A file without annotation segments ends
+    /// with it; one with segments ends with the last segment's trailer, and the
+    /// trailers lead back, segment by segment, to segment 0, which starts right after
+    /// END (`docs/FORMAT.md` §12.6). When the file ends otherwise (a torn append, or
+    /// damage), the last places where a trailer or an END chunk could end are tried,
+    /// newest first, at most [`MAX_END_CANDIDATES`] of them; what follows the END found
+    /// is then judged by the segment reader, as when streaming.
+    fn find_end(&mut self) -> Result<OwnedChunk> {
         let file_len = self.inner.seek(SeekFrom::End(0))?;
+        let size = self.end_chunk_size();
+        let floor = self.base + size;
+        if let Some(at) = self.walk_back(file_len)? {
+            if let Ok(c) = self.read_end_ending_at(at) {
+                return Ok(c);
+            }
+        }
+        // The plain case, and the candidates of a file that does not end well.
+        let mut first_err = None;
+        match self.read_end_ending_at(file_len) {
+            Ok(c) => return Ok(c),
+            Err(e) => first_err = first_err.or(Some(e)),
+        }
+        let window = (crate::format::segment::MAX_SEGMENT_LEN as u64 + size + 16)
+            .min(file_len.saturating_sub(floor));
+        let lo = file_len - window;
+        self.inner.seek(SeekFrom::Start(lo))?;
+        let mut tail = vec![0u8; window as usize];
+        self.inner.read_exact(&mut tail)?;
+        let mut tried = 0;
+        let end_prefix = ((BODY_HEADER_LEN + END_PAYLOAD_LEN) as u32).to_be_bytes();
+        let mut p = tail.len();
+        while p > 0 && tried < MAX_END_CANDIDATES {
+            p -= 1;
+            let at = lo + p as u64;
+            // A trailer ending at `at` …
+            let trailer_here = p >= SEGMENT_TRAILER_LEN && tail[p - 8..p] == SEGMENT_TAIL_MAGIC;
+            // … or an END chunk ending at `at`.
+            let end_here = at >= floor
+                && (at - size) >= lo
+                && tail[(at - size - lo) as usize..][..4] == end_prefix;
+            if trailer_here {
+                tried += 1;
+                if let Some(e) = self.walk_back(at)? {
+                    if let Ok(c) = self.read_end_ending_at(e) {
+                        return Ok(c);
+                    }
+                }
+            }
+            if end_here {
+                tried += 1;
+                if let Ok(c) = self.read_end_ending_at(at) {
+                    return Ok(c);
+                }
+            }
+        }
+        Err(first_err.expect("the plain case was tried"))
+    }
+
+    /// From a file offset where a segment's trailer ends, walks back over whole
+    /// segments to segment 0; returns where it starts (where END ends), or `None`.
+    fn walk_back(&mut self, mut at: u64) -> Result<Option<u64>> {
+        let floor = self.base + self.end_chunk_size();
+        let mut expect: Option<u32> = None;
+        loop {
+            if at < floor + (SEGMENT_HEADER_LEN + SEGMENT_TRAILER_LEN) as u64 {
+                return Ok(None);
+            }
+            let mut t = [0u8; SEGMENT_TRAILER_LEN];
+            self.inner
+                .seek(SeekFrom::Start(at - SEGMENT_TRAILER_LEN as u64))?;
+            self.inner.read_exact(&mut t)?;
+            let Some(len) = parse_trailer(&t) else {
+                return Ok(None);
+            };
+            if len > crate::format::segment::MAX_SEGMENT_LEN as u64 || len > at - floor {
+                return Ok(None);
+            }
+            let start = at - len;
+            let mut hb = [0u8; 12];
+            self.inner.seek(SeekFrom::Start(start))?;
+            self.inner.read_exact(&mut hb)?;
+            let number = u32::from_be_bytes(hb[8..12].try_into().expect("4 bytes"));
+            if hb[..8] != SEGMENT_MAGIC || expect.is_some_and(|e| e != number) {
+                return Ok(None);
+            }
+            if number == 0 {
+                return Ok(Some(start));
+            }
+            expect = Some(number - 1);
+            at = start;
+        }
+    }
+
+    /// Reads and authenticates the END chunk that ends at file offset `file_end`.
+    fn read_end_ending_at(&mut self, file_end: u64) -> Result<OwnedChunk> {
         let size = self.end_chunk_size();
         let rate = self.header.format.sample_rate;
         let no_end = move |offset| {
@@ -182,10 +310,10 @@ impl<R: Read + Seek> RandomAccess<R> {
                 offset,
             })
         };
-        if file_len < self.base + size {
-            return Err(no_end(file_len));
+        if file_end < self.base + size {
+            return Err(no_end(file_end));
         }
-        let at = file_len - size - self.base;
+        let at = file_end - size - self.base;
         let mut prefix = [0u8; PREFIX_LEN];
         self.inner.seek(SeekFrom::Start(self.base + at))?;
         self.inner.read_exact(&mut prefix)?;
@@ -193,12 +321,12 @@ impl<R: Read + Seek> RandomAccess<R> {
         let index = u64::from_be_bytes(prefix[4..12].try_into().expect("8 bytes"));
         if len != BODY_HEADER_LEN + END_PAYLOAD_LEN {
             // The file does not end with an END chunk: truncated or with trailing bytes.
-            return Err(no_end(file_len));
+            return Err(no_end(file_end));
         }
         let c = self.read_chunk_at(at, index)?;
         let place = self.place(index, at);
         if c.chunk_type != ChunkType::END {
-            return Err(no_end(file_len));
+            return Err(no_end(file_end));
         }
         let t = Totals::from_payload(c.payload()).ok_or_else(|| {
             Error::malformed(

@@ -14,11 +14,13 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::crypto::keyring::{check_keyless, unlock};
+use crate::crypto::segment::SegmentCrypto;
 use crate::crypto::sign::{check_signatures, require_trusted, SignatureCheck};
 use crate::crypto::{chunk_digest, Context, Integrity, Key, Keyring, Suite, VerifyingKey};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::*;
 use crate::io::pool::{batch_is_full, Ordered, Workers};
+use crate::io::segments::{read_segments, Segments};
 use crate::io::{Limits, Require};
 use crate::meta::{Annotation, Event, Participant, RecordingInfo};
 use crate::stream::verifier::{Checked, Verifier};
@@ -285,9 +287,13 @@ impl<R: Read> Decoder<R> {
         let keys_at = self.header_bytes.len() as u64
             + (AREA_FIXED_LEN + area.active * area.capacity as usize) as u64;
         let section = area.section;
-        let (suite, context) = if level == Integrity::Keyless {
+        let (suite, segment_crypto, context) = if level == Integrity::Keyless {
             check_keyless(&self.header, &self.header_bytes)?;
-            (Suite::Keyless, self.header.keyless_context())
+            (
+                Suite::Keyless,
+                SegmentCrypto::keyless(),
+                self.header.keyless_context(),
+            )
         } else {
             let u = unlock(
                 &self.header,
@@ -297,7 +303,11 @@ impl<R: Read> Decoder<R> {
                 keys_at,
                 keyring,
             )?;
-            (u.keys.suite, self.header.context_bound.then_some(u.context))
+            (
+                u.keys.suite,
+                u.keys.segments,
+                self.header.context_bound.then_some(u.context),
+            )
         };
         if let Some(want) = &self.expect {
             match context {
@@ -356,6 +366,8 @@ impl<R: Read> Decoder<R> {
             current: None,
             checked: None,
             file_digest: None,
+            segment_crypto,
+            segments: None,
             failed: false,
         };
         r.advance()?;
@@ -418,11 +430,15 @@ pub enum Item<'a> {
 /// Why reading stopped before a whole chunk could be read; turned into an error when
 /// the reader reaches that point in order.
 enum Stop {
-    /// The input ended at file offset `at`; `clean` if exactly on a chunk boundary.
+    /// The input ended at file offset `at`.
     Eof {
         at: u64,
-        clean: bool,
+        /// The bytes of the partial prefix read before the end.
+        got: Vec<u8>,
     },
+    /// A prefix that is the start of an annotation segment (refused as a chunk): what
+    /// it was read as, and its 12 bytes, which belong to the segments after END.
+    Segment(Error, [u8; PREFIX_LEN]),
     Refused(Error),
     Io(io::Error),
 }
@@ -451,17 +467,24 @@ fn fetch<R: Read>(
     if n < PREFIX_LEN {
         return Err(Stop::Eof {
             at: start + n as u64,
-            clean: n == 0,
+            got: prefix[..n].to_vec(),
         });
     }
-    let len = check(&prefix, *index, start).map_err(Stop::Refused)?;
+    let len = check(&prefix, *index, start).map_err(|e| {
+        // A segment's magic read as a length is above every cap: never a chunk.
+        if prefix[..4] == crate::format::segment::SEGMENT_MAGIC[..4] {
+            Stop::Segment(e, prefix)
+        } else {
+            Stop::Refused(e)
+        }
+    })?;
     // Buffers are reused: resizing to the same length fills nothing.
     buf.resize(len + tag_len, 0);
     let n = read_full(inner, &mut buf).map_err(Stop::Io)?;
     if n < buf.len() {
         return Err(Stop::Eof {
             at: start + (PREFIX_LEN + n) as u64,
-            clean: false,
+            got: Vec::new(),
         });
     }
     *offset = start + (PREFIX_LEN + len + tag_len) as u64;
@@ -567,6 +590,8 @@ pub struct Reader<R> {
     current: Option<Current>,
     checked: Option<Checked>,
     file_digest: Option<[u8; 32]>,
+    segment_crypto: SegmentCrypto,
+    segments: Option<Segments>,
     failed: bool,
 }
 
@@ -615,6 +640,12 @@ impl<R: Read> Reader<R> {
     /// The verdict on each signature stanza, once the end chunk has been checked.
     pub fn signatures(&self) -> &[SignatureCheck] {
         &self.signatures
+    }
+    /// The annotation segments after the END chunk (`docs/FORMAT.md` §12), once the end
+    /// chunk has been checked: every complete one authenticated and chained, and where
+    /// a cut-off last one starts, if any.
+    pub fn segments(&self) -> Option<&Segments> {
+        self.segments.as_ref()
     }
     /// The file digest (`docs/FORMAT.md` §11), once the end chunk has been checked.
     pub fn file_digest(&self) -> Option<&[u8; 32]> {
@@ -719,28 +750,30 @@ impl<R: Read> Reader<R> {
     fn stop_error(&self, stop: Stop) -> Error {
         match stop {
             Stop::Eof { at, .. } => self.verifier.truncated(at),
-            Stop::Refused(e) => e,
+            Stop::Refused(e) | Stop::Segment(e, _) => e,
             Stop::Io(e) => e.into(),
         }
     }
 
-    /// Whether the input ends right here (after the END chunk).
-    fn input_ends_here(&mut self) -> Result<bool> {
-        if let Some(par) = &mut self.par {
-            match par.queue.pop_front() {
-                // Read ahead: an I/O error there is reported as such, as one thread would.
-                Some(Queued::Stopped(Stop::Io(e))) => return Err(e.into()),
-                Some(front) => {
-                    return Ok(matches!(
-                        front,
-                        Queued::Stopped(Stop::Eof { clean: true, .. })
-                    ))
-                }
-                None => {}
-            }
+    /// The bytes after the END chunk that reading ahead already took from the input,
+    /// or why what follows END cannot be annotation segments.
+    fn tail_after_end(&mut self) -> Result<Vec<u8>> {
+        let trailing = |v: &Verifier| {
+            Error::new(ErrorKind::TrailingData {
+                offset: v.file_offset(),
+            })
+        };
+        let Some(par) = &mut self.par else {
+            return Ok(Vec::new());
+        };
+        match par.queue.pop_front() {
+            // Read ahead: an I/O error there is reported as such, as one thread would.
+            Some(Queued::Stopped(Stop::Io(e))) => Err(e.into()),
+            Some(Queued::Stopped(Stop::Eof { got, .. })) => Ok(got),
+            Some(Queued::Stopped(Stop::Segment(_, prefix))) => Ok(prefix.to_vec()),
+            Some(_) => Err(trailing(&self.verifier)),
+            None => Ok(Vec::new()),
         }
-        let mut probe = [0u8; 1];
-        Ok(read_full(&mut self.inner, &mut probe)? == 0)
     }
 
     fn advance_inner(&mut self) -> Result<Current> {
@@ -799,12 +832,19 @@ impl<R: Read> Reader<R> {
         };
         let checked = self.verifier.accept(body, &digest)?;
         if let Checked::End(t) = &checked {
-            if !self.input_ends_here()? {
-                return Err(Error::new(ErrorKind::TrailingData {
-                    offset: self.verifier.file_offset(),
-                }));
-            }
             let fd = crate::crypto::file_digest(&t.manifest, &digest);
+            let tail = self.tail_after_end()?;
+            let segments = read_segments(
+                &mut io::Cursor::new(tail).chain(&mut self.inner),
+                self.verifier.file_offset(),
+                &self.segment_crypto,
+                &self.h,
+                0,
+                &fd,
+                self.verifier.limits(),
+                &crate::meta::check_segment_record,
+            )?;
+            self.segments = Some(segments);
             self.file_digest = Some(fd);
             self.signatures = check_signatures(&self.keys, &self.h, &fd, &self.signers);
             if !self.signers.is_empty() {
@@ -829,6 +869,7 @@ pub(crate) struct OpenParts<R> {
     pub context: Option<[u8; 32]>,
     pub keys: KeySection,
     pub signers: Vec<VerifyingKey>,
+    pub segment_crypto: SegmentCrypto,
 }
 
 impl<R: Read> Reader<R> {
@@ -845,6 +886,7 @@ impl<R: Read> Reader<R> {
             context: self.context,
             keys: self.keys,
             signers: self.signers,
+            segment_crypto: self.segment_crypto,
         }
     }
 }

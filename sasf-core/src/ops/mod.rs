@@ -3,6 +3,7 @@
 //! [`merge`] (an ad hoc WAV into a snippet) and [`session`] (recording precedence).
 
 pub mod access;
+pub mod annotate;
 pub mod bridge;
 pub mod merge;
 pub mod recover;

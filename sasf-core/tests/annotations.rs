@@ -1,0 +1,220 @@
+//! Annotation segments appended in place (docs/FORMAT.md §12): appends by every level,
+//! streaming and random access agreeing, every torn append, concurrent appenders, and
+//! the recording's bytes, manifest and signatures untouched.
+
+mod common;
+
+use std::path::Path;
+
+use common::*;
+use sasf_core::{annotate, Decoder, Integrity, Key, Keyring, Require, SigningKey};
+
+fn keys_for(level: Integrity, key: &Key) -> Keyring {
+    match level {
+        Integrity::Keyless => Keyring::new(),
+        _ => Keyring::from_key(key.clone()),
+    }
+}
+
+fn record(n: usize) -> Vec<u8> {
+    format!(r#"{{"by":"qa{n}@example.com","at":"2026-12-01T10:00:00Z","ops":[{{"op":"tag","tag":"t{n}"}}]}}"#).into_bytes()
+}
+
+/// Streaming (one and two threads) and random access over `bytes`: the segments each
+/// found, and the file digest.
+fn read_both(
+    bytes: &[u8],
+    level: Integrity,
+    key: &Key,
+) -> (sasf_core::io::segments::Segments, [u8; 32]) {
+    let keys = keys_for(level, key);
+    let mut seen = Vec::new();
+    for threads in [1, 2] {
+        let mut r = Decoder::new(bytes)
+            .unwrap()
+            .threads(threads)
+            .require(Require::Any)
+            .open_with(&keys)
+            .unwrap();
+        r.verify_to_end().unwrap();
+        seen.push((r.segments().unwrap().clone(), *r.file_digest().unwrap()));
+    }
+    let ra = Decoder::new(std::io::Cursor::new(bytes))
+        .unwrap()
+        .require(Require::Any)
+        .open_with(&keys)
+        .unwrap()
+        .into_random_access()
+        .unwrap();
+    seen.push((ra.segments().clone(), *ra.file_digest()));
+    for (s, fd) in &seen[1..] {
+        assert_eq!(s.list.len(), seen[0].0.list.len());
+        assert_eq!(s.incomplete_at, seen[0].0.incomplete_at);
+        assert_eq!(s.head, seen[0].0.head);
+        assert_eq!(s.end, seen[0].0.end);
+        assert_eq!(fd, &seen[0].1);
+    }
+    seen.swap_remove(0)
+}
+
+fn write_file(dir: &Path, level: Integrity, key: &Key) -> (std::path::PathBuf, Vec<u8>) {
+    let (bytes, _) = small_file(level, key, 7);
+    let p = dir.join(format!("call-{}.sasf", level.code()));
+    std::fs::write(&p, &bytes).unwrap();
+    (p, bytes)
+}
+
+#[test]
+fn appends_keep_the_recording_and_chain_every_segment() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let sk = SigningKey::from_seed([9; 32]);
+    for level in LEVELS {
+        let (p, original) = write_file(dir.path(), level, &key);
+        let (before, fd) = read_both(&original, level, &key);
+        assert!(before.list.is_empty() && before.incomplete_at.is_none());
+        assert_eq!(before.head, fd, "no segment: the head is the file digest");
+        let keys = keys_for(level, &key);
+        let mut lens = Vec::new();
+        for n in 0..4 {
+            let a = annotate::append(&p, &keys, &record(n), (n % 2 == 1).then_some(&sk)).unwrap();
+            assert_eq!(a.number as usize, n);
+            lens.push(a.len);
+        }
+        let now = std::fs::read(&p).unwrap();
+        assert_eq!(
+            &now[..original.len()],
+            &original[..],
+            "the recording's bytes never change"
+        );
+        assert_eq!(
+            now.len() as u64,
+            original.len() as u64 + lens.iter().sum::<u64>(),
+            "only the segments are written"
+        );
+        let (s, fd2) = read_both(&now, level, &key);
+        assert_eq!(
+            fd2, fd,
+            "the file digest (what signatures pin) is unchanged"
+        );
+        assert_eq!(s.list.len(), 4);
+        assert_eq!(s.list[0].record, record(0));
+        assert_eq!(s.list[3].record, record(3));
+        for (i, seg) in s.list.iter().enumerate() {
+            assert_eq!(
+                seg.signature.as_ref().map(|x| x.valid),
+                (i % 2 == 1).then_some(true)
+            );
+        }
+        // At level 3 the record is not in the file in clear.
+        let clear = now.windows(record(2).len()).any(|w| w == record(2));
+        assert_eq!(clear, level != Integrity::Encrypted, "{level:?}");
+    }
+}
+
+#[test]
+fn every_torn_append_verifies_as_before_and_is_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    for level in LEVELS {
+        let (p, _) = write_file(dir.path(), level, &key);
+        let keys = keys_for(level, &key);
+        annotate::append(&p, &keys, &record(0), None).unwrap();
+        let one = std::fs::read(&p).unwrap();
+        annotate::append(&p, &keys, &record(1), Some(&SigningKey::from_seed([3; 32]))).unwrap();
+        let two = std::fs::read(&p).unwrap();
+        let (full, _) = read_both(&two, level, &key);
+        for cut in one.len() + 1..two.len() {
+            let torn = &two[..cut];
+            let (s, _) = read_both(torn, level, &key);
+            assert_eq!(s.list.len(), 1, "{level:?} cut {cut}");
+            assert_eq!(
+                s.incomplete_at,
+                Some(one.len() as u64),
+                "{level:?} cut {cut}"
+            );
+            assert_eq!(s.head, full.list[0].digest);
+        }
+        // An append refuses a torn file; trimming restores it exactly.
+        let tp = dir.path().join("torn.sasf");
+        std::fs::write(&tp, &two[..two.len() - 5]).unwrap();
+        let e = annotate::append(&tp, &keys, &record(2), None).unwrap_err();
+        assert!(
+            e.to_string().contains(&format!(
+                "incomplete annotation segment at byte {}",
+                one.len()
+            )),
+            "{e}"
+        );
+        assert_eq!(
+            annotate::trim_incomplete(&tp, &keys).unwrap(),
+            (two.len() - 5 - one.len()) as u64
+        );
+        assert_eq!(std::fs::read(&tp).unwrap(), one);
+        assert_eq!(annotate::trim_incomplete(&tp, &keys).unwrap(), 0);
+        annotate::append(&tp, &keys, &record(2), None).unwrap();
+        assert_eq!(annotate::read(&tp, &keys).unwrap().list.len(), 2);
+    }
+}
+
+#[test]
+fn concurrent_appenders_serialize_on_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let (p, _) = write_file(dir.path(), Integrity::Encrypted, &key);
+    let keys = Keyring::from_key(key.clone());
+    std::thread::scope(|s| {
+        for t in 0..4 {
+            let (p, keys) = (&p, &keys);
+            s.spawn(move || {
+                for n in 0..10 {
+                    annotate::append(p, keys, &record(t * 100 + n), None).unwrap();
+                }
+            });
+        }
+    });
+    let s = annotate::read(&p, &keys).unwrap();
+    assert_eq!(s.list.len(), 40);
+    assert!(s.incomplete_at.is_none());
+    let mut seen: Vec<_> = s.list.iter().map(|x| x.record.clone()).collect();
+    seen.sort();
+    seen.dedup();
+    assert_eq!(seen.len(), 40, "every append landed once");
+}
+
+#[test]
+fn an_append_without_the_key_or_to_another_file_is_refused_by_readers() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let (p, _) = write_file(dir.path(), Integrity::Hmac, &key);
+    // Someone with another key cannot append (the file does not open) ...
+    let other = Keyring::from_key(Key::from_bytes([1; 32]));
+    assert_eq!(
+        annotate::append(&p, &other, &record(0), None)
+            .unwrap_err()
+            .class(),
+        "wrong-key"
+    );
+    // ... and a segment made for another file fails here.
+    let (q, _) = {
+        let (bytes, _) = small_file(Integrity::Hmac, &key, 8);
+        let q = dir.path().join("other.sasf");
+        std::fs::write(&q, &bytes).unwrap();
+        (q, bytes)
+    };
+    let keys = Keyring::from_key(key.clone());
+    annotate::append(&q, &keys, &record(0), None).unwrap();
+    let qb = std::fs::read(&q).unwrap();
+    let qs = annotate::read(&q, &keys).unwrap();
+    let seg = &qb[qs.list[0].offset as usize..];
+    let mut mine = std::fs::read(&p).unwrap();
+    mine.extend_from_slice(seg);
+    let e = Decoder::new(&mine[..])
+        .unwrap()
+        .open(Some(&key))
+        .unwrap()
+        .verify_to_end()
+        .unwrap_err();
+    assert_eq!(e.class(), "auth-failed");
+    assert!(e.to_string().contains("annotation segment 0"), "{e}");
+}
