@@ -38,6 +38,9 @@ use super::rules::{check_id, check_text, check_timestamp, exact_uint, null_membe
 use super::{DEFAULT_MAX_JSON_DEPTH, DEFAULT_MAX_JSON_LEN};
 use crate::error::{Error, Result};
 
+/// Longest JSON text of a record, form or answers document, in bytes (the default
+/// metadata limit, 1 MiB; a record's canonical text is checked against it too).
+pub const MAX_RECORD_LEN: usize = DEFAULT_MAX_JSON_LEN;
 /// Most operations one record may hold.
 pub const MAX_OPS: usize = 256;
 /// Most questions one form may hold.
@@ -142,7 +145,7 @@ pub enum RetentionRule {
 }
 
 impl Record {
-    /// Parses one record under the strict profile (1 MiB, depth 32), checks it
+    /// Parses one record under the strict profile ([`MAX_RECORD_LEN`], depth 32), checks it
     /// ([`Record::validate`]), and recomputes every questionnaire result, refusing a
     /// stored one that differs (`ops[i].result`).
     pub fn from_json(text: &[u8]) -> Result<Record> {
@@ -169,7 +172,8 @@ impl Record {
         serde_json::to_vec(&Value::Object(m)).expect("a Value always serializes")
     }
 
-    /// Checks every rule a reader applies (paths as in [`Record::from_json`]).
+    /// Checks every rule a reader applies (paths as in [`Record::from_json`]),
+    /// including the length of the canonical text ([`MAX_RECORD_LEN`], path `$`).
     pub fn validate(&self) -> Result<()> {
         check_id(&self.by, "by")?;
         check_timestamp(&self.at, "at")?;
@@ -184,6 +188,13 @@ impl Record {
         }
         if let Some(n) = &self.note {
             check_text(n, "note")?;
+        }
+        let len = self.to_json().len();
+        if len > MAX_RECORD_LEN {
+            return Err(Error::metadata(
+                "$",
+                format!("the record's JSON is {len} bytes, over the limit of {MAX_RECORD_LEN}"),
+            ));
         }
         Ok(())
     }

@@ -1023,6 +1023,18 @@ fn validate_refuses_what_a_typed_record_can_hold_but_json_cannot() {
         assert_eq!(refusal(r.validate()).0, path);
     }
     assert!(base.validate().is_ok());
+    // Valid members, but a text a reader would refuse as too long.
+    let big = Record {
+        ops: (0..MAX_OPS)
+            .map(|i| Op::Attr {
+                key: format!("k{i}"),
+                value: "v".repeat(4096),
+            })
+            .collect(),
+        ..base.clone()
+    };
+    assert_eq!(refusal(big.validate()).0, "$");
+    assert_eq!(refusal(Record::from_json(&big.to_json())).0, "$");
     // Questionnaire::new refuses answers for another form.
     let mut other = a;
     other.form = "x".into();
