@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use crate::audio::AudioFormat;
 use crate::error::{Error, Result};
 
+pub mod annotation;
 mod json;
 pub(crate) mod rules;
 mod timestamp;

@@ -85,7 +85,7 @@ pub(crate) fn check_id(s: &str, path: &str) -> Result<()> {
     Ok(())
 }
 
-fn check_text(s: &str, path: &str) -> Result<()> {
+pub(crate) fn check_text(s: &str, path: &str) -> Result<()> {
     if s.len() > MAX_TEXT_LEN {
         return Err(Error::metadata(
             path,
