@@ -7,6 +7,7 @@ mod common;
 use std::path::Path;
 
 use common::*;
+use sasf_core::meta::annotation::Record;
 use sasf_core::{annotate, Decoder, Integrity, Key, Keyring, Require, SigningKey};
 
 fn keys_for(level: Integrity, key: &Key) -> Keyring {
@@ -16,8 +17,12 @@ fn keys_for(level: Integrity, key: &Key) -> Keyring {
     }
 }
 
-fn record(n: usize) -> Vec<u8> {
+fn record_json(n: usize) -> Vec<u8> {
     format!(r#"{{"by":"qa{n}@example.com","at":"2026-12-01T10:00:00Z","ops":[{{"op":"tag","tag":"t{n}"}}]}}"#).into_bytes()
+}
+
+fn record(n: usize) -> Record {
+    Record::from_json(&record_json(n)).unwrap()
 }
 
 /// Streaming (one and two threads) and random access over `bytes`: the segments each
@@ -98,8 +103,8 @@ fn appends_keep_the_recording_and_chain_every_segment() {
             "the file digest (what signatures pin) is unchanged"
         );
         assert_eq!(s.list.len(), 4);
-        assert_eq!(s.list[0].record, record(0));
-        assert_eq!(s.list[3].record, record(3));
+        assert_eq!(s.list[0].record, record(0).to_json());
+        assert_eq!(s.list[3].record, record(3).to_json());
         for (i, seg) in s.list.iter().enumerate() {
             assert_eq!(
                 seg.signature.as_ref().map(|x| x.valid),
@@ -107,7 +112,8 @@ fn appends_keep_the_recording_and_chain_every_segment() {
             );
         }
         // At level 3 the record is not in the file in clear.
-        let clear = now.windows(record(2).len()).any(|w| w == record(2));
+        let r2 = record(2).to_json();
+        let clear = now.windows(r2.len()).any(|w| w == r2);
         assert_eq!(clear, level != Integrity::Encrypted, "{level:?}");
     }
 }
@@ -217,4 +223,43 @@ fn an_append_without_the_key_or_to_another_file_is_refused_by_readers() {
         .unwrap_err();
     assert_eq!(e.class(), "auth-failed");
     assert!(e.to_string().contains("annotation segment 0"), "{e}");
+}
+
+#[test]
+fn the_state_comes_from_the_history_and_a_bad_record_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let (p, _) = write_file(dir.path(), Integrity::Encrypted, &key);
+    let keys = Keyring::from_key(key.clone());
+    let rec = |ops: &str| {
+        Record::from_json(
+            format!(r#"{{"by":"legal","at":"2026-12-01T10:00:00Z","ops":[{ops}]}}"#).as_bytes(),
+        )
+        .unwrap()
+    };
+    annotate::append(&p, &keys, &rec(r#"{"op":"hold","case":"CASE-7"},{"op":"tag","tag":"dispute"},{"op":"retention","days":90}"#), None).unwrap();
+    annotate::append(
+        &p,
+        &keys,
+        &rec(r#"{"op":"untag","tag":"dispute"},{"op":"attr","key":"queue","value":"billing"}"#),
+        None,
+    )
+    .unwrap();
+    let before = std::fs::read(&p).unwrap();
+    let e =
+        annotate::append(&p, &keys, &rec(r#"{"op":"release","case":"CASE-8"}"#), None).unwrap_err();
+    assert_eq!(e.class(), "invalid-metadata");
+    assert!(e.to_string().contains("ops[0].case"), "{e}");
+    assert_eq!(std::fs::read(&p).unwrap(), before, "nothing written");
+    let st = annotate::state(&annotate::read(&p, &keys).unwrap()).unwrap();
+    assert!(st.tags.is_empty());
+    assert_eq!(
+        st.attributes.get("queue").map(String::as_str),
+        Some("billing")
+    );
+    assert!(st.holds.contains_key("CASE-7"));
+    assert!(matches!(
+        st.effective_retention(None, 0),
+        sasf_core::meta::annotation::Retention::Held { .. }
+    ));
 }

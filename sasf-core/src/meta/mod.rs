@@ -21,19 +21,23 @@ mod timestamp;
 
 pub use json::{check_json_limits, MAX_EXACT_INT};
 
-/// Checks the record of an annotation segment (`docs/FORMAT.md` §12.4) as a reader
-/// must: strict JSON, then the annotation model's rules; the error names the path
-/// under `SEGMENT`.
+/// Checks the record of an annotation segment (`docs/FORMAT.md` §21.4) as a reader
+/// must: strict JSON, then the annotation model's rules ([`annotation::Record`]); a
+/// refusal is `malformed`, naming the path under `SEGMENT`.
 pub(crate) fn check_segment_record(json: &[u8], place: crate::Place) -> Result<()> {
-    let v = json::parse_strict(json)
-        .map_err(|r| Error::malformed(format!("SEGMENT{}: {}", r.path, r.reason), place))?;
-    if !v.is_object() {
-        return Err(Error::malformed(
-            "SEGMENT: the record is not a JSON object",
-            place,
-        ));
-    }
-    Ok(())
+    annotation::Record::from_json(json)
+        .map(|_| ())
+        .map_err(|e| match e.kind() {
+            crate::ErrorKind::InvalidMetadata { path, reason } => {
+                let path = if path.is_empty() || path == "$" {
+                    String::new()
+                } else {
+                    format!(".{}", path.trim_start_matches('.'))
+                };
+                Error::malformed(format!("SEGMENT{path}: {reason}"), place)
+            }
+            _ => e,
+        })
 }
 pub use rules::{MAX_ID_LEN, MAX_TEXT_LEN, RESERVED_KEYS};
 pub use timestamp::{format_utc, parse_utc};

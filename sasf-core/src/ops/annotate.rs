@@ -29,6 +29,7 @@ use crate::io::random::RandomAccess;
 use crate::io::reader::Decoder;
 use crate::io::segments::{read_segments, seal_segment, Segments};
 use crate::io::Require;
+use crate::meta::annotation::{Record, State};
 
 /// What an append wrote.
 #[derive(Debug, Clone)]
@@ -60,21 +61,42 @@ fn torn(at: u64) -> Error {
     })
 }
 
-/// Appends one segment holding `record` (JSON text, checked as a reader checks it)
-/// to the file at `path`, signed by `signer` when given. `keys` must open the file
-/// (empty for a keyless file). See the module docs for locking and durability.
+/// Appends one segment holding `record` to the file at `path`, signed by `signer`
+/// when given. `keys` must open the file (empty for a keyless file). The record is
+/// checked as a reader checks it, and against the current state
+/// ([`State::check_new`]: nothing absent is removed, no inactive hold released)
+/// before anything is written. See the module docs for locking and durability.
 pub fn append(
     path: &Path,
     keys: &Keyring,
-    record: &[u8],
+    record: &Record,
     signer: Option<&SigningKey>,
 ) -> Result<Appended> {
-    append_checked(path, keys, record, signer, &|_, _| Ok(()))
+    let json = record.to_json();
+    append_checked(path, keys, &json, signer, &|segs, _| {
+        state(segs)?.check_new(record)
+    })
 }
 
-/// Like [`append`], with `check(existing segments, record)` run under the lock before
-/// anything is written (the annotation model refuses, say, a release of a hold that
-/// is not active).
+/// The record of each segment, in order.
+pub fn records(segs: &Segments) -> Result<Vec<Record>> {
+    segs.list
+        .iter()
+        .map(|s| Record::from_json(&s.record))
+        .collect()
+}
+
+/// The current state derived from every segment's record (`docs/FORMAT.md` §21.5).
+pub fn state(segs: &Segments) -> Result<State> {
+    let mut st = State::new();
+    for s in &segs.list {
+        st.apply(s.number, &Record::from_json(&s.record)?)?;
+    }
+    Ok(st)
+}
+
+/// Like [`append`], for a record given as JSON text, with `check(existing segments,
+/// record)` run under the lock before anything is written.
 pub fn append_checked(
     path: &Path,
     keys: &Keyring,
