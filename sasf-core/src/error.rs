@@ -16,7 +16,7 @@ pub struct Place {
     pub chunk: Option<u64>,
     /// Byte offset from the start of the stream.
     pub offset: u64,
-    /// The annotation segment (`docs/FORMAT.md` §12) being read, if the place is in one.
+    /// The annotation segment (`docs/FORMAT.md` §21) being read, if the place is in one.
     pub segment: Option<u32>,
 }
 

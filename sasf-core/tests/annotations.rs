@@ -1,4 +1,4 @@
-//! Annotation segments appended in place (docs/FORMAT.md §12): appends by every level,
+//! Annotation segments appended in place (docs/FORMAT.md §21): appends by every level,
 //! streaming and random access agreeing, every torn append, concurrent appenders, and
 //! the recording's bytes, manifest and signatures untouched.
 

@@ -164,7 +164,7 @@ fn random_access_reads_only_what_it_needs_and_authenticates_it() {
             .err()
             .unwrap();
         // The END chunk is found before the stray byte, which is then judged as what
-        // follows END is (docs/FORMAT.md §12): not a segment, so trailing data, as
+        // follows END is (docs/FORMAT.md §21): not a segment, so trailing data, as
         // when streaming.
         assert_eq!(e.class(), "trailing-data");
     }

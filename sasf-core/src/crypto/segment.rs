@@ -1,4 +1,4 @@
-//! Sealing and opening annotation segments (`docs/FORMAT.md` §12.3).
+//! Sealing and opening annotation segments (`docs/FORMAT.md` §21.3).
 //!
 //! Each segment has its own key, derived from the file's segment key and the segment's
 //! random nonce, so that an append torn and written again never reuses an AES-GCM

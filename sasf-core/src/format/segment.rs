@@ -1,4 +1,4 @@
-//! Annotation segments (`docs/FORMAT.md` §12): appended after the END chunk, in place,
+//! Annotation segments (`docs/FORMAT.md` §21): appended after the END chunk, in place,
 //! each naming the digest of everything before it. Byte layout only; sealing is in
 //! `crypto::segment`, reading in `io::segments`.
 

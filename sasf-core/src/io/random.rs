@@ -181,7 +181,7 @@ impl<R: Read + Seek> RandomAccess<R> {
     pub fn signatures(&self) -> &[SignatureCheck] {
         &self.signatures
     }
-    /// The annotation segments after the END chunk (`docs/FORMAT.md` §12).
+    /// The annotation segments after the END chunk (`docs/FORMAT.md` §21).
     pub fn segments(&self) -> &Segments {
         &self.segments
     }
@@ -208,7 +208,7 @@ impl<R: Read + Seek> RandomAccess<R> {
     /// Finds and authenticates the END chunk. A file without annotation segments ends
     /// with it; one with segments ends with the last segment's trailer, and the
     /// trailers lead back, segment by segment, to segment 0, which starts right after
-    /// END (`docs/FORMAT.md` §12.6). When the file ends otherwise (a torn append, or
+    /// END (`docs/FORMAT.md` §21.6). When the file ends otherwise (a torn append, or
     /// damage), the last places where a trailer or an END chunk could end are tried,
     /// newest first, at most [`MAX_END_CANDIDATES`] of them; what follows the END found
     /// is then judged by the segment reader, as when streaming.

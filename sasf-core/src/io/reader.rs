@@ -641,7 +641,7 @@ impl<R: Read> Reader<R> {
     pub fn signatures(&self) -> &[SignatureCheck] {
         &self.signatures
     }
-    /// The annotation segments after the END chunk (`docs/FORMAT.md` §12), once the end
+    /// The annotation segments after the END chunk (`docs/FORMAT.md` §21), once the end
     /// chunk has been checked: every complete one authenticated and chained, and where
     /// a cut-off last one starts, if any.
     pub fn segments(&self) -> Option<&Segments> {

@@ -1,5 +1,5 @@
 //! Reading the annotation segments that follow a file's END chunk
-//! (`docs/FORMAT.md` §12): every complete segment is authenticated, checked against
+//! (`docs/FORMAT.md` §21): every complete segment is authenticated, checked against
 //! the chain and kept; a cut-off last segment is reported, never released.
 
 use std::io::Read;

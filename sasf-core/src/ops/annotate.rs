@@ -1,4 +1,4 @@
-//! Appending annotation segments to a file in place (`docs/FORMAT.md` §12), and
+//! Appending annotation segments to a file in place (`docs/FORMAT.md` §21), and
 //! trimming a torn one.
 //!
 //! An append holds an exclusive advisory lock (`flock`) on the file for its whole
