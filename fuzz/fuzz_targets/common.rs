@@ -870,3 +870,86 @@ pub fn seed_files() -> Vec<(String, Vec<u8>)> {
     });
     out
 }
+
+/// Three small files (levels 1, 2, 3) under the vector key, made once.
+pub fn segment_bases() -> &'static [(Integrity, Vec<u8>)] {
+    static BASES: std::sync::OnceLock<Vec<(Integrity, Vec<u8>)>> = std::sync::OnceLock::new();
+    BASES.get_or_init(|| {
+        [Integrity::Keyless, Integrity::Hmac, Integrity::Encrypted]
+            .into_iter()
+            .map(|level| {
+                let fmt = sasf_core::AudioFormat::new(sasf_core::Encoding::MuLaw, 1, 8000)
+                    .expect("a format");
+                let b = WriterBuilder::new(fmt)
+                    .key_area_capacity(256)
+                    .chunk_frames(400);
+                let b = match level {
+                    Integrity::Keyless => b,
+                    Integrity::Hmac => b.authenticated(Key::from_bytes(VECTOR_KEY)),
+                    Integrity::Encrypted => b.encrypted(Key::from_bytes(VECTOR_KEY)),
+                };
+                let mut w = b.wrap_output(Vec::new()).expect("a writer");
+                w.write_audio(&[0x55; 1000]).expect("audio");
+                (level, w.finish().expect("a file"))
+            })
+            .collect()
+    })
+}
+
+/// What a reader made of the segments after END: (complete segments, incomplete at,
+/// chain head) or the error class.
+type SegmentVerdict = Result<(usize, Option<u64>, [u8; 32]), &'static str>;
+
+/// The `segments` target: the input as a record, form and answers for the annotation
+/// model (a record that parses re-serializes to itself), and as the bytes after the
+/// END chunk of a small file at each level, where streaming (one and two threads) and
+/// random access must agree on the segments, the torn tail and the chain head, or on
+/// the error class.
+pub fn segments_case(data: &[u8]) {
+    use sasf_core::meta::annotation::{Answers, Form, Record};
+    if let Ok(r) = Record::from_json(data) {
+        let again = Record::from_json(&r.to_json()).expect("a record's own text parses");
+        assert_eq!(again.to_json(), r.to_json());
+    }
+    if let Ok(f) = Form::from_json(data) {
+        let again = Form::from_json(&f.to_json()).expect("a form's own text parses");
+        assert_eq!(again.to_json(), f.to_json());
+        let _ = Answers::from_json(data, &f);
+    }
+    for (level, base) in segment_bases() {
+        let mut file = base.clone();
+        file.extend_from_slice(data);
+        let keys = match level {
+            Integrity::Keyless => sasf_core::Keyring::new(),
+            _ => sasf_core::Keyring::from_key(Key::from_bytes(VECTOR_KEY)),
+        };
+        let verdict =
+            |s: &sasf_core::io::segments::Segments| (s.list.len(), s.incomplete_at, s.head);
+        let stream = |threads: usize| -> SegmentVerdict {
+            let mut r = Decoder::new(&file[..])
+                .and_then(|d| {
+                    d.threads(threads)
+                        .require(sasf_core::Require::Any)
+                        .open_with(&keys)
+                })
+                .map_err(|e| e.class())?;
+            r.verify_to_end().map_err(|e| e.class())?;
+            Ok(verdict(r.segments().expect("after END")))
+        };
+        let ra: SegmentVerdict = Decoder::new(Cursor::new(&file[..]))
+            .and_then(|d| d.require(sasf_core::Require::Any).open_with(&keys))
+            .and_then(|r| r.into_random_access())
+            .map(|ra| verdict(ra.segments()))
+            .map_err(|e| e.class());
+        let one = stream(1);
+        assert_eq!(one, stream(2), "{level:?}: one thread and two");
+        assert_eq!(
+            one.is_ok(),
+            ra.is_ok(),
+            "{level:?}: streaming {one:?}, random access {ra:?}"
+        );
+        if one.is_ok() {
+            assert_eq!(one, ra, "{level:?}");
+        }
+    }
+}

@@ -17,7 +17,7 @@ use std::path::PathBuf;
 
 use fuzz_common::{
     chunked_case, decode_case, keys_case, metadata_case, parity, parity_case, reseal, seed_files,
-    seek_case, wav_case,
+    seek_case, segment_bases, segments_case, wav_case,
 };
 
 /// The kept inputs of one target, by file name.
@@ -196,6 +196,46 @@ fn hostile_wav() -> Vec<(String, Vec<u8>)> {
     ]
 }
 
+/// What follows END in a keyless file with two appended segments (one signed), every
+/// cut of it, with garbage after it, with each of a few bytes flipped; and records.
+fn hostile_segments() -> Vec<(String, Vec<u8>)> {
+    use sasf_core::meta::annotation::Record;
+    let dir = tempfile::tempdir().unwrap();
+    let base = &segment_bases()[0].1;
+    let p = dir.path().join("f.sasf");
+    std::fs::write(&p, base).unwrap();
+    let keys = sasf_core::Keyring::new();
+    let rec = |ops: &str| {
+        Record::from_json(
+            format!(r#"{{"by":"qa","at":"2026-01-01T00:00:00Z","ops":[{ops}]}}"#).as_bytes(),
+        )
+        .unwrap()
+    };
+    sasf_core::annotate::append(&p, &keys, &rec(r#"{"op":"tag","tag":"a"}"#), None).unwrap();
+    let sk = sasf_core::SigningKey::from_seed([1; 32]);
+    sasf_core::annotate::append(&p, &keys, &rec(r#"{"op":"hold","case":"C-1"}"#), Some(&sk))
+        .unwrap();
+    let tail = std::fs::read(&p).unwrap()[base.len()..].to_vec();
+    let mut v = vec![("two segments".to_string(), tail.clone())];
+    for cut in (1..tail.len()).step_by(37) {
+        v.push((format!("cut at {cut}"), tail[..cut].to_vec()));
+    }
+    v.push(("garbage after".into(), [&tail[..], b"xyz"].concat()));
+    for i in [0, 9, 13, 17, 21, 30, 60, 100, 400, tail.len() - 1] {
+        let mut b = tail.clone();
+        b[i] ^= 0x40;
+        v.push((format!("byte {i} flipped"), b));
+    }
+    for j in [
+        r#"{"by":"qa","at":"2026-01-01T00:00:00Z","ops":[{"op":"tag","tag":"a"}]}"#,
+        r#"{"by":"qa","at":"2026-01-01T00:00:00Z","ops":[{"op":"frob"}]}"#,
+        r#"{"id":"f","version":1,"pass_percent":50,"questions":[{"id":"q","text":"?","type":"yes_no","critical":true}]}"#,
+    ] {
+        v.push((j.into(), j.as_bytes().to_vec()));
+    }
+    v
+}
+
 /// Key areas (both copies) of the conformance vectors, and a few made by hand.
 fn hostile_keys() -> Vec<(String, Vec<u8>)> {
     let mut v: Vec<(String, Vec<u8>)> = vectors_gen::generate()
@@ -269,6 +309,9 @@ fn kept_and_hostile_inputs_give_an_error_or_a_valid_result() {
     }
     for (name, data) in kept("keys").iter().chain(&hostile_keys()) {
         run("keys", name, data, keys_case);
+    }
+    for (name, data) in kept("segments").iter().chain(&hostile_segments()) {
+        run("segments", name, data, segments_case);
     }
     assert!(n >= 40, "{n} inputs");
 }

@@ -17,7 +17,7 @@ use crate::crypto::sign::{check_signatures, require_trusted, SignatureCheck};
 use crate::crypto::{chunk_digest, file_digest, Integrity, Suite};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::segment::{
-    parse_trailer, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_TAIL_MAGIC, SEGMENT_TRAILER_LEN,
+    parse_trailer, SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_TRAILER_LEN,
 };
 use crate::format::*;
 use crate::io::reader::Reader;
@@ -209,9 +209,10 @@ impl<R: Read + Seek> RandomAccess<R> {
     /// with it; one with segments ends with the last segment's trailer, and the
     /// trailers lead back, segment by segment, to segment 0, which starts right after
     /// END (`docs/FORMAT.md` §21.6). When the file ends otherwise (a torn append, or
-    /// damage), the last places where a trailer or an END chunk could end are tried,
-    /// newest first, at most [`MAX_END_CANDIDATES`] of them; what follows the END found
-    /// is then judged by the segment reader, as when streaming.
+    /// damage), the last places in the final segment's reach where a segment starts
+    /// (its magic) or an END chunk could end are tried, newest first, at most
+    /// [`MAX_END_CANDIDATES`] of them; what follows the END found is then judged by the
+    /// segment reader, as when streaming.
     fn find_end(&mut self) -> Result<OwnedChunk> {
         let file_len = self.inner.seek(SeekFrom::End(0))?;
         let size = self.end_chunk_size();
@@ -239,15 +240,24 @@ impl<R: Read + Seek> RandomAccess<R> {
         while p > 0 && tried < MAX_END_CANDIDATES {
             p -= 1;
             let at = lo + p as u64;
-            // A trailer ending at `at` …
-            let trailer_here = p >= SEGMENT_TRAILER_LEN && tail[p - 8..p] == SEGMENT_TAIL_MAGIC;
+            // A segment starting at `at` (its magic, or what of it the input holds:
+            // the magic never occurs inside a record's JSON, which may not hold a raw
+            // 0x1A) …
+            let rest = &tail[p..];
+            let segment_here = rest[..rest.len().min(8)] == SEGMENT_MAGIC[..rest.len().min(8)];
             // … or an END chunk ending at `at`.
             let end_here = at >= floor
                 && (at - size) >= lo
                 && tail[(at - size - lo) as usize..][..4] == end_prefix;
-            if trailer_here {
+            if segment_here {
                 tried += 1;
-                if let Some(e) = self.walk_back(at)? {
+                let number = (rest.len() >= 12)
+                    .then(|| u32::from_be_bytes(rest[8..12].try_into().expect("4 bytes")));
+                let end = match number {
+                    Some(0) | None => Some(at),
+                    Some(_) => self.walk_back(at)?,
+                };
+                if let Some(e) = end {
                     if let Ok(c) = self.read_end_ending_at(e) {
                         return Ok(c);
                     }
