@@ -263,3 +263,57 @@ fn the_state_comes_from_the_history_and_a_bad_record_writes_nothing() {
         sasf_core::meta::annotation::Retention::Held { .. }
     ));
 }
+
+#[test]
+fn an_auditor_checks_the_chain_and_segment_signatures_without_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let recorder = SigningKey::from_seed([4; 32]);
+    let qa = SigningKey::from_seed([5; 32]);
+    for level in LEVELS {
+        // Room in the key area for a signature beside the slot.
+        let format = sasf_core::AudioFormat::new(sasf_core::Encoding::MuLaw, 1, 8000).unwrap();
+        let mut w = builder(format, level, &key)
+            .key_area_capacity(1024)
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.write_audio(&noise(4000, 3)).unwrap();
+        let p = dir.path().join(format!("signed-{}.sasf", level.code()));
+        std::fs::write(&p, w.finish().unwrap()).unwrap();
+        let keys = keys_for(level, &key);
+        sasf_core::access::sign(&p, &keys, Some(Require::Any), &recorder, 1_700_000_000_000)
+            .unwrap();
+        annotate::append(&p, &keys, &record(0), Some(&qa)).unwrap();
+        annotate::append(&p, &keys, &record(1), None).unwrap();
+        let bytes = std::fs::read(&p).unwrap();
+        let (keyed, fd) = read_both(&bytes, level, &key);
+        let trust = [recorder.verifying_key()];
+        let a = sasf_core::access::audit(&bytes[..], &trust, Default::default(), 2).unwrap();
+        assert_eq!(a.file_digest, fd, "{level:?}");
+        assert_eq!(a.segments.list.len(), 2);
+        assert_eq!(a.segments.head, keyed.head);
+        assert!(a.segments.list[0].signature.as_ref().unwrap().valid);
+        assert_eq!(
+            a.segments.list[0].signature.as_ref().unwrap().signer_id,
+            Some(qa.verifying_key().id())
+        );
+        // Records are opened only at level 1.
+        assert_eq!(
+            a.segments.list[1].record.is_empty(),
+            level != Integrity::Keyless
+        );
+        // A changed byte in the first segment's body breaks the chain (the second
+        // links to its digest) and its signature; a torn tail is reported.
+        let mut b = bytes.clone();
+        b[keyed.list[0].offset as usize + 80] ^= 1;
+        assert_eq!(
+            sasf_core::access::audit(&b[..], &trust, Default::default(), 1)
+                .unwrap_err()
+                .class(),
+            "auth-failed"
+        );
+        let cut = &bytes[..bytes.len() - 3];
+        let t = sasf_core::access::audit(cut, &trust, Default::default(), 1).unwrap();
+        assert_eq!(t.segments.incomplete_at, Some(keyed.list[1].offset));
+    }
+}

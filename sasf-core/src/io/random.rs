@@ -144,7 +144,8 @@ impl<R: Read + Seek> Reader<R> {
         ra.segments = read_segments(
             &mut std::io::BufReader::new(&mut ra.inner),
             end_at,
-            &ra.segment_crypto,
+            ra.level,
+            Some(&ra.segment_crypto),
             &ra.h,
             0,
             &ra.file_digest,

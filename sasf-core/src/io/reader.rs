@@ -837,7 +837,8 @@ impl<R: Read> Reader<R> {
             let segments = read_segments(
                 &mut io::Cursor::new(tail).chain(&mut self.inner),
                 self.verifier.file_offset(),
-                &self.segment_crypto,
+                self.level,
+                Some(&self.segment_crypto),
                 &self.h,
                 0,
                 &fd,

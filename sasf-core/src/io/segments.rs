@@ -5,7 +5,7 @@
 use std::io::Read;
 
 use crate::crypto::segment::SegmentCrypto;
-use crate::crypto::{hex, VerifyingKey};
+use crate::crypto::{hex, Integrity, VerifyingKey};
 use crate::error::{Error, ErrorKind, Place, Result};
 use crate::format::segment::*;
 use crate::io::reader::read_full;
@@ -68,19 +68,21 @@ pub(crate) type RecordCheck<'a> = &'a dyn Fn(&[u8], Place) -> Result<()>;
 
 /// Reads segments from `input`, which starts at file offset `start` (just after the END
 /// chunk, or after segment `first - 1`, whose digest is `link`), to the end of the
-/// input.
+/// input. Without `crypto` (an auditor of a level-2 or level-3 file, who holds no key)
+/// tags are not checked and records not opened: `record` is left empty.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn read_segments<R: Read>(
     input: &mut R,
     start: u64,
-    crypto: &SegmentCrypto,
+    level: Integrity,
+    crypto: Option<&SegmentCrypto>,
     h: &[u8; 32],
     first: u32,
     link: &[u8; 32],
     limits: &Limits,
     check: RecordCheck<'_>,
 ) -> Result<Segments> {
-    let tag_len = crypto.tag_len();
+    let tag_len = level.tag_len();
     let mut out = Segments {
         list: Vec::new(),
         incomplete_at: None,
@@ -132,7 +134,7 @@ pub(crate) fn read_segments<R: Read>(
         if header.link != out.head {
             return Err(Error::new(ErrorKind::AuthFailed { place }));
         }
-        if !crypto.open(h, &hb, body, tag) {
+        if crypto.is_some_and(|c| !c.open(h, &hb, body, tag)) {
             return Err(Error::new(ErrorKind::AuthFailed { place }));
         }
         let trl: &[u8; SEGMENT_TRAILER_LEN] = trl.try_into().expect("16 bytes");
@@ -142,18 +144,26 @@ pub(crate) fn read_segments<R: Read>(
                 place,
             ));
         }
-        let record = unpad_record(body, place)?;
-        if let Err(e) =
-            crate::meta::check_json_limits(record, limits.max_json_len, limits.max_json_depth)
-        {
-            return Err(Error::new(ErrorKind::LimitExceeded {
-                what: e.0,
-                found: e.1,
-                limit: e.2,
-                place,
-            }));
-        }
-        check(record, place)?;
+        let record = match crypto {
+            Some(_) => {
+                let record = unpad_record(body, place)?;
+                if let Err(e) = crate::meta::check_json_limits(
+                    record,
+                    limits.max_json_len,
+                    limits.max_json_depth,
+                ) {
+                    return Err(Error::new(ErrorKind::LimitExceeded {
+                        what: e.0,
+                        found: e.1,
+                        limit: e.2,
+                        place,
+                    }));
+                }
+                check(record, place)?;
+                record
+            }
+            None => &[][..],
+        };
         kept += record.len() + 256;
         if kept > limits.max_metadata_bytes {
             return Err(Error::new(ErrorKind::LimitExceeded {
@@ -288,7 +298,8 @@ mod tests {
         read_segments(
             &mut &bytes[..],
             1000,
-            &crypto(level),
+            level,
+            Some(&crypto(level)),
             &[1; 32],
             0,
             &[7; 32],
@@ -365,7 +376,8 @@ mod tests {
         let other = read_segments(
             &mut &bytes[..],
             0,
-            &crypto(Integrity::Hmac),
+            Integrity::Hmac,
+            Some(&crypto(Integrity::Hmac)),
             &[2; 32],
             0,
             &[7; 32],
@@ -376,7 +388,8 @@ mod tests {
         let relinked = read_segments(
             &mut &bytes[..],
             0,
-            &crypto(Integrity::Hmac),
+            Integrity::Hmac,
+            Some(&crypto(Integrity::Hmac)),
             &[1; 32],
             0,
             &[8; 32],

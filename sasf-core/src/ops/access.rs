@@ -370,6 +370,10 @@ pub struct Audit {
     pub file_digest: [u8; 32],
     /// The verdict on every signature stanza.
     pub signatures: Vec<SignatureCheck>,
+    /// The annotation segments after END: chained and, where signed, their
+    /// signatures checked from the stored bytes; their tags and records only at level
+    /// 1 (`record` is empty at levels 2 and 3, which an auditor cannot open).
+    pub segments: crate::io::segments::Segments,
 }
 
 /// Checks, without any key, that the file is exactly what one of `signers` signed:
@@ -395,6 +399,7 @@ pub fn audit<R: Read>(
         chunks: d.chunks,
         file_digest: d.file_digest,
         signatures,
+        segments: d.segments,
     })
 }
 
@@ -404,6 +409,7 @@ struct Unopened {
     h: [u8; 32],
     chunks: u64,
     file_digest: [u8; 32],
+    segments: crate::io::segments::Segments,
 }
 
 /// Signs the file at `path` as its bytes stand, without opening it: for a writer
@@ -451,6 +457,7 @@ fn digest_unopened<R: Read>(
         rate: header.format.sample_rate,
         cap,
         tag_len,
+        segments_tail: Vec::new(),
     };
     // Reading batch k+1 overlaps hashing batch k (on `threads` threads); two batch
     // buffers, allocated once, take turns.
@@ -502,12 +509,28 @@ fn digest_unopened<R: Read>(
         }));
     };
     let m: [u8; 32] = manifest.finalize().into();
+    let fd = file_digest(&m, &end);
+    // The segments after END: their chain, trailers and signatures need no key; at
+    // level 1 their tags and records are checked too (`docs/FORMAT.md` §21.4).
+    let keyless = crate::crypto::segment::SegmentCrypto::keyless();
+    let segments = crate::io::segments::read_segments(
+        &mut std::io::Cursor::new(std::mem::take(&mut next.segments_tail)).chain(&mut input),
+        next.offset,
+        level,
+        (level == Integrity::Keyless).then_some(&keyless),
+        &h,
+        0,
+        &fd,
+        &limits,
+        &crate::meta::check_segment_record,
+    )?;
     Ok((
         Unopened {
             level,
             h,
             chunks: next.index,
-            file_digest: file_digest(&m, &end),
+            file_digest: fd,
+            segments,
         },
         area,
     ))
@@ -520,6 +543,8 @@ struct Framing {
     rate: u32,
     cap: usize,
     tag_len: usize,
+    /// The bytes of the first annotation segment read while looking for a chunk.
+    segments_tail: Vec<u8>,
 }
 
 /// Chunks an auditor read, in one buffer: each as (index, file offset, start in
@@ -559,6 +584,14 @@ impl Framing {
                     offset: at,
                 })
             };
+            // Annotation segments start with 0x89, never the first byte of a chunk
+            // length (at most 16 MiB): the chunks end here.
+            let seg = &crate::format::segment::SEGMENT_MAGIC;
+            let m = n.min(4);
+            if b.data[pos..pos + m] == seg[..m] {
+                self.segments_tail = b.data[pos..pos + n].to_vec();
+                return Ok(true);
+            }
             if n < PREFIX_LEN {
                 return Err(trunc(self.offset + n as u64, self.index));
             }
