@@ -360,6 +360,104 @@ fn worked_example_matches_the_spec_and_the_writer() {
         hex::encode(std::fs::read(&p).unwrap()),
         hex::encode(&signed)
     );
+
+    // An annotation segment (§21), appended in place after END and signed by the
+    // same signer; its nonce is a0 a1 .. af (a real writer draws it at random).
+    let record = br#"{"by":"qa@example.com","at":"2026-01-02T03:04:05Z","ops":[{"op":"tag","tag":"escalated"}]}"#;
+    let parsed = sasf_core::meta::annotation::Record::from_json(record).unwrap();
+    assert_eq!(
+        parsed.to_json(),
+        record.to_vec(),
+        "the record is in canonical form"
+    );
+    let seg_nonce: [u8; 16] = std::array::from_fn(|i| 0xa0 + i as u8);
+    let segment_key = expand(&hk, "SASF-v2/AES-256-GCM/segment", &c);
+    let own = Hkdf::<Sha256>::from_prk(&segment_key).unwrap();
+    let mut k0 = [0u8; 32];
+    own.expand(&[&b"SASF-v2/segment-key"[..], &seg_nonce].concat(), &mut k0)
+        .unwrap();
+    let mut body = vec![0u8; 256];
+    body[..4].copy_from_slice(&(record.len() as u32).to_be_bytes());
+    body[4..4 + record.len()].copy_from_slice(record);
+    let plain_body = body.clone();
+    let mut g = Vec::new();
+    g.extend_from_slice(&[0x89, b'S', b'A', b'N', b'N', 0x0D, 0x0A, 0x1A]);
+    g.extend_from_slice(&0u32.to_be_bytes()); // segment 0
+    g.extend_from_slice(&256u32.to_be_bytes()); // body length
+    g.extend_from_slice(&1u32.to_be_bytes()); // flags: signed
+    g.extend_from_slice(&[0; 4]);
+    g.extend_from_slice(&seg_nonce);
+    g.extend_from_slice(&file_digest); // link of segment 0
+    let aad = [&h[..], &g].concat();
+    let gtag = Aes256Gcm::new_from_slice(&k0)
+        .unwrap()
+        .encrypt_in_place_detached(Nonce::from_slice(&[0; 12]), &aad, &mut body)
+        .unwrap();
+    let d0 = sha(&[b"SASF-v2/segment", &g, &body, &gtag]);
+    let seg_msg = [&b"SASF-v2/segment-signature"[..], &h, &d0].concat();
+    let seg_sig = ed25519_dalek::Signer::sign(&sk, &seg_msg).to_bytes();
+    let mut segment = [&g[..], &body, &gtag, &pk, &seg_sig].concat();
+    let total = segment.len() as u64 + 16;
+    segment.extend_from_slice(&total.to_be_bytes());
+    segment.extend_from_slice(b"SANN-END");
+    d.text("");
+    d.text("Annotation segment 0 (§21), appended after END, signed by the same signer:");
+    d.line("record (JSON)", record);
+    d.line(
+        "segment key = HKDF-Expand(PRK, \"SASF-v2/AES-256-GCM/segment\" || C)",
+        &segment_key,
+    );
+    d.line("segment nonce", &seg_nonce);
+    d.line(
+        "K_0 = HKDF-Expand(segment key, \"SASF-v2/segment-key\" || nonce)",
+        &k0,
+    );
+    d.line("segment header G (72 bytes; link = file digest)", &g);
+    d.line(
+        "plaintext body (u32 length, JSON, zeros to 256)",
+        &plain_body,
+    );
+    d.line(
+        "ciphertext body (AES-256-GCM, K_0, nonce 0, AAD H || G)",
+        &body,
+    );
+    d.line("tag", &gtag);
+    d.line(
+        "d_0 = SHA-256(\"SASF-v2/segment\" || G || body || tag) = the chain head",
+        &d0,
+    );
+    d.line(
+        "signature over \"SASF-v2/segment-signature\" || H || d_0",
+        &seg_sig,
+    );
+    d.line(
+        &format!("the whole segment ({total} bytes, trailer included)"),
+        &segment,
+    );
+    // The crate appends the same bytes, and reads them back.
+    sasf_core::annotate::append_for_test_vectors(
+        &p,
+        &sasf_core::Keyring::from_key(key.clone()),
+        &parsed,
+        Some(&skey),
+        seg_nonce,
+    )
+    .unwrap();
+    let annotated = [&signed[..], &segment].concat();
+    assert_eq!(
+        hex::encode(std::fs::read(&p).unwrap()),
+        hex::encode(&annotated)
+    );
+    let mut r = Decoder::new(&annotated[..])
+        .unwrap()
+        .open(Some(&key))
+        .unwrap();
+    r.verify_to_end().unwrap();
+    let segs = r.segments().unwrap();
+    assert_eq!(segs.list.len(), 1);
+    assert_eq!(segs.head, d0);
+    assert_eq!(segs.list[0].record, record.to_vec());
+    assert!(segs.list[0].signature.as_ref().unwrap().valid);
     std::fs::remove_dir_all(&dir).unwrap();
 
     let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/worked-example.txt");

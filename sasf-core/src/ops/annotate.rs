@@ -106,6 +106,38 @@ pub fn append_checked(
     signer: Option<&SigningKey>,
     check: &dyn Fn(&Segments, &[u8]) -> Result<()>,
 ) -> Result<Appended> {
+    append_inner(path, keys, record, signer, check, None)
+}
+
+/// Like [`append`] with a fixed segment nonce instead of a random one, so that the
+/// worked example and conformance vectors are reproducible. **Never** for real files:
+/// a nonce must be fresh for every segment (`docs/FORMAT.md` §21.3).
+#[doc(hidden)]
+pub fn append_for_test_vectors(
+    path: &Path,
+    keys: &Keyring,
+    record: &Record,
+    signer: Option<&SigningKey>,
+    nonce: [u8; 16],
+) -> Result<Appended> {
+    append_inner(
+        path,
+        keys,
+        &record.to_json(),
+        signer,
+        &|_, _| Ok(()),
+        Some(nonce),
+    )
+}
+
+fn append_inner(
+    path: &Path,
+    keys: &Keyring,
+    record: &[u8],
+    signer: Option<&SigningKey>,
+    check: &dyn Fn(&Segments, &[u8]) -> Result<()>,
+    fixed_nonce: Option<[u8; 16]>,
+) -> Result<Appended> {
     let file = OpenOptions::new().read(true).write(true).open(path)?;
     file.lock()?;
     let ra = open_ra(&file, keys)?;
@@ -128,11 +160,15 @@ pub fn append_checked(
         }));
     }
     let mut nonce = [0u8; 16];
-    getrandom::getrandom(&mut nonce).map_err(|e| {
-        Error::new(ErrorKind::Io(std::io::Error::other(format!(
-            "random generator failed: {e}"
-        ))))
-    })?;
+    if let Some(n) = fixed_nonce {
+        nonce = n;
+    } else {
+        getrandom::getrandom(&mut nonce).map_err(|e| {
+            Error::new(ErrorKind::Io(std::io::Error::other(format!(
+                "random generator failed: {e}"
+            ))))
+        })?;
+    }
     let h = *ra.header_hash();
     let bytes = seal_segment(
         ra.segment_crypto(),
