@@ -317,3 +317,76 @@ fn an_auditor_checks_the_chain_and_segment_signatures_without_the_key() {
         assert_eq!(t.segments.incomplete_at, Some(keyed.list[1].offset));
     }
 }
+
+mod properties {
+    use super::*;
+    use proptest::prelude::*;
+    use sasf_core::meta::annotation::{Op, State};
+
+    fn op() -> impl Strategy<Value = Op> {
+        let id = "[a-z]{1,3}";
+        prop_oneof![
+            id.prop_map(Op::Tag),
+            id.prop_map(Op::Untag),
+            (id, "[ -~]{0,40}").prop_map(|(key, value)| Op::Attr { key, value }),
+            id.prop_map(Op::Unattr),
+            id.prop_map(Op::Hold),
+            id.prop_map(Op::Release),
+            id.prop_map(Op::Label),
+        ]
+    }
+
+    fn record() -> impl Strategy<Value = Record> {
+        (
+            "[a-z]{1,8}",
+            proptest::collection::vec(op(), 1..5),
+            proptest::option::of("[ -~]{0,300}"),
+        )
+            .prop_map(|(by, ops, note)| Record {
+                by,
+                at: "2026-12-01T10:00:00Z".into(),
+                ops,
+                note,
+            })
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+        /// Any history appended is read back exactly (streaming and random access),
+        /// the state is the records applied in order, and any cut of the last segment
+        /// is reported as incomplete with the earlier segments intact.
+        #[test]
+        fn proptest_history_round_trip(
+            level in 0usize..3,
+            records in proptest::collection::vec(record(), 1..6),
+            cut in any::<proptest::sample::Index>(),
+        ) {
+            let level = LEVELS[level];
+            let key = key();
+            let dir = tempfile::tempdir().unwrap();
+            let (p, _) = write_file(dir.path(), level, &key);
+            let keys = keys_for(level, &key);
+            let mut expect = State::new();
+            let mut appended = 0;
+            for r in &records {
+                // A writer refuses removing what is absent; such records are skipped.
+                if expect.check_new(r).is_err() {
+                    continue;
+                }
+                annotate::append(&p, &keys, r, None).unwrap();
+                expect.apply(appended, r).unwrap();
+                appended += 1;
+            }
+            let bytes = std::fs::read(&p).unwrap();
+            let (segs, _) = read_both(&bytes, level, &key);
+            prop_assert_eq!(segs.list.len(), appended as usize);
+            prop_assert_eq!(annotate::state(&segs).unwrap(), expect);
+            if let Some(last) = segs.list.last() {
+                let at = last.offset as usize + cut.index(last.len as usize - 1) + 1;
+                let (torn, _) = read_both(&bytes[..at.min(bytes.len() - 1)], level, &key);
+                prop_assert_eq!(torn.list.len(), segs.list.len() - 1);
+                prop_assert_eq!(torn.incomplete_at, Some(last.offset));
+            }
+        }
+    }
+}
