@@ -452,7 +452,7 @@ Examples:
   sasf annotate call.sasf --by qa@example.com --tag escalated --attr queue=billing
   sasf annotate call.sasf --by qa@example.com --questionnaire form.json --answers answers.json
   sasf annotate call.sasf --by legal@example.com --legal-hold CASE-7 --signing-key legal.key")]
-    Annotate(AnnotateArgs),
+    Annotate(Box<AnnotateArgs>),
 
     /// Show a file's annotation history: every segment, who, when, what, and its
     /// signature.
