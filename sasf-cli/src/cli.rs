@@ -326,16 +326,35 @@ Examples:
 Keeps every chunk up to the first one that is incomplete or fails authentication (never
 past it), re-seals them into a new file with a new salt, adds a `sasf.recovered` event
 saying where the original stopped, and marks the file as recovered. The original is
-left untouched; `sasf verify` still reports it as truncated.
+left untouched; `sasf verify` still reports it as truncated. A re-sealed recovery does
+not carry annotation segments (`sasf annotate`) over: they are sealed to the original
+file.
 
-Example:
-  sasf recover broken.sasf -o fixed.sasf --key-file archive.key")]
+When the only damage is a torn last annotation segment (an append cut short: the
+recording and every complete segment verify), OUT is instead the original's exact byte
+prefix up to the end of the last complete segment, signatures and segments kept
+(\"trimmed an incomplete annotation segment at byte N (K bytes)\"); --in-place trims
+FILE itself, under the lock `sasf annotate` takes.
+
+Examples:
+  sasf recover broken.sasf -o fixed.sasf --key-file archive.key
+  sasf recover call.sasf --in-place --key-file archive.key")]
     Recover {
         /// The damaged SASF file (- for stdin).
         file: PathBuf,
         /// The recovered SASF file to write (- for stdout).
-        #[arg(short, long, value_name = "FIXED.sasf")]
-        output: PathBuf,
+        #[arg(
+            short,
+            long,
+            value_name = "FIXED.sasf",
+            required_unless_present = "in_place",
+            conflicts_with = "in_place"
+        )]
+        output: Option<PathBuf>,
+        /// Trim a torn last annotation segment off FILE itself (FILE's only damage must
+        /// be that segment).
+        #[arg(long)]
+        in_place: bool,
         /// Salvage the authenticated prefix of a file that fails authentication (a
         /// changed or corrupt chunk), not only of one cut short.
         #[arg(long)]
@@ -410,6 +429,57 @@ Example:
         key: KeyArgs,
     },
 
+    /// Append an annotation (tags, attributes, labels, a scored questionnaire,
+    /// retention, a legal hold) to a file, in place.
+    #[command(after_help = "\
+Builds one annotation record from the options and appends it as a segment after the
+file's end, in place, under an exclusive lock: the recording's bytes, its file digest
+and its signatures do not change. The record's operations are always in this order:
+--tag, --untag, --attr, --unattr, --label, --unlabel, --questionnaire, --retention-days
+or --retain-until, --legal-hold or --release-hold (each option in the order given).
+
+Refused, with nothing written (exit 2): an --untag, --unattr or --unlabel of something
+absent, a --release-hold of a case not on hold, answers that do not fit their form
+(the message names the JSON path, e.g. answers.empathy.value), and a file ending with a
+torn append (`sasf recover` trims it). The file must be opened by the key or identity
+given (none for a keyless file). At the keyless level a segment is authenticated only
+by a signature: give --signing-key.
+
+Prints `annotated FILE: segment N (B bytes appended), chain head HEX`, and for a
+questionnaire `questionnaire ID vVERSION: SCORE% (pass|fail[, critical failed: IDS])`.
+
+Examples:
+  sasf annotate call.sasf --by qa@example.com --tag escalated --attr queue=billing
+  sasf annotate call.sasf --by qa@example.com --questionnaire form.json --answers answers.json
+  sasf annotate call.sasf --by legal@example.com --legal-hold CASE-7 --signing-key legal.key")]
+    Annotate(Box<AnnotateArgs>),
+
+    /// Show a file's annotation history: every segment, who, when, what, and its
+    /// signature.
+    #[command(after_help = "\
+One entry per segment: its number, byte offset, by, at, the operations, the signature
+(`signed by SIGNER-ID (valid)`, `INVALID signature`, `unsigned`) and whether it is
+authenticated (at the keyless level, only a validly signed segment is). A torn last
+segment is reported on a final line and is not an error (exit 0).
+
+--json prints one document: {\"schema\":\"sasf-history/1\",\"file\",\"level\",\"integrity\",
+\"segments\":[{\"number\",\"offset\",\"len\",\"by\",\"at\",\"ops\",\"note\",\"digest\",
+\"signature\":{\"signer\",\"valid\"}|null,\"authenticated\"}],\"incomplete_segment_at\",
+\"chain_head\"}.
+
+Examples:
+  sasf history call.sasf --key-file archive.key
+  sasf history --json call.sasf")]
+    History {
+        /// The SASF file (- for stdin).
+        file: PathBuf,
+        /// Print one JSON document.
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+
     /// Print shell completions for SHELL to stdout.
     #[command(after_help = "Example:\n  sasf completions bash > /etc/bash_completion.d/sasf")]
     Completions {
@@ -424,6 +494,63 @@ Example:
         #[arg(short, long, value_name = "DIR")]
         output: PathBuf,
     },
+}
+
+/// Arguments of `sasf annotate`.
+#[derive(Debug, Args)]
+pub struct AnnotateArgs {
+    /// The SASF file to annotate (a regular file).
+    pub file: PathBuf,
+    /// Who annotates (an id, e.g. an e-mail address).
+    #[arg(long, value_name = "WHO")]
+    pub by: String,
+    /// When, as UTC RFC 3339 (YYYY-MM-DDTHH:MM:SS[.F]Z); default: now.
+    #[arg(long, value_name = "TIME")]
+    pub at: Option<String>,
+    /// Add a tag; repeatable.
+    #[arg(long, value_name = "TAG", action = clap::ArgAction::Append)]
+    pub tag: Vec<String>,
+    /// Remove a tag (it must be present); repeatable.
+    #[arg(long, value_name = "TAG", action = clap::ArgAction::Append)]
+    pub untag: Vec<String>,
+    /// Set an attribute, KEY=VALUE; repeatable.
+    #[arg(long, value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
+    pub attr: Vec<String>,
+    /// Remove an attribute (it must be set); repeatable.
+    #[arg(long, value_name = "KEY", action = clap::ArgAction::Append)]
+    pub unattr: Vec<String>,
+    /// Add an access label; repeatable.
+    #[arg(long, value_name = "LABEL", action = clap::ArgAction::Append)]
+    pub label: Vec<String>,
+    /// Remove an access label (it must be present); repeatable.
+    #[arg(long, value_name = "LABEL", action = clap::ArgAction::Append)]
+    pub unlabel: Vec<String>,
+    /// A questionnaire form (JSON); needs --answers. The score is computed by sasf.
+    #[arg(long, value_name = "FORM.json", requires = "answers")]
+    pub questionnaire: Option<PathBuf>,
+    /// The answers to the --questionnaire form (JSON).
+    #[arg(long, value_name = "ANSWERS.json", requires = "questionnaire")]
+    pub answers: Option<PathBuf>,
+    /// Keep the recording this many days from its start (1 to 36500).
+    #[arg(long, value_name = "N", conflicts_with = "retain_until")]
+    pub retention_days: Option<u32>,
+    /// Keep the recording through this UTC day.
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub retain_until: Option<String>,
+    /// Put the recording under legal hold for a case.
+    #[arg(long, value_name = "CASE", conflicts_with = "release_hold")]
+    pub legal_hold: Option<String>,
+    /// Release the legal hold of a case (it must be on hold).
+    #[arg(long, value_name = "CASE")]
+    pub release_hold: Option<String>,
+    /// A free-text note (at most 4096 bytes).
+    #[arg(long, value_name = "TEXT")]
+    pub note: Option<String>,
+    /// Sign the segment with this Ed25519 signing key (sasf keygen --signing).
+    #[arg(long, value_name = "SIGN.key")]
+    pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
 }
 
 /// Arguments of `sasf merge`.

@@ -98,10 +98,20 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Recover {
             file,
             output,
+            in_place,
             allow_auth_failure,
             force,
             key,
-        } => return commands::recover::run(&file, &output, allow_auth_failure, force, &key),
+        } => {
+            return match output {
+                Some(o) if !in_place => {
+                    commands::recover::run(&file, &o, allow_auth_failure, force, &key)
+                }
+                _ => commands::recover::in_place(&file, &key),
+            }
+        }
+        Command::Annotate(args) => commands::annotate::run(&args)?,
+        Command::History { file, json, key } => commands::history::run(&file, json, &key)?,
         Command::Keys(k) => match k {
             KeysCommand::List { file, json } => commands::keys::list(&file, json)?,
             KeysCommand::Add { file, new, key } => commands::keys::add(&file, &new, &key)?,

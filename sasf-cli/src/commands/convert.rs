@@ -106,6 +106,8 @@ pub struct Converted {
     pub wav: Option<WavOut>,
     /// The metadata output, if one was asked for (not yet written).
     pub meta: Option<Output>,
+    /// The annotation segments after the end, when the reader reached them.
+    pub segments: Option<sasf_core::io::segments::Segments>,
 }
 
 /// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`,
@@ -158,6 +160,7 @@ pub fn to_wav(
         }
         _ => name.clone(),
     };
+    let segments;
     let metadata = match span {
         None => {
             let size = if is_dash(file) {
@@ -178,18 +181,23 @@ pub fn to_wav(
             };
             progress.set(r.offset());
             progress.finish();
-            result.with_context(|| incomplete(&wav))?
+            let m = result.with_context(|| incomplete(&wav))?;
+            segments = r.segments().cloned();
+            m
         }
         Some((from, to)) if seekable(file) => {
             drop(r);
-            read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
-                .with_context(|| incomplete(&wav))?
+            let (m, s) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
+                .with_context(|| incomplete(&wav))?;
+            segments = Some(s);
+            m
         }
         Some((from, to)) => {
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
                 .with_context(|| incomplete(&wav))?;
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
             check_from(from, total, rate).with_context(|| name.clone())?;
+            segments = r.segments().cloned();
             m
         }
     };
@@ -198,6 +206,7 @@ pub fn to_wav(
         rate,
         wav: wav.map(|(w, _, _)| w),
         meta,
+        segments,
     })
 }
 
@@ -209,7 +218,7 @@ fn read_range_indexed(
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
-) -> Result<Metadata> {
+) -> Result<(Metadata, sasf_core::io::segments::Segments)> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
         .open_with(&keys.ring)?
@@ -217,12 +226,15 @@ fn read_range_indexed(
     let rate = ra.header().format.sample_rate;
     check_from(from, ra.totals().samples, rate)?;
     let m = ra.read_range(from, to, on_audio)?;
-    Ok(Metadata {
-        recording: shift_info(ra.info(), from, rate),
-        participants: m.participants,
-        events: m.events,
-        annotations: m.annotations,
-    })
+    Ok((
+        Metadata {
+            recording: shift_info(ra.info(), from, rate),
+            participants: m.participants,
+            events: m.events,
+            annotations: m.annotations,
+        },
+        ra.segments().clone(),
+    ))
 }
 
 pub fn run(

@@ -38,7 +38,22 @@ pub fn run(
     let mut out = c
         .meta
         .ok_or_else(|| anyhow::anyhow!("internal error: no metadata output"))?;
-    serde_json::to_writer_pretty(&mut out, &c.metadata.to_json(c.rate))?;
+    let mut doc = c.metadata.to_json(c.rate);
+    // Appended annotations (`sasf annotate`), beside the in-stream `annotations` that
+    // `pack` accepts: every record in order, and the state they give.
+    if let Some(segs) = c.segments.as_ref().filter(|s| !s.list.is_empty()) {
+        let history = segs
+            .list
+            .iter()
+            .map(|s| serde_json::from_slice::<serde_json::Value>(&s.record))
+            .collect::<std::result::Result<Vec<_>, _>>()?;
+        let state = sasf_core::annotate::state(segs)?;
+        if let Some(m) = doc.as_object_mut() {
+            m.insert("history".into(), history.into());
+            m.insert("state".into(), state.to_json());
+        }
+    }
+    serde_json::to_writer_pretty(&mut out, &doc)?;
     out.write_all(b"\n")?;
     out.flush()?;
     if let Some(w) = c.wav {

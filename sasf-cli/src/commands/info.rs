@@ -276,6 +276,14 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         .open_with(&keys.ring)
         .with_context(|| name.clone())?;
     let c = read_all(&mut r, super::MAX_RECORDS, |_| Ok(())).with_context(|| name.clone())?;
+    // The current annotation state, when segments were appended (or one was torn).
+    let anno = match r.segments() {
+        Some(segs) if !segs.list.is_empty() || segs.incomplete_at.is_some() => Some(
+            super::history::state_report(segs, &c.metadata.recording, header.retention_days)
+                .with_context(|| name.clone())?,
+        ),
+        _ => None,
+    };
     if json_out {
         let t = &c.totals;
         let rate = header.format.sample_rate;
@@ -296,6 +304,10 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             "file_digest": r.file_digest().map(|d| d.iter().map(|b| format!("{b:02x}")).collect::<String>()),
             "metadata": c.metadata.to_json(rate),
         });
+        let mut doc = doc;
+        if let Some((_, j)) = &anno {
+            doc["annotation_state"] = j.clone();
+        }
         let mut out = std::io::stdout().lock();
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
@@ -304,6 +316,9 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         // After the integrity line.
         let at = t.find("status:").unwrap_or(t.len());
         t.insert_str(at, &access);
+        if let Some((a, _)) = &anno {
+            t.push_str(a);
+        }
         std::io::stdout()
             .lock()
             .write_all(escape_controls(&t).as_bytes())?;

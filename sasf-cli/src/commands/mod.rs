@@ -1,7 +1,9 @@
 //! One module per command; each is a thin layer over `sasf-core`.
 
+pub mod annotate;
 pub mod convert;
 pub mod extract;
+pub mod history;
 pub mod info;
 pub mod keygen;
 pub mod keys;

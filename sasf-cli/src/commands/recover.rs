@@ -1,14 +1,16 @@
 //! `sasf recover`: salvage the authenticated prefix of a damaged file.
 
+use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
 use anyhow::{Context, Result};
 use sasf_core::error::format_time;
 use sasf_core::recover::recover_with;
+use sasf_core::{annotate, Integrity, Keyring};
 
 use crate::cli::KeyArgs;
-use crate::io::{note, open_input, shown};
+use crate::io::{is_dash, load_keys, note, open_input, shown, Keys};
 use crate::output::{self, Kind, Opts, Output};
 
 /// Exit 0 with a recovered file, or nothing to do (the original was complete);
@@ -21,12 +23,37 @@ pub fn run(
     key_args: &KeyArgs,
 ) -> Result<ExitCode> {
     output::check(output, Kind::Sasf, &[file], force)?;
-    let keys = crate::io::load_keys(key_args)?;
+    let keys = load_keys(key_args)?;
     if !keys.signers.is_empty() {
         anyhow::bail!("sasf recover checks no signature: verify the file with `sasf verify --signer` instead of giving --signer here");
     }
     let ring = &keys.ring;
     let name = shown(file);
+    if let Some(t) = torn_only(file, &keys, key_args) {
+        // The recording and every complete segment verify: the output is the exact
+        // prefix before the torn segment, signatures and segments kept.
+        let mut out = Output::create(
+            output,
+            Opts {
+                force,
+                private: t.level == Integrity::Encrypted,
+                partial: false,
+            },
+        )?;
+        let f = std::fs::File::open(file).with_context(|| format!("cannot open {name}"))?;
+        let n = std::io::copy(&mut Read::take(f, t.at), &mut out)
+            .with_context(|| format!("cannot read {name}"))?;
+        if n != t.at {
+            anyhow::bail!("{name}: the file changed while it was read");
+        }
+        out.commit()?;
+        note(format_args!(
+            "sasf: {name}: trimmed an incomplete annotation segment at byte {} ({} bytes)",
+            t.at,
+            t.len - t.at
+        ));
+        return Ok(ExitCode::SUCCESS);
+    }
     // Re-sealed at the source's level: an encrypted source gives an encrypted output.
     let mut out = Output::create(
         output,
@@ -92,5 +119,67 @@ pub fn run(
             rep.chunks_kept
         )),
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// A file whose only damage is a torn last annotation segment.
+struct Torn {
+    level: Integrity,
+    /// Where the torn segment starts (the end of the last complete one).
+    at: u64,
+    /// The file's length.
+    len: u64,
+}
+
+/// Whether `file` (a regular file) verifies completely, recording and every complete
+/// segment, and ends with a torn segment.
+fn torn_only(file: &Path, keys: &Keys, key_args: &KeyArgs) -> Option<Torn> {
+    if is_dash(file) || !std::fs::metadata(file).is_ok_and(|m| m.is_file()) {
+        return None;
+    }
+    let mut r = super::open_sasf(file, keys, key_args).ok()?;
+    r.verify_to_end().ok()?;
+    let at = r.segments()?.incomplete_at?;
+    Some(Torn {
+        level: r.header().integrity,
+        at,
+        len: std::fs::metadata(file).ok()?.len(),
+    })
+}
+
+/// `recover --in-place`: trims a torn last annotation segment off `file` itself.
+pub fn in_place(file: &Path, key_args: &KeyArgs) -> Result<ExitCode> {
+    if is_dash(file) {
+        anyhow::bail!("--in-place trims a file: give a file, not -");
+    }
+    let keys = load_keys(key_args)?;
+    if !keys.signers.is_empty() {
+        anyhow::bail!("sasf recover checks no signature: verify the file with `sasf verify --signer` instead of giving --signer here");
+    }
+    let name = shown(file);
+    // Everything before the torn segment must verify: nothing else is repaired here.
+    let mut r = super::open_sasf(file, &keys, key_args)?;
+    r.verify_to_end().with_context(|| {
+        format!("{name} (--in-place only trims a torn annotation segment; recover -o salvages a damaged recording)")
+    })?;
+    let level = r.header().integrity;
+    let torn = r.segments().and_then(|s| s.incomplete_at);
+    drop(r);
+    let Some(at) = torn else {
+        note(format_args!(
+            "sasf: {name}: no incomplete annotation segment; nothing to trim"
+        ));
+        return Ok(ExitCode::SUCCESS);
+    };
+    let empty = Keyring::new();
+    let ring = if level == Integrity::Keyless {
+        &empty
+    } else {
+        &keys.ring
+    };
+    let cut = annotate::trim_incomplete(file, ring).with_context(|| name.clone())?;
+    note(format_args!(
+        "sasf: {name}: trimmed an incomplete annotation segment at byte {at} ({cut} bytes)"
+    ));
     Ok(ExitCode::SUCCESS)
 }

@@ -34,6 +34,9 @@ struct Report {
     signatures: Vec<SignatureCheck>,
     /// Checked without a key (an audit): samples and duration are unknown.
     audited: bool,
+    /// Annotation segments: how many, the chain head (hex) and where a torn last one
+    /// starts (unknown in an audit).
+    segments: Option<(usize, String, Option<u64>)>,
 }
 
 /// Bytes read ahead to see a file's header and key area before deciding how to
@@ -70,6 +73,7 @@ fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs) -> Result<Report> 
                 why: None,
                 signatures: a.signatures,
                 audited: true,
+                segments: None,
             });
         }
         let d =
@@ -114,6 +118,9 @@ fn report<R: Read>(r: &mut sasf_core::Reader<R>) -> Result<Report> {
         digest: r.file_digest().map(|d| hex(d)).unwrap_or_default(),
         signatures: r.signatures().to_vec(),
         audited: false,
+        segments: r
+            .segments()
+            .map(|s| (s.list.len(), hex(&s.head), s.incomplete_at)),
     })
 }
 
@@ -206,6 +213,11 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                         doc["samples"] = json!(rep.samples);
                         doc["sample_rate"] = json!(rep.rate);
                     }
+                    if let Some((n, head, torn)) = &rep.segments {
+                        doc["segments"] = json!(n);
+                        doc["chain_head"] = json!(head);
+                        doc["incomplete_segment_at"] = json!(torn);
+                    }
                     writeln!(out, "{doc}")?;
                 } else if rep.audited {
                     let line = format!(
@@ -227,6 +239,25 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                     }
                     // The reason quotes an error message: shown escaped.
                     writeln!(out, "{}", escape_controls(&line))?;
+                    if let Some((n, head, _)) = &rep.segments {
+                        if *n > 0 {
+                            writeln!(
+                                out,
+                                "{}",
+                                escape_controls(&format!(
+                                    "{name}: {n} annotation segments, chain head {head}"
+                                ))
+                            )?;
+                        }
+                    }
+                }
+                if let Some((_, _, Some(at))) = &rep.segments {
+                    // The file verifies exactly as it did before the torn append.
+                    note(format_args!(
+                        "sasf: warning: {}: {}",
+                        escape_controls(&name),
+                        super::history::torn_line(*at)
+                    ));
                 }
             }
             Err(e) => {
