@@ -476,6 +476,12 @@ Examples:
         /// Print one JSON document.
         #[arg(long)]
         json: bool,
+        /// An annotator's signing public key file (.pub) to trust; repeatable. A
+        /// segment of a keyless file is authenticated only when validly signed by one
+        /// of them (anyone can append a keyless segment and sign it with a key of their
+        /// own). `--signer` keeps its meaning: the file itself must be signed.
+        #[arg(long, value_name = "FILE")]
+        annotator: Vec<PathBuf>,
         #[command(flatten)]
         key: KeyArgs,
     },

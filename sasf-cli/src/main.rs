@@ -111,7 +111,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
         }
         Command::Annotate(args) => commands::annotate::run(&args)?,
-        Command::History { file, json, key } => commands::history::run(&file, json, &key)?,
+        Command::History {
+            file,
+            json,
+            annotator,
+            key,
+        } => commands::history::run(&file, json, &annotator, &key)?,
         Command::Keys(k) => match k {
             KeysCommand::List { file, json } => commands::keys::list(&file, json)?,
             KeysCommand::Add { file, new, key } => commands::keys::add(&file, &new, &key)?,

@@ -539,6 +539,12 @@ fn a_signed_annotation_is_authenticated_at_the_keyless_level() {
         .strip_prefix("signer id ")
         .unwrap()
         .to_string();
+    let forger = dir.path().join("forger.key");
+    let forger_id = ok(&[os("keygen"), os("--signing"), os("-o"), forger.as_os_str()])
+        .trim()
+        .strip_prefix("signer id ")
+        .unwrap()
+        .to_string();
     let (code, _, err) = annotate(
         &f,
         &[
@@ -551,20 +557,55 @@ fn a_signed_annotation_is_authenticated_at_the_keyless_level() {
     );
     assert_eq!(code, 0, "{err}");
     assert_eq!(annotate(&f, &[os("--tag"), os("t")], &[]).0, 0);
+    // Anyone can append to a keyless file and sign with a key of their own.
+    let (code, _, err) = annotate(
+        &f,
+        &[
+            os("--release-hold"),
+            os("CASE-7"),
+            os("--signing-key"),
+            forger.as_os_str(),
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{err}");
+    // Without trusted annotators, no keyless segment is authenticated.
     let t = history_text(&f, &[]);
     assert!(
-        t.contains(&format!("signed by {id} (valid); authenticated: yes")),
+        t.contains(&format!(
+            "signed by {id} (valid, not a trusted annotator: --annotator); authenticated: no"
+        )),
         "{t}"
     );
     assert!(t.contains("hold CASE-7"), "{t}");
     assert!(t.contains("unsigned; authenticated: no"), "{t}");
-    let h = history_json(&f, &[]);
+    // Trusting qa.pub authenticates its segment, and only its.
+    let qa_pub = dir.path().join("qa.pub");
+    let trust = [os("--annotator"), qa_pub.as_os_str()];
+    let t = history_text(&f, &trust);
+    assert!(
+        t.contains(&format!(
+            "signed by {id} (valid, trusted annotator); authenticated: yes"
+        )),
+        "{t}"
+    );
+    assert!(
+        t.contains(&format!(
+            "signed by {forger_id} (valid, not a trusted annotator: --annotator); authenticated: no"
+        )),
+        "{t}"
+    );
+    let h = history_json(&f, &trust);
     assert_eq!(
         h["segments"][0]["signature"],
-        serde_json::json!({"signer": id, "valid": true})
+        serde_json::json!({"signer": id, "valid": true, "trusted": true})
     );
     assert_eq!(h["segments"][0]["authenticated"], true);
     assert_eq!(h["segments"][1]["authenticated"], false);
+    assert_eq!(h["segments"][2]["signature"]["trusted"], false);
+    assert_eq!(h["segments"][2]["authenticated"], false);
+    let h = history_json(&f, &[]);
+    assert_eq!(h["segments"][0]["authenticated"], false);
     // A signing key others can read is refused, as everywhere.
     #[cfg(unix)]
     {
@@ -747,7 +788,7 @@ fn the_readme_tagging_recipe_runs() {
         "  attr queue=billing",
         "  questionnaire qa-basic v3 71.43% pass",
         "  hold CASE-7",
-        "authenticated: yes",
+        "(valid, trusted annotator); authenticated: yes",
         "call.sasf: OK",
         "2 annotation segments, chain head ",
     ] {
@@ -764,6 +805,7 @@ fn the_readme_tagging_recipe_runs() {
         "annotated call.sasf: segment 1 (472 bytes appended)",
         "segment 0 at byte 316106: 2026-12-01T10:00:00Z by qa@example.com; unsigned; authenticated: no",
         "  retention:   held (legal hold: CASE-7)",
+        "  warning:     keyless file: anyone can append, so this state is unauthenticated",
     ] {
         assert!(out.contains(line), "{line}\n{out}");
         assert!(readme.contains(line), "README lacks {line:?}");

@@ -3,14 +3,14 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use sasf_core::crypto::hex;
 use sasf_core::io::segments::{Segment, Segments};
 use sasf_core::meta::annotation::{Op, Record, Retention, RetentionRule, State};
 use sasf_core::meta::RecordingInfo;
-use sasf_core::{Decoder, Integrity};
+use sasf_core::{Decoder, Integrity, VerifyingKey};
 use serde_json::{json, Value};
 
 use crate::cli::KeyArgs;
@@ -87,19 +87,35 @@ pub fn op_summary(op: &Op) -> String {
     }
 }
 
-/// A segment's signature: `signed by ID (valid)`, `INVALID signature (by ID)`, `unsigned`.
-fn signature_text(s: &Segment) -> String {
+/// Whether a segment's signature is valid and by one of `trusted`.
+fn trusted_signature(s: &Segment, trusted: &[VerifyingKey]) -> bool {
+    s.signature
+        .as_ref()
+        .is_some_and(|g| g.valid && trusted.iter().any(|t| t.to_bytes() == g.public_key))
+}
+
+/// A segment's signature: `signed by ID (valid, trusted)`, `signed by ID (valid, not
+/// a trusted annotator)`, `INVALID signature (claims ID)`, `unsigned`.
+fn signature_text(s: &Segment, trusted: &[VerifyingKey]) -> String {
     match &s.signature {
         None => "unsigned".into(),
-        Some(g) if g.valid => format!("signed by {} (valid)", g.signer_hex()),
+        Some(g) if g.valid && trusted_signature(s, trusted) => {
+            format!("signed by {} (valid, trusted annotator)", g.signer_hex())
+        }
+        Some(g) if g.valid => format!(
+            "signed by {} (valid, not a trusted annotator: --annotator)",
+            g.signer_hex()
+        ),
         Some(g) => format!("INVALID signature (claims {})", g.signer_hex()),
     }
 }
 
-/// Whether a segment is authenticated: always above the keyless level (sealed under the
-/// file's key), and at it only when validly signed.
-pub fn authenticated(level: Integrity, s: &Segment) -> bool {
-    level != Integrity::Keyless || s.signature.as_ref().is_some_and(|g| g.valid)
+/// Whether a segment is authenticated: above the keyless level always (sealed under
+/// the file's key, which only its recipients hold); at the keyless level only when
+/// validly signed by a trusted annotator (anyone can append and sign a keyless
+/// segment with a key of their own).
+pub fn authenticated(level: Integrity, s: &Segment, trusted: &[VerifyingKey]) -> bool {
+    level != Integrity::Keyless || trusted_signature(s, trusted)
 }
 
 /// The warning line for a torn append.
@@ -127,6 +143,7 @@ pub fn retention_text(r: &Retention) -> (String, Value) {
 /// What `info` shows of the annotations: a text block and a JSON object.
 pub fn state_report(
     segs: &Segments,
+    level: Integrity,
     info: &RecordingInfo,
     header_days: u32,
 ) -> Result<(String, Value)> {
@@ -195,6 +212,13 @@ pub fn state_report(
         );
     }
     let _ = writeln!(s, "  retention:   {eff_text}");
+    let unauthenticated = level == Integrity::Keyless && !segs.list.is_empty();
+    if unauthenticated {
+        let _ = writeln!(
+            s,
+            "  warning:     keyless file: anyone can append, so this state is unauthenticated (sasf history --annotator shows which segments a trusted annotator signed)"
+        );
+    }
     if let Some(at) = segs.incomplete_at {
         let _ = writeln!(s, "  warning:     {}", torn_line(at));
     }
@@ -204,12 +228,22 @@ pub fn state_report(
         "incomplete_segment_at": segs.incomplete_at,
         "state": st.to_json(),
         "effective_retention": eff_json,
+        "authenticated": !unauthenticated,
     });
     Ok((s, doc))
 }
 
-pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
+pub fn run(file: &Path, json_out: bool, annotators: &[PathBuf], key_args: &KeyArgs) -> Result<()> {
     let keys = load_keys(key_args)?;
+    let mut trusted = Vec::new();
+    for p in annotators {
+        let text = std::fs::read(p)
+            .with_context(|| format!("cannot read annotator file {}", p.display()))?;
+        trusted.push(
+            VerifyingKey::from_pub_file(&text)
+                .with_context(|| format!("annotator file {}", p.display()))?,
+        );
+    }
     let name = shown(file);
     let o = open_segments(file, &keys, key_args)?;
     let segs = &o.segments;
@@ -235,9 +269,13 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
                 e["digest"] = json!(hex(&s.digest));
                 e["signature"] = match &s.signature {
                     None => Value::Null,
-                    Some(g) => json!({"signer": g.signer_hex(), "valid": g.valid}),
+                    Some(g) => json!({
+                        "signer": g.signer_hex(),
+                        "valid": g.valid,
+                        "trusted": trusted_signature(s, &trusted),
+                    }),
                 };
-                e["authenticated"] = json!(authenticated(o.level, s));
+                e["authenticated"] = json!(authenticated(o.level, s, &trusted));
                 Ok(e)
             })
             .collect::<Result<Vec<_>>>()?;
@@ -271,8 +309,8 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             s.offset,
             r.at,
             r.by,
-            signature_text(s),
-            if authenticated(o.level, s) {
+            signature_text(s, &trusted),
+            if authenticated(o.level, s, &trusted) {
                 "yes"
             } else {
                 "no"

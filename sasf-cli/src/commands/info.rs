@@ -279,8 +279,13 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
     // The current annotation state, when segments were appended (or one was torn).
     let anno = match r.segments() {
         Some(segs) if !segs.list.is_empty() || segs.incomplete_at.is_some() => Some(
-            super::history::state_report(segs, &c.metadata.recording, header.retention_days)
-                .with_context(|| name.clone())?,
+            super::history::state_report(
+                segs,
+                header.integrity,
+                &c.metadata.recording,
+                header.retention_days,
+            )
+            .with_context(|| name.clone())?,
         ),
         _ => None,
     };
