@@ -290,7 +290,10 @@ impl<R: Read + Seek> RandomAccess<R> {
             let Some(len) = parse_trailer(&t) else {
                 return Ok(None);
             };
-            if len > crate::format::segment::MAX_SEGMENT_LEN as u64 || len > at - floor {
+            // The smallest segment: header, a 256-byte body, a 16-byte tag, trailer.
+            let min = (SEGMENT_HEADER_LEN + 256 + 16 + SEGMENT_TRAILER_LEN) as u64;
+            if len < min || len > crate::format::segment::MAX_SEGMENT_LEN as u64 || len > at - floor
+            {
                 return Ok(None);
             }
             let start = at - len;
