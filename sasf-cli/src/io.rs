@@ -83,6 +83,46 @@ pub fn escape_controls(s: &str) -> String {
 }
 
 /// Opens an input file, or stdin for `-`.
+/// Opens a WAV input. An encoding sasf does not read (ADPCM, GSM, MP3 in WAV, odd bit
+/// depths) is refused with the sox and ffmpeg commands that convert it to PCM.
+pub fn open_wav(p: &Path) -> Result<sasf_core::wav::WavReader<Box<dyn Read>>> {
+    let name = shown(p);
+    sasf_core::wav::WavReader::new(open_input(p)?).map_err(|e| {
+        if e.class() != "wav-unsupported" {
+            return anyhow::Error::new(e).context(name.clone());
+        }
+        let src = if is_dash(p) {
+            "in.wav".to_string()
+        } else {
+            shell_quote(&p.display().to_string())
+        };
+        let stem = if is_dash(p) {
+            "in".to_string()
+        } else {
+            p.file_stem()
+                .map_or_else(|| "in".into(), |s| s.to_string_lossy().into_owned())
+        };
+        let dst = shell_quote(&format!("{stem}-pcm.wav"));
+        anyhow::anyhow!(
+            "{name}: {e}; sasf reads PCM (8/16/24/32-bit), IEEE float (32/64-bit), \
+             µ-law and A-law WAV: convert it first, e.g. `ffmpeg -i {src} -c:a pcm_s16le {dst}` \
+             or `sox {src} -e signed-integer -b 16 {dst}`"
+        )
+    })
+}
+
+/// `s` quoted for a POSIX shell when it needs it.
+fn shell_quote(s: &str) -> String {
+    if !s.is_empty()
+        && s.bytes()
+            .all(|c| c.is_ascii_alphanumeric() || b"-_./+:@".contains(&c))
+    {
+        s.to_string()
+    } else {
+        format!("'{}'", s.replace('\'', "'\\''"))
+    }
+}
+
 pub fn open_input(p: &Path) -> Result<Box<dyn Read>> {
     if is_dash(p) {
         return Ok(Box::new(BufReader::with_capacity(BUF, io::stdin())));

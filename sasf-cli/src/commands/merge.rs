@@ -3,14 +3,13 @@
 
 use std::path::Path;
 
-use anyhow::{anyhow, Context, Result};
+use anyhow::{anyhow, Result};
 use sasf_core::error::format_time;
 use sasf_core::merge::{bext_start, merge_adhoc_with, parse_rfc3339, MergeError, MergeOptions};
-use sasf_core::wav::WavReader;
 use sasf_core::{Decoder, ErrorKind};
 
 use crate::cli::MergeArgs;
-use crate::io::{is_dash, load_keys, not_stdin_twice, note, open_input, shown};
+use crate::io::{is_dash, load_keys, not_stdin_twice, note, shown};
 use crate::output::{self, Kind, Opts, Output};
 
 /// A source's name as recorded in the `sasf.merge` event: its file name only.
@@ -26,7 +25,7 @@ pub fn run(a: &MergeArgs) -> Result<()> {
     output::check(&a.output, Kind::Sasf, &[&a.adhoc, &a.snippet], a.force)?;
     let keys = load_keys(&a.key)?;
     let (adhoc_name, snippet_name) = (shown(&a.adhoc), shown(&a.snippet));
-    let mut wav = WavReader::new(open_input(&a.adhoc)?).with_context(|| adhoc_name.clone())?;
+    let mut wav = crate::io::open_wav(&a.adhoc)?;
     let start = match &a.adhoc_start {
         Some(s) => parse_rfc3339(s).ok_or_else(|| {
             anyhow!("--adhoc-start: {s:?} is not an RFC 3339 date-time (e.g. 2026-11-23T10:14:50Z)")

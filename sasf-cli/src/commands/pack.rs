@@ -5,13 +5,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use sasf_core::bridge::pack_wav;
 use sasf_core::meta::Metadata;
-use sasf_core::wav::WavReader;
 use sasf_core::{Decoder, Integrity};
 
 use crate::cli::{KeyArgs, RecipientArgs};
 use crate::io::{
-    is_dash, load_keys, load_recipients, note, now_ms, open_input, read_signing_key, shown,
-    threads, Progress,
+    is_dash, load_keys, load_recipients, note, now_ms, read_signing_key, shown, threads, Progress,
 };
 
 /// Who may open a packed file besides its key files, and who signs it.
@@ -61,7 +59,7 @@ pub fn run(
     if !(chunk_seconds.is_finite() && chunk_seconds > 0.0) {
         bail!("--chunk-seconds must be a positive number");
     }
-    let mut wav = WavReader::new(open_input(input)?).with_context(|| shown(input))?;
+    let mut wav = crate::io::open_wav(input)?;
     let info = wav.info().clone();
     let format = info.format;
     let total_frames = info.data_len.map(|l| l / format.block_align() as u64);

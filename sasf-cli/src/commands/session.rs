@@ -12,12 +12,12 @@ use sasf_core::meta::{sample_to_ms, Metadata};
 use sasf_core::session::{
     parse_actions, replay, Ending, Finished, OutputKind, Replay, SessionBuilder, Sinks,
 };
-use sasf_core::wav::{WavReader, WavWriter};
+use sasf_core::wav::WavWriter;
 use sasf_core::{AudioFormat, Decoder, ErrorKind, Key};
 use serde_json::{json, Value};
 
 use crate::cli::SessionArgs;
-use crate::io::{load_writing_key, open_input, shown};
+use crate::io::{load_writing_key, shown};
 use crate::output::{FileOut, Opts};
 
 /// Writes each recording under a temporary name in OUTDIR; nothing is renamed into
@@ -270,7 +270,7 @@ pub fn run(a: &SessionArgs) -> Result<()> {
         bail!("--encrypt needs a key: give --key-file KEYFILE or set SASF_KEY_FILE");
     }
     let audio = shown(&a.audio);
-    let mut wav = WavReader::new(open_input(&a.audio)?).with_context(|| audio.clone())?;
+    let mut wav = crate::io::open_wav(&a.audio)?;
     let format = wav.info().format;
     let rate = format.sample_rate;
     let total = wav.info().data_len.map(|l| l / format.block_align() as u64);
