@@ -239,6 +239,12 @@ Examples:
         /// Print only the files that are not OK (and the summary, if any is not).
         #[arg(short = 's', long)]
         silent: bool,
+        /// Also print the audio content hash: SHA-256 of every audio frame as stored
+        /// (the bytes a WAV data chunk of `convert` holds), the same for two files with
+        /// the same audio whatever their level, key, chunking or metadata. Costs one
+        /// more SHA-256 pass over the audio.
+        #[arg(long)]
+        audio_hash: bool,
         #[command(flatten)]
         key: KeyArgs,
     },

@@ -66,8 +66,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             files,
             json,
             silent,
+            audio_hash,
             key,
-        } => return commands::verify::run(&files, json, silent || q, &key),
+        } => return commands::verify::run(&files, json, silent || q, audio_hash, &key),
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Extract {
             file,

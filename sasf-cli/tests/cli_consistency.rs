@@ -61,3 +61,85 @@ fn an_unsupported_wav_encoding_names_the_command_that_converts_it() {
         }
     }
 }
+
+/// (how the sample call is packed: extra `pack` arguments).
+const PACKINGS: &[(&str, &[&str])] = &[
+    ("keyless", &[]),
+    ("authenticated", &["--key-file", "k.key"]),
+    ("encrypted", &["--key-file", "k.key", "--encrypt"]),
+    (
+        "encrypted, 0.25 s chunks",
+        &[
+            "--key-file",
+            "k.key",
+            "--encrypt",
+            "--chunk-seconds",
+            "0.25",
+        ],
+    ),
+    ("with its metadata", &["--meta", "META"]),
+];
+
+#[test]
+fn the_audio_content_hash_depends_on_the_audio_only() {
+    use sha2::Digest;
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = common::keygen(d);
+    fs::rename(&key, d.join("k.key")).unwrap();
+    let meta = common::sample_meta().display().to_string();
+    let run = |args: &[&str]| {
+        let o = sasf().current_dir(d).args(args).output().unwrap();
+        assert!(o.status.success(), "{args:?}: {}", stderr_of(&o));
+        String::from_utf8(o.stdout).unwrap()
+    };
+    // The reference: SHA-256 of the WAV data chunk `convert` writes.
+    let expect = sasf_core::crypto::hex(&sha2::Sha256::digest(common::wav_data(
+        &fs::read(common::sample()).unwrap(),
+    )));
+    let sample = common::sample().display().to_string();
+    for (what, extra) in PACKINGS {
+        let extra: Vec<&str> = extra
+            .iter()
+            .map(|a| if *a == "META" { meta.as_str() } else { a })
+            .collect();
+        let mut args = vec!["pack", &sample, "-o", "c.sasf", "-f"];
+        args.extend(&extra);
+        run(&args);
+        let keyed = extra.contains(&"k.key");
+        let mut v = vec!["verify", "--json", "--audio-hash", "c.sasf"];
+        let mut i = vec!["info", "--json", "c.sasf"];
+        if keyed {
+            v.extend(["--key-file", "k.key"]);
+            i.extend(["--key-file", "k.key"]);
+        }
+        let vj: serde_json::Value = serde_json::from_str(&run(&v)).unwrap();
+        let ij: serde_json::Value = serde_json::from_str(&run(&i)).unwrap();
+        assert_eq!(vj["audio_sha256"], expect, "{what}: verify");
+        assert_eq!(ij["audio_sha256"], expect, "{what}: info");
+        let mut t = vec!["verify", "--audio-hash", "c.sasf"];
+        if keyed {
+            t.extend(["--key-file", "k.key"]);
+        }
+        assert!(
+            run(&t).contains(&format!("audio sha256 {expect}")),
+            "{what}: verify text"
+        );
+        // Without --audio-hash, verify does not spend the pass.
+        let mut plain = vec!["verify", "--json", "c.sasf"];
+        if keyed {
+            plain.extend(["--key-file", "k.key"]);
+        }
+        let pj: serde_json::Value = serde_json::from_str(&run(&plain)).unwrap();
+        assert!(pj.get("audio_sha256").is_none(), "{what}");
+    }
+    // One changed sample changes it.
+    let mut wav = fs::read(common::sample()).unwrap();
+    let n = wav.len();
+    wav[n - 1] ^= 1;
+    fs::write(d.join("other.wav"), &wav).unwrap();
+    run(&["pack", "other.wav", "-o", "o.sasf"]);
+    let vj: serde_json::Value =
+        serde_json::from_str(&run(&["verify", "--json", "--audio-hash", "o.sasf"])).unwrap();
+    assert_ne!(vj["audio_sha256"], expect);
+}

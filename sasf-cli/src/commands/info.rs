@@ -75,7 +75,7 @@ fn who(people: &HashMap<&str, &Participant>, id: Option<&String>) -> String {
     }
 }
 
-fn text(name: &str, h: &Header, c: &Contents) -> String {
+fn text(name: &str, h: &Header, c: &Contents, audio_sha256: &str) -> String {
     let f = h.format;
     let t = &c.totals;
     let m = &c.metadata;
@@ -109,6 +109,7 @@ fn text(name: &str, h: &Header, c: &Contents) -> String {
         format_time(t.samples, f.sample_rate),
         t.samples
     );
+    let _ = writeln!(s, "audio sha256:  {audio_sha256}");
     let _ = writeln!(
         s,
         "chunks:        {} ({} index)",
@@ -275,7 +276,14 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
     let mut r = crate::io::policy(d, key_args, &keys)?
         .open_with(&keys.ring)
         .with_context(|| name.clone())?;
-    let c = read_all(&mut r, super::MAX_RECORDS, |_| Ok(())).with_context(|| name.clone())?;
+    // The audio content hash: SHA-256 of every frame as stored (FORMAT.md §7.2).
+    let mut audio_hash = <sha2::Sha256 as sha2::Digest>::new();
+    let c = read_all(&mut r, super::MAX_RECORDS, |a| {
+        sha2::Digest::update(&mut audio_hash, a);
+        Ok(())
+    })
+    .with_context(|| name.clone())?;
+    let audio_sha256 = sasf_core::crypto::hex(&sha2::Digest::finalize(audio_hash));
     // The current annotation state, when segments were appended (or one was torn).
     let anno = match r.segments() {
         Some(segs) if !segs.list.is_empty() || segs.incomplete_at.is_some() => Some(
@@ -303,6 +311,7 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             "duration_ms": sample_to_ms(t.samples, rate),
             "samples": t.samples,
             "audio_bytes": t.audio_bytes,
+            "audio_sha256": audio_sha256,
             "chunks": t.chunks + 1,
             "index_chunks": c.index_chunks,
             "manifest": t.manifest.iter().map(|b| format!("{b:02x}")).collect::<String>(),
@@ -317,7 +326,7 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         writeln!(out, "{}", serde_json::to_string_pretty(&doc)?)?;
     } else {
         // Strings from the file are shown escaped: they cannot drive the terminal.
-        let mut t = text(&name, &header, &c);
+        let mut t = text(&name, &header, &c, &audio_sha256);
         // After the integrity line.
         let at = t.find("status:").unwrap_or(t.len());
         t.insert_str(at, &access);

@@ -37,13 +37,15 @@ struct Report {
     /// Annotation segments: how many, the chain head (hex) and where a torn last one
     /// starts (unknown in an audit).
     segments: Option<(usize, String, Option<u64>)>,
+    /// The audio content hash (hex), when asked for.
+    audio_sha256: Option<String>,
 }
 
 /// Bytes read ahead to see a file's header and key area before deciding how to
 /// check it (the largest key area is 64 KiB).
 const PEEK: usize = 80 * 1024;
 
-fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs) -> Result<Report> {
+fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs, audio_hash: bool) -> Result<Report> {
     if keys.ring.is_empty() && !keys.signers.is_empty() {
         // No key but trusted signers: a keyed file is audited (its stored bytes
         // checked against a signature, nothing decrypted), read once.
@@ -74,6 +76,7 @@ fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs) -> Result<Report> 
                 signatures: a.signatures,
                 audited: true,
                 segments: None,
+                audio_sha256: None,
             });
         }
         let d =
@@ -81,10 +84,10 @@ fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs) -> Result<Report> 
         let mut r = policy(d.threads(1), args, keys)?
             .open_with(&keys.ring)
             .with_context(|| shown(path))?;
-        return report(&mut r);
+        return report(&mut r, audio_hash);
     }
     let mut r = super::open_sasf(path, keys, args)?;
-    report(&mut r)
+    report(&mut r, audio_hash)
 }
 
 /// What an audit can check of `--require` and `--expect-id` without the key.
@@ -106,8 +109,29 @@ fn audit_policy(level: sasf_core::Integrity, args: &KeyArgs) -> Result<()> {
     Ok(())
 }
 
-fn report<R: Read>(r: &mut sasf_core::Reader<R>) -> Result<Report> {
-    let t = r.verify_to_end()?;
+/// The audio content hash: SHA-256 of every AUDI payload in stream order, read to the
+/// end (so the file is verified too); returns it in hex with the totals.
+pub fn audio_hash_to_end<R: Read>(
+    r: &mut sasf_core::Reader<R>,
+) -> Result<(sasf_core::Totals, String)> {
+    use sha2::Digest;
+    let mut h = sha2::Sha256::new();
+    while let Some(item) = r.next_item()? {
+        if let sasf_core::Item::Audio { data, .. } = item {
+            h.update(data);
+        }
+    }
+    let t = *r.totals().expect("the end chunk was read");
+    Ok((t, hex(&h.finalize())))
+}
+
+fn report<R: Read>(r: &mut sasf_core::Reader<R>, audio_hash: bool) -> Result<Report> {
+    let (t, audio_sha256) = if audio_hash {
+        let (t, h) = audio_hash_to_end(r)?;
+        (t, Some(h))
+    } else {
+        (r.verify_to_end()?, None)
+    };
     Ok(Report {
         level: r.header().integrity.name(),
         samples: t.samples,
@@ -121,6 +145,7 @@ fn report<R: Read>(r: &mut sasf_core::Reader<R>) -> Result<Report> {
         segments: r
             .segments()
             .map(|s| (s.list.len(), hex(&s.head), s.incomplete_at)),
+        audio_sha256,
     })
 }
 
@@ -168,7 +193,13 @@ impl Tally {
     }
 }
 
-pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> Result<ExitCode> {
+pub fn run(
+    files: &[PathBuf],
+    json: bool,
+    silent: bool,
+    audio_hash: bool,
+    key_args: &KeyArgs,
+) -> Result<ExitCode> {
     not_stdin_twice(files)?;
     let keys = load_keys(key_args)?;
     let mut tally = Tally::default();
@@ -176,7 +207,7 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
     let mut out = std::io::stdout().lock();
     for f in files {
         let name = shown(f);
-        match check(f, &keys, key_args) {
+        match check(f, &keys, key_args, audio_hash) {
             Ok(rep) => {
                 tally.ok += 1;
                 if silent {
@@ -213,6 +244,9 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                         doc["samples"] = json!(rep.samples);
                         doc["sample_rate"] = json!(rep.rate);
                     }
+                    if let Some(a) = &rep.audio_sha256 {
+                        doc["audio_sha256"] = json!(a);
+                    }
                     if let Some((n, head, torn)) = &rep.segments {
                         doc["segments"] = json!(n);
                         doc["chain_head"] = json!(head);
@@ -236,6 +270,9 @@ pub fn run(files: &[PathBuf], json: bool, silent: bool, key_args: &KeyArgs) -> R
                     );
                     if !signed_by.is_empty() {
                         line.push_str(&format!("  signed by {}", signed_by.join(", ")));
+                    }
+                    if let Some(a) = &rep.audio_sha256 {
+                        line.push_str(&format!("  audio sha256 {a}"));
                     }
                     // The reason quotes an error message: shown escaped.
                     writeln!(out, "{}", escape_controls(&line))?;
