@@ -6,8 +6,8 @@
 //! Files are built by a small model of format version 2 written here from the
 //! primitives (`sha2`, `hmac`, `hkdf`, `aes-gcm`) as `docs/FORMAT.md` describes them,
 //! not with the crate's reader: header and key schedule (§3, §4), key section (§5),
-//! chunk framing, tags and digests (§6), padded metadata (§9.1), index (§10) and end
-//! chunk with the manifest (§11). Valid base files are written with the crate's
+//! chunk framing, tags and digests (§6), padded metadata (§9.1), index (§10), end
+//! chunk with the manifest (§11) and annotation segments (§21, in `segments.rs`). Valid base files are written with the crate's
 //! `Writer` and then rebuilt by the model, which must give the same bytes, so the
 //! writer is checked too. Broken variants are made by editing bytes, or by re-sealing
 //! edited chunks with the model so that they are authentic and only a structural rule

@@ -660,6 +660,32 @@ pub(super) fn segments(g: &mut Gen) {
                 "limit-exceeded",
             );
         }
+        {
+            // The signature stripped by someone without the data key: flag cleared,
+            // block removed, trailer fixed, but not re-sealed (at level 1 anyone could
+            // re-tag it; at levels 2 and 3 only a holder of the data key).
+            let name = format!("seg-signature-stripped-l{l}");
+            let (_, w) = with_segments(&m, &name, &[Seg::new(TAG), Seg::new(HOLD).signed()]);
+            let mut seg = w[1].bytes.clone();
+            seg[16..20].copy_from_slice(&0u32.to_be_bytes());
+            let n = seg.len();
+            seg.drain(n - 16 - 96..n - 16);
+            let total = seg.len() as u64;
+            let n = seg.len();
+            seg[n - 16..n - 8].copy_from_slice(&total.to_be_bytes());
+            let mut bytes = m.bytes();
+            bytes.extend_from_slice(&w[0].bytes);
+            bytes.extend_from_slice(&seg);
+            g.err(
+                &name,
+                "segment 1's signature stripped (flag bit 0 cleared, block removed, trailer fixed) without re-sealing: the tag covers the flag",
+                &m,
+                k,
+                &bytes,
+                "auth-failed",
+                At::Segment(w[1].offset, Some(1)),
+            );
+        }
         // Not a segment after a complete one.
         let name = format!("trailing-garbage-after-segment-l{l}");
         let (mut bytes, _) = with_segments(&m, &name, &[Seg::new(TAG)]);
