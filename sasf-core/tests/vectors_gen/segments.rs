@@ -501,6 +501,23 @@ pub(super) fn segments(g: &mut Gen) {
             2,
             "auth-failed",
         );
+        {
+            // Cut off, but not consistent with the expected header: not a torn append.
+            let name = format!("seg-number-torn-l{l}");
+            let mut s = Seg::new(HOLD);
+            s.number = Some(5);
+            let (bytes, w) = with_segments(&m, &name, &[Seg::new(TAG), s]);
+            let cut = &bytes[..w[1].offset as usize + 100];
+            g.err(
+                &name,
+                "segment 1 numbered 5 and cut inside its body: not an incomplete segment (its header is not the expected one)",
+                &m,
+                k,
+                cut,
+                "auth-failed",
+                At::Segment(w[1].offset, Some(1)),
+            );
+        }
         let mut s = Seg::new(TAG);
         s.flags = 2;
         err(
@@ -686,6 +703,19 @@ pub(super) fn segments(g: &mut Gen) {
                 At::Segment(w[1].offset, Some(1)),
             );
         }
+        let deep = format!(
+            r#"{{"by":"qa@example.com","at":"2026-01-02T03:04:05Z","ops":[{{"op":"tag","tag":"escalated"}}],"note":{}{}}}"#,
+            "[".repeat(32),
+            "]".repeat(32)
+        );
+        err(
+            g,
+            &format!("seg-limit-depth-l{l}"),
+            "segment 0's record nested 33 deep, past the default limit of 32 (checked before the record model; re-sealed)",
+            &[Seg::new(&deep)],
+            0,
+            "limit-exceeded",
+        );
         // Not a segment after a complete one.
         let name = format!("trailing-garbage-after-segment-l{l}");
         let (mut bytes, _) = with_segments(&m, &name, &[Seg::new(TAG)]);
