@@ -13,8 +13,10 @@
 //! ```no_run
 //! use sasf_core::{annotate, Keyring, Key};
 //! let keys = Keyring::from_key(Key::from_key_file(b"00..")?);
-//! let record = br#"{"by":"qa@example.com","at":"2026-12-01T10:00:00Z","ops":[{"op":"tag","tag":"escalated"}]}"#;
-//! let done = annotate::append(std::path::Path::new("call.sasf"), &keys, record, None)?;
+//! let record = sasf_core::meta::annotation::Record::from_json(
+//!     br#"{"by":"qa@example.com","at":"2026-12-01T10:00:00Z","ops":[{"op":"tag","tag":"escalated"}]}"#,
+//! )?;
+//! let done = annotate::append(std::path::Path::new("call.sasf"), &keys, &record, None)?;
 //! println!("segment {} at byte {}", done.number, done.offset);
 //! # Ok::<(), sasf_core::Error>(())
 //! ```
