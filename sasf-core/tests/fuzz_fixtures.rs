@@ -54,7 +54,8 @@ fn index_count(count: u32) -> Vec<u8> {
     reseal(&b).expect("level 1")
 }
 
-/// Hostile SASF inputs: lengths at and past every limit, authentic nonsense.
+/// Hostile SASF inputs: lengths at and past every limit, authentic nonsense, and the
+/// annotation-segment conformance vectors.
 fn hostile_sasf() -> Vec<(String, Vec<u8>)> {
     let base = vectors_gen::base(1, "fixture");
     let good = base.bytes();
@@ -118,6 +119,17 @@ fn hostile_sasf() -> Vec<(String, Vec<u8>)> {
         b[at..at + 4].copy_from_slice(&1024u32.to_be_bytes());
         v.push((format!("level {l}, chunk claims the cap, input ends"), b));
     }
+    // The annotation-segment vectors (FORMAT.md §21): valid, torn and broken segments
+    // after END, at every level (the targets open with the vectors' key).
+    v.extend(
+        vectors_gen::generate()
+            .into_iter()
+            .filter(|x| x.name.starts_with("seg-") || x.name.contains("after-segment"))
+            .map(|x| {
+                let at = x.contents.windows(2).position(|w| w == b"\n\n").unwrap() + 2;
+                (x.name, x.contents[at..].to_vec())
+            }),
+    );
     v
 }
 

@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 use std::io::{Cursor, Read};
 use std::path::PathBuf;
 
+use sasf_core::io::segments::Segments;
 use sasf_core::meta::RecordingInfo;
 use sasf_core::{
     ChunkType, Context, Decoder, Encoding, Error, ErrorKind, Item, Key, Keyring, Require, Totals,
@@ -72,6 +73,8 @@ struct Observed {
     meta: Vec<u8>,
     info: Option<serde_json::Value>,
     totals: Option<Totals>,
+    /// The annotation segments after END, on success.
+    segments: Option<Segments>,
     error: Option<Error>,
 }
 
@@ -128,26 +131,90 @@ fn by_chunks<R: Read + Send>(input: R, how: &Opening, threads: usize) -> Observe
         }
     }
     o.totals = r.totals().copied();
+    if o.error.is_none() {
+        o.segments = r.segments().cloned();
+    }
     o
 }
 
-/// Reads with the item API; returns the audio, the number of metadata items and the
-/// error, if any.
-fn by_items<R: Read>(input: R, how: &Opening) -> (Vec<u8>, usize, Option<Error>) {
+/// What the item API released: the audio, the number of metadata items, the
+/// annotation segments (on success) and the error, if any.
+type ByItems = (Vec<u8>, usize, Option<Segments>, Option<Error>);
+
+/// Reads with the item API.
+fn by_items<R: Read>(input: R, how: &Opening) -> ByItems {
     let (mut audio, mut meta) = (Vec::new(), 0);
     let mut r = match how.decoder(input).and_then(|d| d.open_with(&how.ring)) {
         Ok(r) => r,
-        Err(e) => return (audio, meta, Some(e)),
+        Err(e) => return (audio, meta, None, Some(e)),
     };
     loop {
         match r.next_item() {
-            Ok(None) => return (audio, meta, None),
+            Ok(None) => return (audio, meta, r.segments().cloned(), None),
             Ok(Some(Item::Audio { data, .. })) => audio.extend_from_slice(data),
             Ok(Some(Item::Participant { .. } | Item::Event(_) | Item::Annotation(_))) => meta += 1,
             Ok(Some(_)) => {}
-            Err(e) => return (audio, meta, Some(e)),
+            Err(e) => return (audio, meta, None, Some(e)),
         }
     }
+}
+
+/// The annotation segments as a success vector states them (README: `segments`,
+/// `segments-sha256`, `segment-head`, `incomplete-segment`, `segment-signatures`);
+/// a vector without these lines states no segment and no incomplete one.
+fn segment_lines(s: &Segments) -> Vec<String> {
+    let mut text = Vec::new();
+    for x in &s.list {
+        text.extend_from_slice(&x.record);
+        text.push(b'\n');
+    }
+    let sigs: Vec<&str> = s
+        .list
+        .iter()
+        .map(|x| match &x.signature {
+            None => "none",
+            Some(g) if g.valid => "valid",
+            Some(_) => "invalid",
+        })
+        .collect();
+    vec![
+        format!("segments: {}", s.list.len()),
+        format!("segments-sha256: {}", sha_hex(&text)),
+        format!("segment-head: {}", hex::encode(s.head)),
+        format!(
+            "incomplete-segment: {}",
+            s.incomplete_at
+                .map_or_else(|| "none".to_string(), |o| o.to_string())
+        ),
+        format!("segment-signatures: {}", sigs.join(",")),
+    ]
+}
+
+/// What a success vector says of the segments, in the order of [`segment_lines`]
+/// (absent lines: no segment, no incomplete one; head and signatures not stated).
+fn stated_segments(f: &BTreeMap<String, Vec<String>>, got: &[String]) -> Vec<String> {
+    let one = |k: &str| f.get(k).map(|v| v[0].clone());
+    let n = one("segments").unwrap_or_else(|| "0".into());
+    let text_sha = one("segments-sha256").unwrap_or_else(|| sha_hex(b""));
+    vec![
+        format!("segments: {n}"),
+        format!("segments-sha256: {text_sha}"),
+        one("segment-head").map_or_else(|| got[2].clone(), |v| format!("segment-head: {v}")),
+        format!(
+            "incomplete-segment: {}",
+            one("incomplete-segment").unwrap_or_else(|| "none".into())
+        ),
+        one("segment-signatures").map_or_else(
+            || {
+                if n == "0" {
+                    "segment-signatures: ".to_string()
+                } else {
+                    got[4].clone()
+                }
+            },
+            |v| format!("segment-signatures: {v}"),
+        ),
+    ]
 }
 
 /// A reader that hands out one byte per call.
@@ -163,24 +230,27 @@ impl Read for OneByte<'_> {
     }
 }
 
-/// The chunk index and byte offset an error reports, where it has them.
-fn place(e: &Error) -> (Option<u64>, Option<u64>) {
+/// The chunk index, annotation segment and byte offset an error reports, where it
+/// has them.
+fn place(e: &Error) -> (Option<u64>, Option<u32>, Option<u64>) {
     match e.kind() {
         ErrorKind::Unsupported { place, .. }
         | ErrorKind::Malformed { place, .. }
         | ErrorKind::AuthFailed { place }
-        | ErrorKind::LimitExceeded { place, .. } => (place.chunk, Some(place.offset)),
+        | ErrorKind::LimitExceeded { place, .. } => {
+            (place.chunk, place.segment, Some(place.offset))
+        }
         ErrorKind::MalformedHeader { offset, .. }
         | ErrorKind::Truncated { offset, .. }
-        | ErrorKind::TrailingData { offset } => (None, Some(*offset)),
-        _ => (None, None),
+        | ErrorKind::TrailingData { offset } => (None, None, Some(*offset)),
+        _ => (None, None, None),
     }
 }
 
 /// Reads through random access: opens the file, switches to random access (END first,
 /// then the index chain and the stream's structure) and reads every frame. Returns the
-/// audio, or the error.
-fn by_random_access(bytes: &[u8], how: &Opening) -> Result<Vec<u8>, Error> {
+/// audio and the annotation segments, or the error.
+fn by_random_access(bytes: &[u8], how: &Opening) -> Result<(Vec<u8>, Segments), Error> {
     let r = how.decoder(Cursor::new(bytes))?.open_with(&how.ring)?;
     let mut ra = r.into_random_access()?;
     let total = ra.totals().samples;
@@ -189,7 +259,7 @@ fn by_random_access(bytes: &[u8], how: &Opening) -> Result<Vec<u8>, Error> {
         audio.extend_from_slice(a);
         Ok(())
     })?;
-    Ok(audio)
+    Ok((audio, ra.segments().clone()))
 }
 
 /// How the vector `f` says to open its file.
@@ -311,6 +381,12 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
         check("recovered", rec.into(), one("recovered").unwrap().into());
         let info: serde_json::Value = serde_json::from_str(one("info").unwrap()).unwrap();
         check("info", format!("{:?}", o.info), format!("{:?}", Some(info)));
+        let got = segment_lines(o.segments.as_ref().expect("segments after success"));
+        check(
+            "segments",
+            got.join("; "),
+            stated_segments(&f, &got).join("; "),
+        );
     } else {
         let class = expect.strip_prefix("error ").expect("error <class>");
         let Some(e) = &o.error else {
@@ -321,11 +397,16 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
             format!("{} ({e})", e.class()),
             format!("{class} ({e})"),
         );
-        let (chunk, offset) = place(e);
+        let (chunk, segment, offset) = place(e);
         check(
             "chunk",
             format!("{chunk:?}"),
             format!("{:?}", one("chunk").map(|c| c.parse::<u64>().unwrap())),
+        );
+        check(
+            "segment",
+            format!("{segment:?}"),
+            format!("{:?}", one("segment").map(|c| c.parse::<u32>().unwrap())),
         );
         check(
             "offset",
@@ -395,7 +476,7 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
     check("3 threads: metadata", sha_hex(&p.meta), sha_hex(&o.meta));
     // The item API, fed one byte per read, must stop the same way after releasing the
     // same audio and as many metadata items.
-    let (audio, meta, err) = by_items(OneByte(bytes), &how);
+    let (audio, meta, segs, err) = by_items(OneByte(bytes), &how);
     check(
         "item API outcome",
         format!("{:?}", err.as_ref().map(|e| e.to_string())),
@@ -407,11 +488,29 @@ fn replay(name: &str, contents: &[u8]) -> Vec<String> {
         meta.to_string(),
         o.meta.iter().filter(|&&b| b == b'\n').count().to_string(),
     );
+    let seg_lines = |s: &Option<Segments>| s.as_ref().map(|s| segment_lines(s).join("; "));
+    check(
+        "item API, one byte per read: segments",
+        format!("{:?}", seg_lines(&segs)),
+        format!("{:?}", seg_lines(&o.segments)),
+    );
+    check(
+        "3 threads: segments",
+        format!("{:?}", seg_lines(&p.segments)),
+        format!("{:?}", seg_lines(&o.segments)),
+    );
     // Random access: the same verdict (success or error) on the same bytes, and on
     // success the same audio.
     let ra = by_random_access(bytes, &how);
     match (&ra, &o.error) {
-        (Ok(a), None) => check("random access audio", sha_hex(a), sha_hex(&o.audio)),
+        (Ok((a, s)), None) => {
+            check("random access audio", sha_hex(a), sha_hex(&o.audio));
+            check(
+                "random access segments",
+                segment_lines(s).join("; "),
+                seg_lines(&o.segments).unwrap_or_default(),
+            );
+        }
         (Err(_), Some(_)) => {}
         (Ok(_), Some(e)) => check(
             "random access verdict",
@@ -535,5 +634,64 @@ fn timeline_leak_pairs_have_identical_chunk_lengths() {
         assert!(la.len() > 5);
         assert_eq!(la, lb, "level {l}: chunk lengths differ");
         assert_eq!(parse(&a).1.len(), parse(&b).1.len());
+    }
+}
+
+#[test]
+fn the_crate_appends_and_reads_segments_as_the_model_seals_them() {
+    // FORMAT.md §21: the crate's appender (`annotate::append_checked`, whose nonce is
+    // random) must write, for the nonce it chose, exactly the bytes the model seals from
+    // the specification, and its readers (streaming and random access) must find the
+    // model's chain head.
+    use vectors_gen::segments::{file_digest, model_segment, HOLD, TAG};
+    for l in 1..=3u8 {
+        let m = vectors_gen::base(l, &format!("base-{l}"));
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("f.sasf");
+        std::fs::write(&path, m.bytes()).unwrap();
+        let ring = if l == 1 {
+            Keyring::new()
+        } else {
+            Keyring::from_key(Key::from_bytes(vectors_gen::KEY))
+        };
+        let signer = sasf_core::SigningKey::from_seed(vectors_gen::SIGNER_SEED);
+        let mut link = file_digest(&m);
+        let mut expect = m.bytes();
+        for (k, (json, signed)) in [(TAG, false), (HOLD, true)].into_iter().enumerate() {
+            let a = sasf_core::annotate::append_checked(
+                &path,
+                &ring,
+                json.as_bytes(),
+                signed.then_some(&signer),
+                &|_, _| Ok(()),
+            )
+            .unwrap_or_else(|e| panic!("level {l}: append {k}: {e}"));
+            let bytes = std::fs::read(&path).unwrap();
+            let at = a.offset as usize;
+            let nonce: [u8; 16] = bytes[at + 24..at + 40].try_into().unwrap();
+            let (seg, digest) = model_segment(&m, k as u32, link, nonce, json.as_bytes(), signed);
+            expect.extend_from_slice(&seg);
+            assert_eq!(
+                bytes, expect,
+                "level {l}: segment {k} differs from the model"
+            );
+            assert_eq!(a.head, digest, "level {l}: head after segment {k}");
+            link = digest;
+        }
+        let how = Opening {
+            require: None,
+            expect: None,
+            ring,
+            signers: Vec::new(),
+        };
+        let o = by_chunks(&expect[..], &how, 1);
+        let s = o.segments.expect("segments");
+        assert_eq!((s.list.len(), s.head), (2, link), "level {l}: streaming");
+        let (_, s) = by_random_access(&expect, &how).unwrap();
+        assert_eq!(
+            (s.list.len(), s.head),
+            (2, link),
+            "level {l}: random access"
+        );
     }
 }

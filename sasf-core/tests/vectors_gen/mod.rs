@@ -6,8 +6,8 @@
 //! Files are built by a small model of format version 2 written here from the
 //! primitives (`sha2`, `hmac`, `hkdf`, `aes-gcm`) as `docs/FORMAT.md` describes them,
 //! not with the crate's reader: header and key schedule (§3, §4), key section (§5),
-//! chunk framing, tags and digests (§6), padded metadata (§9.1), index (§10) and end
-//! chunk with the manifest (§11). Valid base files are written with the crate's
+//! chunk framing, tags and digests (§6), padded metadata (§9.1), index (§10), end
+//! chunk with the manifest (§11) and annotation segments (§21, in `segments.rs`). Valid base files are written with the crate's
 //! `Writer` and then rebuilt by the model, which must give the same bytes, so the
 //! writer is checked too. Broken variants are made by editing bytes, or by re-sealing
 //! edited chunks with the model so that they are authentic and only a structural rule
@@ -16,6 +16,7 @@
 #![allow(dead_code)]
 
 pub mod age_model;
+pub mod segments;
 
 use aes_gcm::aead::AeadInPlace;
 use aes_gcm::{Aes256Gcm, KeyInit, Nonce, Tag};
@@ -1004,6 +1005,9 @@ enum At {
     /// At the END chunk, after every chunk before it was released, with no place: no
     /// trusted signature (not-signed).
     Unsigned,
+    /// After the END chunk of the model, at this file offset: in annotation segment
+    /// `k` when given (§21), else trailing data where a segment would start.
+    Segment(u64, Option<u32>),
 }
 
 #[derive(Clone, Copy)]
@@ -1117,6 +1121,19 @@ impl Gen {
 
     /// A valid file, `bytes` (whose chunks are `m`'s), read with `key`.
     fn ok_with(&mut self, name: &str, comment: &str, m: &Model, key: KeyUse, bytes: &[u8]) {
+        self.ok_lines(name, comment, m, key, bytes, Vec::new());
+    }
+
+    /// [`Gen::ok_with`] with `extra` lines (the annotation segments' lines) at the end.
+    fn ok_lines(
+        &mut self,
+        name: &str,
+        comment: &str,
+        m: &Model,
+        key: KeyUse,
+        bytes: &[u8],
+        extra: Vec<String>,
+    ) {
         let r = released(&m.hdr, &m.chunks);
         let end = &m.chunks[m.end_index()].payload;
         let flags = u32::from_be_bytes(end[40..44].try_into().unwrap());
@@ -1139,6 +1156,7 @@ impl Gen {
         for l in r.meta.split(|&b| b == b'\n').filter(|l| !l.is_empty()) {
             lines.push(format!("meta: {}", std::str::from_utf8(l).expect("ASCII")));
         }
+        lines.extend(extra);
         self.push(name, lines, bytes);
     }
 
@@ -1159,7 +1177,7 @@ impl Gen {
             At::Nowhere | At::Header(_) => 0,
             At::Chunk(i) => i,
             At::Truncated(n) => n,
-            At::Trailing | At::Unsigned => prefix.end_index(),
+            At::Trailing | At::Unsigned | At::Segment(..) => prefix.end_index(),
         };
         let r = released(&prefix.hdr, &prefix.chunks[..n]);
         let mut lines = vec![
@@ -1186,6 +1204,13 @@ impl Gen {
                 let end = prefix.offsets()[prefix.chunks.len()];
                 assert!(bytes.len() as u64 > end);
                 lines.push(format!("offset: {end}"));
+            }
+            At::Segment(o, k) => {
+                assert!(o >= prefix.offsets()[prefix.chunks.len()]);
+                if let Some(k) = k {
+                    lines.push(format!("segment: {k}"));
+                }
+                lines.push(format!("offset: {o}"));
             }
         }
         lines.extend([
@@ -1229,6 +1254,7 @@ pub fn generate() -> Vec<Vector> {
     timeline_leak(&mut g);
     lengths(&mut g);
     access(&mut g);
+    segments::segments(&mut g);
     g.out
 }
 
