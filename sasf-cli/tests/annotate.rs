@@ -702,6 +702,10 @@ fn info_and_extract_show_the_state() {
         serde_json::json!({"op": "tag", "tag": "vip"})
     );
     assert_eq!(doc["state"], a["state"]);
+    // The file is keyless: neither its history nor the state it gives is authenticated.
+    assert_eq!(doc["history_authenticated"], false);
+    assert_eq!(a["authenticated"], false);
+    assert!(text.contains("warning:     keyless file: anyone can append"), "{text}");
     assert!(doc.get("participants").is_some());
     // Without segments, neither member.
     let g = dir.path().join("g.sasf");

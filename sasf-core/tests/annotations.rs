@@ -390,3 +390,97 @@ mod properties {
         }
     }
 }
+
+/// Streaming on 1, 2 and 4 threads and random access: the error class each gives.
+fn classes(bytes: &[u8], level: Integrity, key: &Key) -> Vec<String> {
+    let keys = keys_for(level, key);
+    let mut v = Vec::new();
+    for threads in [1, 2, 4] {
+        let r = Decoder::new(bytes)
+            .unwrap()
+            .threads(threads)
+            .require(Require::Any)
+            .open_with(&keys)
+            .and_then(|mut r| r.verify_to_end().map(|_| ()));
+        v.push(r.err().map_or("ok".to_string(), |e| e.class().to_string()));
+    }
+    let ra = Decoder::new(std::io::Cursor::new(bytes))
+        .unwrap()
+        .require(Require::Any)
+        .open_with(&keys)
+        .and_then(|r| r.into_random_access().map(|_| ()));
+    v.push(ra.err().map_or("ok".to_string(), |e| e.class().to_string()));
+    v
+}
+
+#[test]
+fn a_chunk_prefix_after_end_is_trailing_data_on_every_thread_count() {
+    let key = key();
+    for level in LEVELS {
+        let (mut b, _) = small_file(level, &key, 7);
+        let mut r = Decoder::new(&b[..])
+            .unwrap()
+            .require(Require::Any)
+            .open_with(&keys_for(level, &key))
+            .unwrap();
+        let end_index = r.verify_to_end().unwrap().chunks;
+        // A prefix that passes the chunk checks (length 100, the next index), cut short.
+        b.extend_from_slice(&100u32.to_be_bytes());
+        b.extend_from_slice(&(end_index + 1).to_be_bytes());
+        b.extend_from_slice(b"garbage");
+        assert_eq!(
+            classes(&b, level, &key),
+            vec!["trailing-data"; 4],
+            "{level:?}"
+        );
+    }
+}
+
+#[test]
+fn a_changed_header_of_the_last_segment_is_malformed_never_trimmed() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    for level in LEVELS {
+        let (p, _) = write_file(dir.path(), level, &key);
+        let keys = keys_for(level, &key);
+        annotate::append(&p, &keys, &record(0), None).unwrap();
+        annotate::append(&p, &keys, &record(1), None).unwrap();
+        let good = std::fs::read(&p).unwrap();
+        let last = annotate::read(&p, &keys).unwrap().list[1].offset as usize;
+        // Unsigned made signed (the header then promises 96 more bytes), and the body
+        // length made the next bucket: each looked like a torn append.
+        for (at, x) in [(last + 19, 0x01u8), (last + 14, 0x05)] {
+            let mut b = good.clone();
+            b[at] ^= x;
+            assert_eq!(
+                classes(&b, level, &key),
+                vec!["malformed"; 4],
+                "{level:?} byte {at}"
+            );
+            std::fs::write(&p, &b).unwrap();
+            assert!(annotate::trim_incomplete(&p, &keys).is_err());
+            assert_eq!(std::fs::read(&p).unwrap(), b, "nothing trimmed");
+        }
+        std::fs::write(&p, &good).unwrap();
+    }
+}
+
+#[test]
+fn a_tail_of_fake_segments_that_never_reach_end_is_refused_in_bounded_work() {
+    let key = key();
+    let (mut b, _) = small_file(Integrity::Keyless, &key, 7);
+    // 20 000 well-framed fake segments numbered 10 000 up (walking back never reaches 0),
+    // then a torn one: every candidate walk follows the chain.
+    let n = 20_000u32;
+    for k in 0..n {
+        let mut s = vec![0u8; 360];
+        s[..8].copy_from_slice(&[0x89, b'S', b'A', b'N', b'N', 0x0D, 0x0A, 0x1A]);
+        s[8..12].copy_from_slice(&(10_000 + k).to_be_bytes());
+        s[12..16].copy_from_slice(&256u32.to_be_bytes());
+        s[344..352].copy_from_slice(&360u64.to_be_bytes());
+        s[352..].copy_from_slice(b"SANN-END");
+        b.extend_from_slice(&s);
+    }
+    let c = classes(&b, Integrity::Keyless, &key);
+    assert!(c.iter().all(|x| x != "ok"), "{c:?}");
+}

@@ -108,6 +108,8 @@ pub struct Converted {
     pub meta: Option<Output>,
     /// The annotation segments after the end, when the reader reached them.
     pub segments: Option<sasf_core::io::segments::Segments>,
+    /// The file's integrity level.
+    pub level: Integrity,
 }
 
 /// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`,
@@ -130,6 +132,7 @@ pub fn to_wav(
     let n = if ranged { 1 } else { threads() };
     let mut r = super::open_sasf_threads(file, &keys, key_args, n)?;
     let format = r.header().format;
+    let level = r.header().integrity;
     let rate = format.sample_rate;
     let span = frames(range, rate)?;
     let opts = Opts {
@@ -207,6 +210,7 @@ pub fn to_wav(
         wav: wav.map(|(w, _, _)| w),
         meta,
         segments,
+        level,
     })
 }
 

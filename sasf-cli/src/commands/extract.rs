@@ -51,6 +51,12 @@ pub fn run(
         if let Some(m) = doc.as_object_mut() {
             m.insert("history".into(), history.into());
             m.insert("state".into(), state.to_json());
+            // Anyone can append to a keyless file: its history vouches for nothing
+            // (`sasf history --annotator` shows which segments a trusted key signed).
+            m.insert(
+                "history_authenticated".into(),
+                (c.level != sasf_core::Integrity::Keyless).into(),
+            );
         }
     }
     serde_json::to_writer_pretty(&mut out, &doc)?;

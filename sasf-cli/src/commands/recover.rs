@@ -29,6 +29,17 @@ pub fn run(
     }
     let ring = &keys.ring;
     let name = shown(file);
+    // A shared lock across the check and the copy: no append (which holds it
+    // exclusively) can change the file in between.
+    let regular = !is_dash(file) && std::fs::metadata(file).is_ok_and(|m| m.is_file());
+    let locked = regular
+        .then(|| std::fs::File::open(file))
+        .transpose()
+        .with_context(|| format!("cannot open {name}"))?;
+    if let Some(f) = &locked {
+        f.lock_shared()
+            .with_context(|| format!("cannot lock {name}"))?;
+    }
     if let Some(t) = torn_only(file, &keys, key_args) {
         // The recording and every complete segment verify: the output is the exact
         // prefix before the torn segment, signatures and segments kept.
@@ -40,7 +51,10 @@ pub fn run(
                 partial: false,
             },
         )?;
-        let f = std::fs::File::open(file).with_context(|| format!("cannot open {name}"))?;
+        let mut f = locked
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("{name}: a torn file is trimmed from a path"))?;
+        std::io::Seek::seek(&mut f, std::io::SeekFrom::Start(0))?;
         let n = std::io::copy(&mut Read::take(f, t.at), &mut out)
             .with_context(|| format!("cannot read {name}"))?;
         if n != t.at {

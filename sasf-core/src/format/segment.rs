@@ -100,43 +100,62 @@ pub fn parse_start(b: &[u8], expect: u32, at: u64) -> Start {
     if b[..n] != SEGMENT_MAGIC[..n] {
         return Start::Not(Error::new(ErrorKind::TrailingData { offset: at }));
     }
-    if b.len() >= 12 {
-        let number = BigEndian::read_u32(&b[8..12]);
-        if number != expect {
+    // The bytes of field `lo..hi` that the input holds (all of them, or a cut prefix).
+    let field = |lo: usize, hi: usize| (b.len() > lo).then(|| &b[lo..b.len().min(hi)]);
+    // Fields are judged in order (magic, number, length, flags, reserved); a field cut
+    // short must be the start of a valid value, else it is refused as a whole one is.
+    if let Some(f) = field(8, 12) {
+        if f != &expect.to_be_bytes()[..f.len()] {
             return Start::Not(Error::new(ErrorKind::AuthFailed { place }));
         }
     }
-    if b.len() >= 16 {
-        let len = BigEndian::read_u32(&b[12..16]) as usize;
-        if len > MAX_SEGMENT_BODY {
-            return Start::Not(Error::new(ErrorKind::LimitExceeded {
-                what: "annotation segment body length",
-                found: len as u64,
-                limit: MAX_SEGMENT_BODY as u64,
-                place,
-            }));
+    if let Some(f) = field(12, 16) {
+        if f.len() == 4 {
+            let len = BigEndian::read_u32(f) as usize;
+            if len > MAX_SEGMENT_BODY {
+                return Start::Not(Error::new(ErrorKind::LimitExceeded {
+                    what: "annotation segment body length",
+                    found: len as u64,
+                    limit: MAX_SEGMENT_BODY as u64,
+                    place,
+                }));
+            }
         }
-        if !SEGMENT_BUCKETS.contains(&len) {
+        let fits = SEGMENT_BUCKETS
+            .iter()
+            .any(|&k| (k as u32).to_be_bytes()[..f.len()] == *f);
+        if !fits {
             return Start::Not(Error::malformed(
-                format!("annotation segment body length {len} is not one of the buckets"),
+                format!(
+                    "annotation segment body length {} is not one of the buckets",
+                    hex_bytes(f)
+                ),
                 place,
             ));
         }
     }
-    if b.len() >= 20 {
-        let flags = BigEndian::read_u32(&b[16..20]);
-        if flags & !SEGMENT_FLAG_SIGNED != 0 {
+    if let Some(f) = field(16, 20) {
+        let ok = f.iter().enumerate().all(|(i, &x)| match i {
+            3 => x & !(SEGMENT_FLAG_SIGNED as u8) == 0,
+            _ => x == 0,
+        });
+        if !ok {
             return Start::Not(Error::malformed(
-                format!("annotation segment flags {flags:#x}: undefined bits set"),
+                format!(
+                    "annotation segment flags {}: undefined bits set",
+                    hex_bytes(f)
+                ),
                 place,
             ));
         }
     }
-    if b.len() >= 24 && b[20..24] != [0; 4] {
-        return Start::Not(Error::malformed(
-            "annotation segment reserved bytes are not zero",
-            place,
-        ));
+    if let Some(f) = field(20, 24) {
+        if f.iter().any(|&x| x != 0) {
+            return Start::Not(Error::malformed(
+                "annotation segment reserved bytes are not zero",
+                place,
+            ));
+        }
     }
     if b.len() < SEGMENT_HEADER_LEN {
         return Start::Partial;
@@ -152,6 +171,15 @@ pub fn parse_start(b: &[u8], expect: u32, at: u64) -> Start {
         nonce,
         link,
     })
+}
+
+/// Bytes in hex, for messages: `0x00000101`.
+fn hex_bytes(b: &[u8]) -> String {
+    let mut s = String::from("0x");
+    for x in b {
+        s.push_str(&format!("{x:02x}"));
+    }
+    s
 }
 
 /// The trailer of a segment of `total` bytes.
@@ -275,6 +303,41 @@ mod tests {
                 Start::Not(e) => assert_eq!(e.class(), class, "byte {at}"),
                 other => panic!("byte {at}: {other:?}"),
             }
+        }
+    }
+
+    #[test]
+    fn a_cut_field_must_start_a_valid_value() {
+        let b = header().to_bytes();
+        // Number 3 is 00 00 00 03: a cut 00 01 cannot become it.
+        let mut x = b;
+        x[9] = 1;
+        for n in 10..12 {
+            match parse_start(&x[..n], 3, 0) {
+                Start::Not(e) => assert_eq!(e.class(), "auth-failed", "{n}"),
+                other => panic!("{n}: {other:?}"),
+            }
+        }
+        // Length 256 is 00 00 01 00; a cut 00 03 is no bucket's start.
+        let mut x = b;
+        x[13] = 3;
+        match parse_start(&x[..14], 3, 0) {
+            Start::Not(e) => assert_eq!(e.class(), "malformed"),
+            other => panic!("{other:?}"),
+        }
+        // Flags: a cut 00 00 80 sets an undefined bit.
+        let mut x = b;
+        x[18] = 0x80;
+        match parse_start(&x[..19], 3, 0) {
+            Start::Not(e) => assert_eq!(e.class(), "malformed"),
+            other => panic!("{other:?}"),
+        }
+        // Reserved: a cut non-zero byte.
+        let mut x = b;
+        x[21] = 1;
+        match parse_start(&x[..22], 3, 0) {
+            Start::Not(e) => assert_eq!(e.class(), "malformed"),
+            other => panic!("{other:?}"),
         }
     }
 

@@ -97,6 +97,8 @@ pub struct RandomAccess<R> {
     participants: Vec<Participant>,
     segment_crypto: SegmentCrypto,
     segments: Segments,
+    /// Steps left to all of `find_end`'s walks over segment trailers.
+    walk_budget: u32,
 }
 
 /// Most places tried as the end of the END chunk when the file does not end with a
@@ -135,6 +137,7 @@ impl<R: Read + Seek> Reader<R> {
             participants: Vec::new(),
             segment_crypto: p.segment_crypto,
             segments: Segments::default(),
+            walk_budget: 2 * crate::format::segment::MAX_SEGMENTS,
         };
         let end = ra.find_end()?;
         let cached = ra.load_index()?;
@@ -280,6 +283,12 @@ impl<R: Read + Seek> RandomAccess<R> {
         let floor = self.base + self.end_chunk_size();
         let mut expect: Option<u32> = None;
         loop {
+            // Every walk of one open shares one budget of steps: a hostile tail of
+            // fake segments that never reach END costs at most that many reads.
+            if self.walk_budget == 0 {
+                return Ok(None);
+            }
+            self.walk_budget -= 1;
             if at < floor + (SEGMENT_HEADER_LEN + SEGMENT_TRAILER_LEN) as u64 {
                 return Ok(None);
             }
@@ -301,7 +310,10 @@ impl<R: Read + Seek> RandomAccess<R> {
             self.inner.seek(SeekFrom::Start(start))?;
             self.inner.read_exact(&mut hb)?;
             let number = u32::from_be_bytes(hb[8..12].try_into().expect("4 bytes"));
-            if hb[..8] != SEGMENT_MAGIC || expect.is_some_and(|e| e != number) {
+            if hb[..8] != SEGMENT_MAGIC
+                || expect.is_some_and(|e| e != number)
+                || number >= crate::format::segment::MAX_SEGMENTS
+            {
                 return Ok(None);
             }
             if number == 0 {

@@ -769,7 +769,16 @@ impl<R: Read> Reader<R> {
         match par.queue.pop_front() {
             // Read ahead: an I/O error there is reported as such, as one thread would.
             Some(Queued::Stopped(Stop::Io(e))) => Err(e.into()),
-            Some(Queued::Stopped(Stop::Eof { got, .. })) => Ok(got),
+            // The input ended: what read-ahead took of it is the tail, unless it took
+            // more than it kept (a chunk prefix that passed the checks, then a cut
+            // body): a chunk after END is trailing data, never a segment.
+            Some(Queued::Stopped(Stop::Eof { at, got })) => {
+                if at == self.verifier.file_offset() + got.len() as u64 {
+                    Ok(got)
+                } else {
+                    Err(trailing(&self.verifier))
+                }
+            }
             Some(Queued::Stopped(Stop::Segment(_, prefix))) => Ok(prefix.to_vec()),
             Some(_) => Err(trailing(&self.verifier)),
             None => Ok(Vec::new()),
