@@ -468,7 +468,7 @@ One entry per segment: its number, byte offset, by, at, the operations, the sign
 authenticated (at the keyless level, only a validly signed segment is). A torn last
 segment is reported on a final line and is not an error (exit 0).
 
---json prints one document: {\"schema\":\"sasf-history/1\",\"file\",\"level\",\"integrity\",
+--json prints one document: {\"schema\":\"sasf.history/1\",\"file\",\"level\",\"integrity\",
 \"segments\":[{\"number\",\"offset\",\"len\",\"by\",\"at\",\"ops\",\"note\",\"digest\",
 \"signature\":{\"signer\",\"valid\"}|null,\"authenticated\"}],\"incomplete_segment_at\",
 \"chain_head\"}.

@@ -139,7 +139,7 @@ fn annotate_at_every_level_and_history_shows_it() {
         assert_eq!(code, 0, "{level}: {err}");
 
         let h = history_json(&f, &keys);
-        assert_eq!(h["schema"], "sasf-history/1");
+        assert_eq!(h["schema"], "sasf.history/1");
         assert_eq!(h["file"], f.display().to_string());
         let segs = h["segments"].as_array().unwrap();
         assert_eq!(segs.len(), 2, "{level}");
@@ -705,7 +705,10 @@ fn info_and_extract_show_the_state() {
     // The file is keyless: neither its history nor the state it gives is authenticated.
     assert_eq!(doc["history_authenticated"], false);
     assert_eq!(a["authenticated"], false);
-    assert!(text.contains("warning:     keyless file: anyone can append"), "{text}");
+    assert!(
+        text.contains("warning:     keyless file: anyone can append"),
+        "{text}"
+    );
     assert!(doc.get("participants").is_some());
     // Without segments, neither member.
     let g = dir.path().join("g.sasf");

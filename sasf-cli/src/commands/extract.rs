@@ -39,6 +39,14 @@ pub fn run(
         .meta
         .ok_or_else(|| anyhow::anyhow!("internal error: no metadata output"))?;
     let mut doc = c.metadata.to_json(c.rate);
+    // The document `pack --meta` reads back (which ignores members it does not
+    // define, this one included).
+    if let Some(m) = doc.as_object_mut() {
+        let mut first = serde_json::Map::new();
+        first.insert("schema".into(), "sasf.metadata/1".into());
+        first.append(m);
+        *m = first;
+    }
     // Appended annotations (`sasf annotate`), beside the in-stream `annotations` that
     // `pack` accepts: every record in order, and the state they give.
     if let Some(segs) = c.segments.as_ref().filter(|s| !s.list.is_empty()) {

@@ -280,7 +280,7 @@ pub fn run(file: &Path, json_out: bool, annotators: &[PathBuf], key_args: &KeyAr
             })
             .collect::<Result<Vec<_>>>()?;
         let doc = json!({
-            "schema": "sasf-history/1",
+            "schema": "sasf.history/1",
             "file": name,
             "level": o.level.code(),
             "integrity": o.level.name(),

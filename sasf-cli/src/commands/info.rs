@@ -15,6 +15,9 @@ use serde_json::{json, Value};
 use crate::cli::KeyArgs;
 use crate::io::{escape_controls, load_keys, open_input, shown};
 
+/// The schema of `info --json` (`docs/schemas/info.schema.json`).
+pub const SCHEMA: &str = "sasf.info/1";
+
 fn retention(days: u32) -> String {
     match days {
         0 => "unspecified".into(),
@@ -243,8 +246,8 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             format!(
                 "{}\n",
                 serde_json::to_string_pretty(
-                    &json!({"file": name, "header": header_json(&header), "access": access_j,
-                    "verified": false, "note": "content needs a key"})
+                    &json!({"schema": SCHEMA, "file": name, "header": header_json(&header),
+                    "access": access_j, "verified": false, "note": "content needs a key"})
                 )?
             )
         } else {
@@ -301,6 +304,7 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         let t = &c.totals;
         let rate = header.format.sample_rate;
         let doc = json!({
+            "schema": SCHEMA,
             "file": name,
             "header": header_json(&header),
             "access": access_j,

@@ -165,6 +165,7 @@ fn report_json<S>(audio: &str, rep: &Replay<S>, rate: u32) -> Value {
         })
         .collect();
     json!({
+        "schema": "sasf.session-report/1",
         "audio": audio,
         "sample_rate": rate,
         "call_samples": rep.call_frames,

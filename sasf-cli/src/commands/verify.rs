@@ -41,6 +41,20 @@ struct Report {
     audio_sha256: Option<String>,
 }
 
+/// The schema of each line `verify --json` prints (`docs/schemas/verify.schema.json`).
+pub const SCHEMA: &str = "sasf.verify/1";
+
+/// The recording id of a file that failed after its INFO chunk was authenticated,
+/// attached to the error so that a failure record can name the recording.
+#[derive(Debug)]
+struct RecordingId(String);
+
+impl std::fmt::Display for RecordingId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "recording {:?}", self.0)
+    }
+}
+
 /// Bytes read ahead to see a file's header and key area before deciding how to
 /// check it (the largest key area is 64 KiB).
 const PEEK: usize = 80 * 1024;
@@ -126,11 +140,18 @@ pub fn audio_hash_to_end<R: Read>(
 }
 
 fn report<R: Read>(r: &mut sasf_core::Reader<R>, audio_hash: bool) -> Result<Report> {
-    let (t, audio_sha256) = if audio_hash {
-        let (t, h) = audio_hash_to_end(r)?;
-        (t, Some(h))
+    // INFO (chunk 0) is authenticated when the reader opens: a later failure can name
+    // the recording.
+    let id = r.info().id.clone();
+    let read = if audio_hash {
+        audio_hash_to_end(r).map(|(t, h)| (t, Some(h)))
     } else {
-        (r.verify_to_end()?, None)
+        r.verify_to_end().map(|t| (t, None)).map_err(Into::into)
+    };
+    let (t, audio_sha256) = match (read, id) {
+        (Ok(x), _) => x,
+        (Err(e), Some(id)) => return Err(e.context(RecordingId(id))),
+        (Err(e), None) => return Err(e),
     };
     Ok(Report {
         level: r.header().integrity.name(),
@@ -147,6 +168,55 @@ fn report<R: Read>(r: &mut sasf_core::Reader<R>, audio_hash: bool) -> Result<Rep
             .map(|s| (s.list.len(), hex(&s.head), s.incomplete_at)),
         audio_sha256,
     })
+}
+
+/// A failure record: the class and message, and where: the chunk or annotation
+/// segment and byte offset, the time the damage is at (truncation), and the recording
+/// id when the file's INFO chunk was authenticated before the failure.
+fn failure_json(
+    name: &str,
+    core: Option<&Error>,
+    msg: &str,
+    recording_id: Option<&str>,
+) -> serde_json::Value {
+    use sasf_core::ErrorKind;
+    let class = core.map(|c| c.class()).unwrap_or("io");
+    let mut doc = json!({"schema": SCHEMA, "file": name, "ok": false, "error": class,
+                         "class": class, "message": msg});
+    if let Some(c) = core {
+        if let Some(p) = c.place() {
+            doc["offset"] = json!(p.offset);
+            if let Some(i) = p.chunk {
+                doc["chunk"] = json!(i);
+            }
+            if let Some(k) = p.segment {
+                doc["segment"] = json!(k);
+            }
+        }
+        match c.kind() {
+            ErrorKind::Truncated {
+                after_chunk,
+                at_sample,
+                sample_rate,
+                offset,
+            } => {
+                doc["offset"] = json!(offset);
+                if let Some(i) = after_chunk {
+                    doc["after_chunk"] = json!(i);
+                }
+                if *sample_rate > 0 {
+                    doc["at"] = json!(format_time(*at_sample, *sample_rate));
+                    doc["at_sample"] = json!(at_sample);
+                }
+            }
+            ErrorKind::TrailingData { offset } => doc["offset"] = json!(offset),
+            _ => {}
+        }
+    }
+    if let Some(id) = recording_id {
+        doc["recording_id"] = json!(id);
+    }
+    doc
 }
 
 /// The signatures as JSON.
@@ -232,7 +302,7 @@ pub fn run(
                     .map(|c| c.id.as_str())
                     .collect();
                 if json {
-                    let mut doc = json!({"file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
+                    let mut doc = json!({"schema": SCHEMA, "file": name, "ok": true, "recovered": rep.recovered, "integrity": rep.level,
                                "chunks": rep.chunks, "file_digest": rep.digest,
                                "recovered_reason": rep.why,
                                "signatures": signatures_json(&rep.signatures)});
@@ -309,12 +379,8 @@ pub fn run(
                     .map(|c| c.to_string())
                     .unwrap_or_else(|| format!("{e:#}"));
                 if json {
-                    let class = core.map(|c| c.class()).unwrap_or("io");
-                    writeln!(
-                        out,
-                        "{}",
-                        json!({"file": name, "ok": false, "error": class, "message": msg})
-                    )?;
+                    let id = e.downcast_ref::<RecordingId>().map(|r| r.0.as_str());
+                    writeln!(out, "{}", failure_json(&name, core, &msg, id))?;
                 } else {
                     let status = if failed { "FAILED" } else { "UNREADABLE" };
                     // A message may quote strings from the file: shown escaped.
