@@ -113,12 +113,26 @@ impl From<RequireArg> for sasf_core::Require {
 /// A time range on the recording (HH:MM:SS[.mmm], MM:SS or seconds).
 #[derive(Debug, Args, Clone, Default)]
 pub struct RangeArgs {
-    /// Start of the range, e.g. 00:01:30 or 90.5 (default: the start).
+    /// Start of the range (default: the start). A TIME is HH:MM:SS[.fff], MM:SS[.fff],
+    /// seconds (90.5, +90.5) or seconds with a unit (90s, 1500ms, 250us). It must lie
+    /// inside the recording.
     #[arg(long, value_name = "TIME")]
     pub from: Option<String>,
-    /// End of the range, e.g. 00:02:10 (default: the end).
-    #[arg(long, value_name = "TIME")]
+    /// End of the range (default: the end). Past the end of the recording, the range
+    /// ends at the end (and sasf says so).
+    #[arg(long, value_name = "TIME", conflicts_with = "duration")]
     pub to: Option<String>,
+    /// Length of the range from --from (as ffmpeg's -t), a TIME; clamped to the end
+    /// like --to.
+    #[arg(long, value_name = "TIME")]
+    pub duration: Option<String>,
+}
+
+impl RangeArgs {
+    /// Whether a range was asked for.
+    pub fn is_set(&self) -> bool {
+        self.from.is_some() || self.to.is_some() || self.duration.is_some()
+    }
 }
 
 /// The subcommands.

@@ -143,3 +143,100 @@ fn the_audio_content_hash_depends_on_the_audio_only() {
         serde_json::from_str(&run(&["verify", "--json", "--audio-hash", "o.sasf"])).unwrap();
     assert_ne!(vj["audio_sha256"], expect);
 }
+
+/// (range arguments to `convert`, exit code, frames in the WAV or 0, a piece of stderr).
+/// The sample call is 18.845 s of 8 kHz audio: 150 761 frames.
+const RANGES: &[(&[&str], i32, u64, &str)] = &[
+    (&["--from", "2", "--to", "4"], 0, 16_000, ""),
+    (&["--from", "2s", "--to", "4s"], 0, 16_000, ""),
+    (&["--from", "+2", "--to", "+4"], 0, 16_000, ""),
+    (&["--from", "2000ms", "--to", "4000ms"], 0, 16_000, ""),
+    (&["--from", "00:00:02.000", "--to", "0:04"], 0, 16_000, ""),
+    (&["--from", "2", "--duration", "2"], 0, 16_000, ""),
+    (&["--from", "2", "--duration", "500ms"], 0, 4_000, ""),
+    (&["--duration", "1s"], 0, 8_000, ""),
+    (&["--from", "1500000us", "--duration", "0.5"], 0, 4_000, ""),
+    // Past the end: the range ends at the end, and sasf says so.
+    (
+        &["--from", "18", "--to", "30"],
+        0,
+        150_761 - 144_000,
+        "past the end of the recording (00:00:18.845): it ends there",
+    ),
+    (&["--from", "18", "--duration", "1h"], 2, 0, "is not a time"),
+    (
+        &["--from", "18", "--duration", "60s"],
+        0,
+        6_761,
+        "it ends there",
+    ),
+    // A range must start inside the recording.
+    (&["--from", "19"], 2, 0, "past the end of the recording"),
+    (
+        &["--from", "4", "--to", "2"],
+        2,
+        0,
+        "--from must be before --to",
+    ),
+    (
+        &["--to", "3", "--duration", "1"],
+        2,
+        0,
+        "cannot be used with",
+    ),
+    (
+        &["--duration", "0"],
+        2,
+        0,
+        "--duration must be longer than zero",
+    ),
+    (&["--from", "1:30s"], 2, 0, "is not a time"),
+];
+
+#[test]
+fn one_time_syntax_and_one_rule_past_the_end() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    common::pack_sample(&d.join("c.sasf"));
+    for (args, code, frames, piece) in RANGES {
+        let out = d.join("cut.wav");
+        let _ = fs::remove_file(&out);
+        let o = sasf()
+            .current_dir(d)
+            .args(["convert", "c.sasf", "-o", "cut.wav"])
+            .args(*args)
+            .output()
+            .unwrap();
+        let err = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(*code), "{args:?}: {err}");
+        assert!(err.contains(piece), "{args:?}: {piece:?} not in {err}");
+        if *code == 0 {
+            let data = common::wav_data(&fs::read(&out).unwrap());
+            assert_eq!(data.len() as u64, frames * 2, "{args:?}");
+        } else {
+            assert!(!out.exists(), "{args:?}: nothing written");
+        }
+    }
+    // extract takes the same syntax.
+    let o = sasf()
+        .current_dir(d)
+        .args([
+            "extract",
+            "c.sasf",
+            "--meta",
+            "m.json",
+            "--audio",
+            "x.wav",
+            "--from",
+            "1s",
+            "--duration",
+            "250ms",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    assert_eq!(
+        common::wav_data(&fs::read(d.join("x.wav")).unwrap()).len(),
+        2 * 2_000
+    );
+}

@@ -16,10 +16,34 @@ use crate::cli::{KeyArgs, RangeArgs};
 use crate::io::{is_dash, load_keys, shown, threads, Progress};
 use crate::output::{self, Kind, Opts, Output, WavOut};
 
-/// Parses HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
+/// Parses a TIME into nanoseconds: HH:MM:SS[.f], MM:SS[.f], seconds S[.f] (with an
+/// optional leading `+`), or seconds with a unit: `90s`, `1500ms`, `250us`.
 pub fn parse_time(s: &str) -> Result<u128> {
-    let bad = || anyhow::anyhow!("{s:?} is not a time (use HH:MM:SS[.mmm], MM:SS or seconds)");
-    let parts: Vec<&str> = s.trim().split(':').collect();
+    let bad = || {
+        anyhow::anyhow!(
+            "{s:?} is not a time (use HH:MM:SS[.mmm], MM:SS, seconds such as 90.5, or 90s, 1500ms, 250us)"
+        )
+    };
+    let t = s.trim();
+    let t = t.strip_prefix('+').unwrap_or(t);
+    // A unit: a plain number (no colons) in that unit.
+    for (unit, ns) in [("ms", 1_000_000u128), ("us", 1_000), ("s", 1_000_000_000)] {
+        if let Some(n) = t.strip_suffix(unit) {
+            if n.contains(':') || n.is_empty() {
+                return Err(bad());
+            }
+            let secs_ns = clock(n).map_err(|_| bad())?;
+            // clock() read `n` as seconds; rescale to the unit.
+            return Ok(secs_ns * ns / 1_000_000_000);
+        }
+    }
+    clock(t).map_err(|_| bad())
+}
+
+/// HH:MM:SS[.f], MM:SS[.f] or SS[.f] into nanoseconds.
+fn clock(s: &str) -> Result<u128> {
+    let bad = || anyhow::anyhow!("not a time");
+    let parts: Vec<&str> = s.split(':').collect();
     if parts.is_empty() || parts.len() > 3 {
         return Err(bad());
     }
@@ -52,7 +76,7 @@ pub fn parse_time(s: &str) -> Result<u128> {
 
 /// The range in frames: `[from, to)`, nearest sample.
 fn frames(range: &RangeArgs, rate: u32) -> Result<Option<(u64, u64)>> {
-    if range.from.is_none() && range.to.is_none() {
+    if !range.is_set() {
         return Ok(None);
     }
     let conv =
@@ -71,8 +95,24 @@ fn frames(range: &RangeArgs, rate: u32) -> Result<Option<(u64, u64)>> {
         .map(parse_time)
         .transpose()
         .context("--to")?
-        .map(conv)
-        .unwrap_or(u64::MAX);
+        .map(conv);
+    let length = range
+        .duration
+        .as_deref()
+        .map(parse_time)
+        .transpose()
+        .context("--duration")?
+        .map(conv);
+    let to = match (to, length) {
+        (Some(t), _) => t,
+        (None, Some(d)) => {
+            if d == 0 {
+                bail!("--duration must be longer than zero");
+            }
+            from.saturating_add(d)
+        }
+        (None, None) => u64::MAX,
+    };
     if from >= to {
         bail!("--from must be before --to");
     }
@@ -128,7 +168,7 @@ pub fn to_wav(
     let name = shown(file);
     // A range of a seekable file is read through the index: this first reader only
     // gives the header, so it reads nothing ahead.
-    let ranged = (range.from.is_some() || range.to.is_some()) && seekable(file);
+    let ranged = range.is_set() && seekable(file);
     let n = if ranged { 1 } else { threads() };
     let mut r = super::open_sasf_threads(file, &keys, key_args, n)?;
     let format = r.header().format;
@@ -164,6 +204,7 @@ pub fn to_wav(
         _ => name.clone(),
     };
     let segments;
+    let total_samples;
     let metadata = match span {
         None => {
             let size = if is_dash(file) {
@@ -186,13 +227,15 @@ pub fn to_wav(
             progress.finish();
             let m = result.with_context(|| incomplete(&wav))?;
             segments = r.segments().cloned();
+            total_samples = r.totals().map(|t| t.samples);
             m
         }
         Some((from, to)) if seekable(file) => {
             drop(r);
-            let (m, s) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
+            let (m, s, total) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
                 .with_context(|| incomplete(&wav))?;
             segments = Some(s);
+            total_samples = Some(total);
             m
         }
         Some((from, to)) => {
@@ -201,9 +244,21 @@ pub fn to_wav(
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
             check_from(from, total, rate).with_context(|| name.clone())?;
             segments = r.segments().cloned();
+            total_samples = Some(total);
             m
         }
     };
+    // One rule past the end: a range starts inside the recording (else an error) and
+    // ends at the end at the latest, which is said when --to or --duration went past.
+    if let (Some((_, to)), Some(total)) = (span, total_samples) {
+        if to != u64::MAX && to > total {
+            crate::io::note(format_args!(
+                "sasf: {name}: the range asked to end at {}, past the end of the recording ({}): it ends there",
+                format_time(to, rate),
+                format_time(total, rate)
+            ));
+        }
+    }
     Ok(Converted {
         metadata,
         rate,
@@ -222,7 +277,7 @@ fn read_range_indexed(
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
-) -> Result<(Metadata, sasf_core::io::segments::Segments)> {
+) -> Result<(Metadata, sasf_core::io::segments::Segments, u64)> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
     let mut ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
         .open_with(&keys.ring)?
@@ -238,6 +293,7 @@ fn read_range_indexed(
             annotations: m.annotations,
         },
         ra.segments().clone(),
+        ra.totals().samples,
     ))
 }
 
@@ -279,6 +335,11 @@ mod tests {
             parse_time("10:00:00.000000001").unwrap(),
             36_000_000_000_001
         );
+        assert_eq!(parse_time("+3").unwrap(), 3_000_000_000);
+        assert_eq!(parse_time("5s").unwrap(), 5_000_000_000);
+        assert_eq!(parse_time("2.5s").unwrap(), 2_500_000_000);
+        assert_eq!(parse_time("500ms").unwrap(), 500_000_000);
+        assert_eq!(parse_time("250us").unwrap(), 250_000);
         for bad in [
             "",
             "a",
@@ -287,6 +348,10 @@ mod tests {
             "-5",
             "1:",
             "99999999999999999:00",
+            "1:30s",
+            "ms",
+            "5 s",
+            "5h",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
         }
