@@ -240,3 +240,76 @@ fn one_time_syntax_and_one_rule_past_the_end() {
         2 * 2_000
     );
 }
+
+/// `info` on a damaged file: (how the sample call is damaged, the damaged bytes, pieces
+/// of the text, `status` in `--json`). Both exit 1, as `verify` would.
+#[test]
+fn info_on_a_damaged_file_shows_what_was_authenticated() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let meta = common::sample_meta().display().to_string();
+    let s = common::sample().display().to_string();
+    let o = sasf()
+        .current_dir(d)
+        .args(["pack", &s, "--meta", &meta, "-o", "c.sasf"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let whole = fs::read(d.join("c.sasf")).unwrap();
+    let mut flipped = whole.clone();
+    flipped[whole.len() * 2 / 3] ^= 1;
+    let rows: Vec<(&str, Vec<u8>, &[&str], &str)> = vec![
+        (
+            "cut in half",
+            whole[..whole.len() / 2].to_vec(),
+            &[
+                "status:        TRUNCATED: truncated after chunk",
+                "recording id:  call-0001",
+                "participants:  2 (authenticated so far)",
+                "  a1 ",
+                "events:",
+                "authenticated: 00:00:0",
+            ],
+            "truncated",
+        ),
+        (
+            "one byte flipped",
+            flipped,
+            &[
+                "status:        FAILED: authentication failed at chunk",
+                "recording id:  call-0001",
+                "participants:  2",
+                "join",
+            ],
+            "failed",
+        ),
+    ];
+    for (what, bytes, pieces, status) in rows {
+        fs::write(d.join("bad.sasf"), &bytes).unwrap();
+        let o = sasf()
+            .current_dir(d)
+            .args(["info", "bad.sasf"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{what}");
+        let text = String::from_utf8(o.stdout).unwrap();
+        for p in pieces {
+            assert!(text.contains(p), "{what}: {p:?} not in\n{text}");
+        }
+        let o = sasf()
+            .current_dir(d)
+            .args(["info", "--json", "bad.sasf"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(1), "{what}");
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert_eq!(j["status"], status, "{what}");
+        assert_eq!(j["verified"], false);
+        assert_eq!(
+            j["metadata"]["participants"].as_array().unwrap().len(),
+            2,
+            "{what}"
+        );
+        assert!(j["errors"][0]["class"].is_string());
+    }
+}

@@ -176,6 +176,14 @@ fn every_json_output_meets_its_schema() {
             vec!["info", "--json", "plain.sasf"],
             "info, keyless, annotated",
         ),
+        (
+            vec!["info", "--json", "cut.sasf"],
+            "info on a truncated file",
+        ),
+        (
+            vec!["info", "--json", "flipped.sasf"],
+            "info on a tampered file",
+        ),
     ] {
         let doc: Value = serde_json::from_str(&run(d, &args)).unwrap();
         check("info", &doc, what);

@@ -6,7 +6,7 @@ use std::io::Write as _;
 use std::path::Path;
 
 use anyhow::{Context, Result};
-use sasf_core::bridge::{read_all, Contents};
+use sasf_core::bridge::{read_all_partial, Contents, Partial};
 use sasf_core::error::format_time;
 use sasf_core::meta::{sample_to_ms, EventKind, Participant};
 use sasf_core::{Decoder, Header, KeySection};
@@ -281,11 +281,16 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         .with_context(|| name.clone())?;
     // The audio content hash: SHA-256 of every frame as stored (FORMAT.md §7.2).
     let mut audio_hash = <sha2::Sha256 as sha2::Digest>::new();
-    let c = read_all(&mut r, super::MAX_RECORDS, |a| {
+    let c = match read_all_partial(&mut r, super::MAX_RECORDS, |a| {
         sha2::Digest::update(&mut audio_hash, a);
         Ok(())
-    })
-    .with_context(|| name.clone())?;
+    }) {
+        Ok(c) => c,
+        Err(failed) => {
+            let (partial, e) = *failed;
+            return damaged(&name, &header, &access, access_j, &r, partial, e, json_out);
+        }
+    };
     let audio_sha256 = sasf_core::crypto::hex(&sha2::Digest::finalize(audio_hash));
     // The current annotation state, when segments were appended (or one was torn).
     let anno = match r.segments() {
@@ -342,4 +347,115 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
             .write_all(escape_controls(&t).as_bytes())?;
     }
     Ok(())
+}
+
+/// `info` on a file that fails part-way: what was authenticated before the damage (the
+/// header, the recording information, participants and events up to it, how much
+/// audio), the status FAILED or TRUNCATED, and the error; `--json` gives the same with
+/// an `errors` array. Exits as `verify` would (1 for a verification failure).
+#[allow(clippy::too_many_arguments)]
+fn damaged<R: std::io::Read>(
+    name: &str,
+    header: &Header,
+    access: &str,
+    access_j: serde_json::Value,
+    r: &sasf_core::Reader<R>,
+    partial: Partial,
+    e: sasf_core::Error,
+    json_out: bool,
+) -> Result<()> {
+    let rate = header.format.sample_rate;
+    let truncated = e.class() == "truncated";
+    let status = if truncated { "TRUNCATED" } else { "FAILED" };
+    let samples = r.samples();
+    if json_out {
+        let mut err = json!({"class": e.class(), "message": e.to_string()});
+        if let Some(p) = e.place() {
+            err["offset"] = json!(p.offset);
+            if let Some(c) = p.chunk {
+                err["chunk"] = json!(c);
+            }
+            if let Some(k) = p.segment {
+                err["segment"] = json!(k);
+            }
+        }
+        let doc = json!({
+            "schema": SCHEMA,
+            "file": name,
+            "header": header_json(header),
+            "access": access_j,
+            "verified": false,
+            "status": status.to_lowercase(),
+            "errors": [err],
+            "authenticated": {
+                "chunks": r.chunks(),
+                "samples": samples,
+                "duration": format_time(samples, rate),
+                "index_chunks": partial.index_chunks,
+            },
+            "metadata": partial.metadata.to_json(rate),
+        });
+        writeln!(
+            std::io::stdout().lock(),
+            "{}",
+            serde_json::to_string_pretty(&doc)?
+        )?;
+    } else {
+        let m = &partial.metadata;
+        let mut s = String::new();
+        let _ = writeln!(s, "file:          {name}");
+        let _ = writeln!(
+            s,
+            "format:        SASF version {}",
+            sasf_core::format::VERSION
+        );
+        let _ = writeln!(s, "integrity:     {}", header.integrity.name());
+        s.push_str(access);
+        let _ = writeln!(s, "status:        {status}: {e}");
+        let _ = writeln!(
+            s,
+            "authenticated: {} ({samples} samples) in {} chunks, before the damage",
+            format_time(samples, rate),
+            r.chunks()
+        );
+        let f = header.format;
+        let _ = writeln!(
+            s,
+            "audio:         {}, {} channel(s), {} Hz",
+            f.encoding.describe(),
+            f.channels,
+            f.sample_rate
+        );
+        if let Some(id) = &m.recording.id {
+            let _ = writeln!(s, "recording id:  {id}");
+        }
+        if let Some(t) = &m.recording.started_at {
+            let _ = writeln!(s, "started at:    {t}");
+        }
+        let _ = writeln!(
+            s,
+            "participants:  {} (authenticated so far)",
+            m.participants.len()
+        );
+        for p in &m.participants {
+            let _ = writeln!(s, "  {:<12} {:?}", p.id, p.role);
+        }
+        let _ = writeln!(
+            s,
+            "events:        {} (authenticated so far)",
+            m.events.len()
+        );
+        for ev in &m.events {
+            let _ = writeln!(
+                s,
+                "  {:<13} {}",
+                format_time(ev.at_sample, rate),
+                ev.kind.type_name()
+            );
+        }
+        std::io::stdout()
+            .lock()
+            .write_all(escape_controls(&s).as_bytes())?;
+    }
+    Err(anyhow::Error::new(e).context(name.to_string()))
 }

@@ -107,19 +107,86 @@ pub fn read_audio<R: Read>(
     }
 }
 
+/// What [`read_all_partial`] authenticated before an error: the recording
+/// information, and every participant, event and annotation up to the damage.
+#[derive(Debug, Clone, Default)]
+pub struct Partial {
+    /// The metadata authenticated before the error.
+    pub metadata: Metadata,
+    /// Index chunks met.
+    pub index_chunks: u64,
+}
+
+/// Like [`read_all`], but on an error also returns what was authenticated before it
+/// (the metadata up to the damage; the reader's `samples()` and `chunks()` tell how
+/// far the audio went), for a report on a damaged file. Nothing unauthenticated is in it.
+pub fn read_all_partial<R: Read>(
+    r: &mut Reader<R>,
+    max_records: usize,
+    on_audio: impl FnMut(&[u8]) -> Result<()>,
+) -> std::result::Result<Contents, Box<(Partial, Error)>> {
+    let mut metadata = Metadata {
+        recording: r.info().clone(),
+        ..Default::default()
+    };
+    let mut counts = (0, 0);
+    match collect(
+        r,
+        max_records,
+        crate::io::DEFAULT_METADATA_BUDGET,
+        on_audio,
+        &mut metadata,
+        &mut counts,
+    ) {
+        Ok(totals) => Ok(Contents {
+            metadata,
+            totals,
+            index_chunks: counts.0,
+            skipped_chunks: counts.1,
+        }),
+        Err(e) => Err(Box::new((
+            Partial {
+                metadata,
+                index_chunks: counts.0,
+            },
+            e,
+        ))),
+    }
+}
+
 /// [`read_all`] with an explicit metadata budget in bytes.
 pub fn read_all_within<R: Read>(
     r: &mut Reader<R>,
     max_records: usize,
     budget: usize,
-    mut on_audio: impl FnMut(&[u8]) -> Result<()>,
+    on_audio: impl FnMut(&[u8]) -> Result<()>,
 ) -> Result<Contents> {
-    let mut used = 0usize;
     let mut metadata = Metadata {
         recording: r.info().clone(),
         ..Default::default()
     };
-    let (mut index_chunks, mut skipped_chunks) = (0, 0);
+    let mut counts = (0, 0);
+    let totals = collect(r, max_records, budget, on_audio, &mut metadata, &mut counts)?;
+    Ok(Contents {
+        metadata,
+        totals,
+        index_chunks: counts.0,
+        skipped_chunks: counts.1,
+    })
+}
+
+/// Reads to the end chunk, collecting metadata into `metadata` and (index, skipped)
+/// chunk counts into `counts` as it goes, so that a caller keeps them on an error.
+fn collect<R: Read>(
+    r: &mut Reader<R>,
+    max_records: usize,
+    budget: usize,
+    mut on_audio: impl FnMut(&[u8]) -> Result<()>,
+    metadata: &mut Metadata,
+    counts: &mut (u64, u64),
+) -> Result<Totals> {
+    let mut used = 0usize;
+    let (index_chunks, skipped_chunks) = (&mut counts.0, &mut counts.1);
     let mut records = 0usize;
     loop {
         let (offset, chunk) = (r.offset(), r.chunks());
@@ -163,16 +230,9 @@ pub fn read_all_within<R: Read>(
                 count(&mut records, heap_bytes(&a.to_payload()))?;
                 metadata.annotations.push(a);
             }
-            Item::Index { .. } => index_chunks += 1,
-            Item::Skipped { .. } => skipped_chunks += 1,
-            Item::End(totals) => {
-                return Ok(Contents {
-                    metadata,
-                    totals,
-                    index_chunks,
-                    skipped_chunks,
-                })
-            }
+            Item::Index { .. } => *index_chunks += 1,
+            Item::Skipped { .. } => *skipped_chunks += 1,
+            Item::End(totals) => return Ok(totals),
         }
     }
 }
