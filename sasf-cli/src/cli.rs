@@ -22,20 +22,27 @@ given: chmod 600 it. Make them with `sasf keygen -o KEYFILE`, `sasf keygen --x25
 ID.key` and `sasf keygen --signing -o SIGN.key`; `sasf keys` changes who can open a
 file, `sasf sign` signs it.";
 
+/// The help section of the options every command that reads or writes recordings
+/// takes (not keygen, man or completions, which refuse them).
+pub const GLOBAL: &str = "Global options";
+
+/// The commands the global options mean nothing to.
+pub const NO_GLOBALS: [&str; 3] = ["keygen", "man", "completions"];
+
 /// sasf: pack call recordings into SASF (Secure Authenticated Stream Format), verify,
 /// inspect, extract and convert them.
 #[derive(Debug, Parser)]
 #[command(name = "sasf", version, about, after_help = AFTER_HELP, propagate_version = true)]
 pub struct Cli {
     /// Do not show progress bars.
-    #[arg(short, long, global = true)]
+    #[arg(short, long, global = true, help_heading = GLOBAL)]
     pub quiet: bool,
     /// Flush each output file to disk (fsync) before renaming it into place. Off by
     /// default: a SASF file cut short by a power loss never verifies as complete.
-    #[arg(long, global = true)]
+    #[arg(long, global = true, help_heading = GLOBAL)]
     pub fsync: bool,
     /// Threads that seal and verify chunks (default: every core).
-    #[arg(short = 'j', long, global = true, value_name = "N")]
+    #[arg(short = 'j', long, global = true, value_name = "N", help_heading = GLOBAL)]
     pub threads: Option<usize>,
     /// The command.
     #[command(subcommand)]

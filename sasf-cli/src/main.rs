@@ -19,6 +19,29 @@ use clap::{CommandFactory, Parser};
 use cli::{Cli, Command, KeysCommand};
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    let name = match &cli.command {
+        Command::Keygen { .. } => Some("keygen"),
+        Command::Man { .. } => Some("man"),
+        Command::Completions { .. } => Some("completions"),
+        _ => None,
+    };
+    if let Some(name) = name {
+        let given: Vec<&str> = [
+            (cli.quiet, "-q/--quiet"),
+            (cli.fsync, "--fsync"),
+            (cli.threads.is_some(), "-j/--threads"),
+        ]
+        .iter()
+        .filter(|(on, _)| *on)
+        .map(|(_, n)| *n)
+        .collect();
+        if !given.is_empty() {
+            return Err(anyhow::Error::new(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{} means nothing to `sasf {name}`\n", given.join(", ")),
+            )));
+        }
+    }
     let q = cli.quiet;
     io::set_threads(cli.threads);
     io::set_fsync(cli.fsync);
@@ -159,19 +182,105 @@ fn run(cli: Cli) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The exit status section every page carries.
+const EXIT_STATUS: &str = ".SH \"EXIT STATUS\"
+.TP
+0
+Success (and a closed stdout, as in \\fBsasf ... | head\\fR).
+.TP
+1
+A SASF input failed verification: corrupt, tampered, truncated, malformed, unsupported,
+or not opened by the key given.
+.TP
+2
+The command could not run: bad arguments, a missing or unreadable file, a missing key,
+an unsupported or malformed WAV or metadata document, an I/O error, or an output that
+exists without \\fB\\-f\\fR or is an input.
+";
+
+/// Writes sasf.1 and one page per command into `dir`, which must exist (a typo'd
+/// path is not silently created). Each command's page is `sasf-NAME(1)` with the
+/// synopsis `sasf NAME …`, the global options where they mean something, the notes
+/// from its help, the exit status, and SEE ALSO.
 fn write_man_pages(dir: &std::path::Path) -> Result<()> {
-    std::fs::create_dir_all(dir)?;
-    let cmd = Cli::command();
-    let mut pages = vec![("sasf".to_string(), cmd.clone())];
-    for sub in cmd.get_subcommands() {
-        pages.push((
-            format!("sasf-{}", sub.get_name()),
-            sub.clone().name(format!("sasf-{}", sub.get_name())),
-        ));
+    if !dir.is_dir() {
+        anyhow::bail!(
+            "{}: no such directory (create it first: sasf man writes into an existing directory)",
+            dir.display()
+        );
     }
-    for (name, c) in pages {
+    let root = Cli::command().disable_help_subcommand(true);
+    let root_built = {
+        let mut c = root.clone();
+        c.build();
+        c
+    };
+    // The global options, as their own section.
+    let globals: Vec<clap::Arg> = root_built
+        .get_arguments()
+        .filter(|a| a.get_help_heading() == Some(cli::GLOBAL))
+        .cloned()
+        .collect();
+    let subs: Vec<String> = root
+        .get_subcommands()
+        .map(|s| s.get_name().to_string())
+        .collect();
+    let see_also = |except: &str| {
+        let mut v: Vec<String> = std::iter::once("sasf".to_string())
+            .chain(subs.iter().map(|n| format!("sasf-{n}")))
+            .filter(|n| n != except)
+            .map(|n| format!("\\fB{n}\\fR(1)"))
+            .collect();
+        v.dedup();
+        format!(".SH \"SEE ALSO\"\n{}\n", v.join(", "))
+    };
+    let render = |cmd: clap::Command, page: &str, sub: bool| -> Result<Vec<u8>> {
+        let man = clap_mangen::Man::new(cmd.clone()).title(page);
         let mut buf = Vec::new();
-        clap_mangen::Man::new(c).render(&mut buf)?;
+        man.render_title(&mut buf)?;
+        man.render_name_section(&mut buf)?;
+        man.render_synopsis_section(&mut buf)?;
+        man.render_description_section(&mut buf)?;
+        // Only the command's own options here (not the globals, shown apart).
+        let own = cmd.clone().mut_args(|a| {
+            if a.get_help_heading() == Some(cli::GLOBAL) {
+                a.hide(true)
+            } else {
+                a
+            }
+        });
+        clap_mangen::Man::new(own).render_options_section(&mut buf)?;
+        if !sub || !cli::NO_GLOBALS.contains(&cmd.get_name().trim_start_matches("sasf ")) {
+            let g = clap::Command::new("sasf")
+                .disable_help_flag(true)
+                .disable_version_flag(true)
+                .args(globals.clone());
+            clap_mangen::Man::new(g).render_options_section(&mut buf)?;
+        }
+        if !sub {
+            man.render_subcommands_section(&mut buf)?;
+        }
+        if cmd.get_after_help().is_some() || cmd.get_after_long_help().is_some() {
+            let mut extra = Vec::new();
+            man.render_extra_section(&mut extra)?;
+            let extra = String::from_utf8_lossy(&extra).replacen(".SH EXTRA", ".SH NOTES", 1);
+            buf.extend_from_slice(extra.as_bytes());
+        }
+        buf.extend_from_slice(EXIT_STATUS.as_bytes());
+        buf.extend_from_slice(see_also(page).as_bytes());
+        Ok(buf)
+    };
+    let mut pages = vec![("sasf".to_string(), render(root.clone(), "sasf", false)?)];
+    for sub in root.get_subcommands() {
+        let page = format!("sasf-{}", sub.get_name());
+        // The synopsis names the command as it is typed: `sasf verify`, not a binary.
+        let cmd = sub
+            .clone()
+            .name(format!("sasf {}", sub.get_name()))
+            .bin_name(format!("sasf {}", sub.get_name()));
+        pages.push((page.clone(), render(cmd, &page, true)?));
+    }
+    for (name, buf) in pages {
         std::fs::write(dir.join(format!("{name}.1")), buf)?;
     }
     Ok(())

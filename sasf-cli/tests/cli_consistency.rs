@@ -313,3 +313,102 @@ fn info_on_a_damaged_file_shows_what_was_authenticated() {
         assert!(j["errors"][0]["class"].is_string());
     }
 }
+
+#[test]
+fn man_pages_name_commands_as_typed_and_keep_global_options_apart() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    // Into an existing directory only: a typo is not silently created.
+    let o = sasf()
+        .args(["man", "-o"])
+        .arg(d.join("no/such/dir"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("no such directory"),
+        "{}",
+        stderr_of(&o)
+    );
+    assert!(!d.join("no").exists());
+    let o = sasf().args(["man", "-o"]).arg(d).output().unwrap();
+    assert!(o.status.success(), "{}", stderr_of(&o));
+    let page = |n: &str| fs::read_to_string(d.join(format!("{n}.1"))).unwrap();
+    // (page, pieces it holds, pieces it must not hold).
+    let rows: &[(&str, &[&str], &[&str])] = &[
+        (
+            "sasf",
+            &[
+                ".SH \"GLOBAL OPTIONS\"",
+                ".SH \"EXIT STATUS\"",
+                ".SH SUBCOMMANDS",
+                "sasf\\-verify(1)",
+            ],
+            &["sasf\\-help(1)", ".SH EXTRA"],
+        ),
+        (
+            "sasf-verify",
+            &[
+                "\\fBsasf verify\\fR",
+                ".SH \"GLOBAL OPTIONS\"",
+                "\\fB\\-\\-fsync\\fR",
+                ".SH NOTES",
+                ".SH \"EXIT STATUS\"",
+                "\\fBsasf\\fR(1)",
+            ],
+            &["sasf\\-verify [", ".SH EXTRA"],
+        ),
+        (
+            "sasf-pack",
+            &["\\fBsasf pack\\fR", ".SH \"GLOBAL OPTIONS\""],
+            &[".SH EXTRA"],
+        ),
+        (
+            "sasf-keygen",
+            &["\\fBsasf keygen\\fR", ".SH \"EXIT STATUS\""],
+            &[".SH \"GLOBAL OPTIONS\"", "\\-\\-fsync"],
+        ),
+        (
+            "sasf-man",
+            &["\\fBsasf man\\fR"],
+            &[".SH \"GLOBAL OPTIONS\""],
+        ),
+        (
+            "sasf-completions",
+            &["\\fBsasf completions\\fR"],
+            &[".SH \"GLOBAL OPTIONS\""],
+        ),
+    ];
+    for (name, has, lacks) in rows {
+        let p = page(name);
+        for h in *has {
+            assert!(p.contains(h), "{name}: {h:?} missing");
+        }
+        for l in *lacks {
+            assert!(!p.contains(l), "{name}: {l:?} present");
+        }
+    }
+    assert!(!d.join("sasf-help.1").exists());
+    // The global options mean nothing to keygen, man and completions: refused there.
+    for args in [
+        vec!["keygen", "-o", "k.key", "--fsync"],
+        vec!["-q", "completions", "bash"],
+        vec!["man", "-o", ".", "-j", "2"],
+    ] {
+        let o = sasf().current_dir(d).args(&args).output().unwrap();
+        assert_eq!(o.status.code(), Some(2), "{args:?}");
+        assert!(
+            stderr_of(&o).contains("means nothing to `sasf"),
+            "{args:?}: {}",
+            stderr_of(&o)
+        );
+    }
+    assert!(!d.join("k.key").exists());
+    // Elsewhere they sit in their own help section.
+    let o = sasf().args(["verify", "--help"]).output().unwrap();
+    let help = String::from_utf8(o.stdout).unwrap();
+    let g = help
+        .find("Global options:")
+        .expect("a Global options section");
+    assert!(help[g..].contains("--fsync") && help[g..].contains("--threads"));
+}
