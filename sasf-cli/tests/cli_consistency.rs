@@ -412,3 +412,102 @@ fn man_pages_name_commands_as_typed_and_keep_global_options_apart() {
         .expect("a Global options section");
     assert!(help[g..].contains("--fsync") && help[g..].contains("--threads"));
 }
+
+fn wav_chunk(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
+    let mut c = id.to_vec();
+    c.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    c.extend_from_slice(body);
+    if body.len() % 2 == 1 {
+        c.push(0);
+    }
+    c
+}
+
+/// A 16-bit mono 8 kHz WAV of 0.1 s with the given extra chunks before `data`.
+fn wav_with(chunks: &[Vec<u8>]) -> Vec<u8> {
+    let mut fmt = Vec::new();
+    for v in [1u16, 1] {
+        fmt.extend_from_slice(&v.to_le_bytes());
+    }
+    fmt.extend_from_slice(&8000u32.to_le_bytes());
+    fmt.extend_from_slice(&16000u32.to_le_bytes());
+    fmt.extend_from_slice(&2u16.to_le_bytes());
+    fmt.extend_from_slice(&16u16.to_le_bytes());
+    let mut body = b"WAVE".to_vec();
+    body.extend(wav_chunk(b"fmt ", &fmt));
+    for c in chunks {
+        body.extend_from_slice(c);
+    }
+    body.extend(wav_chunk(b"data", &[0u8; 1600]));
+    let mut w = b"RIFF".to_vec();
+    w.extend_from_slice(&(body.len() as u32).to_le_bytes());
+    w.extend(body);
+    w
+}
+
+#[test]
+fn bext_and_info_tags_of_a_wav_are_kept_not_lost() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut bext = vec![0u8; 602];
+    bext[..17].copy_from_slice(b"Call from Lisbon\0");
+    bext[256..263].copy_from_slice(b"ACD-7\0\0");
+    bext[288..294].copy_from_slice(b"REF-99");
+    bext[320..330].copy_from_slice(b"2026-11-23");
+    bext[330..338].copy_from_slice(b"10:14:50");
+    let mut list = b"INFO".to_vec();
+    list.extend(wav_chunk(b"INAM", b"Call 42\0"));
+    list.extend(wav_chunk(b"ICMT", b"escalated\0"));
+    list.extend(wav_chunk(b"ISFT", b"\xff\xfe not text"));
+    fs::write(
+        d.join("tagged.wav"),
+        wav_with(&[wav_chunk(b"bext", &bext), wav_chunk(b"LIST", &list)]),
+    )
+    .unwrap();
+    fs::write(
+        d.join("meta.json"),
+        r#"{"recording":{"started_at":"2026-01-01T00:00:00Z"}}"#,
+    )
+    .unwrap();
+    fs::write(d.join("plain.wav"), wav_with(&[])).unwrap();
+    // (pack arguments, started_at in the file, recording.wav in the file, a piece of stderr).
+    let rows: Vec<(Vec<&str>, Option<&str>, serde_json::Value, &str)> = vec![
+        (
+            vec!["pack", "tagged.wav", "-o", "a.sasf"],
+            Some("2026-11-23T10:14:50Z"),
+            serde_json::json!({"bext": {"description": "Call from Lisbon", "originator": "ACD-7", "originator_reference": "REF-99"},
+                               "info": {"INAM": "Call 42", "ICMT": "escalated"}}),
+            "started_at 2026-11-23T10:14:50Z from the WAV's bext origination time (read as UTC)",
+        ),
+        // The metadata's own started_at wins; the tags are kept beside it.
+        (
+            vec!["pack", "tagged.wav", "--meta", "meta.json", "-o", "b.sasf"],
+            Some("2026-01-01T00:00:00Z"),
+            serde_json::json!({"bext": {"description": "Call from Lisbon", "originator": "ACD-7", "originator_reference": "REF-99"},
+                               "info": {"INAM": "Call 42", "ICMT": "escalated"}}),
+            "",
+        ),
+        (
+            vec!["pack", "plain.wav", "-o", "c.sasf"],
+            None,
+            serde_json::Value::Null,
+            "",
+        ),
+    ];
+    for (args, started, wav, piece) in rows {
+        let out = args[args.len() - 1];
+        let o = sasf().current_dir(d).args(&args).output().unwrap();
+        let err = stderr_of(&o);
+        assert!(o.status.success(), "{args:?}: {err}");
+        assert!(err.contains(piece), "{args:?}: {piece:?} not in {err}");
+        let o = sasf()
+            .current_dir(d)
+            .args(["info", "--json", out])
+            .output()
+            .unwrap();
+        let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let rec = &j["metadata"]["recording"];
+        assert_eq!(rec["started_at"].as_str(), started, "{args:?}: {rec}");
+        assert_eq!(rec["wav"], wav, "{args:?}");
+    }
+}

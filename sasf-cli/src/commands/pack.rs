@@ -63,7 +63,7 @@ pub fn run(
     let info = wav.info().clone();
     let format = info.format;
     let total_frames = info.data_len.map(|l| l / format.block_align() as u64);
-    let metadata = match meta {
+    let mut metadata = match meta {
         None => Metadata::default(),
         Some(p) => {
             let text = std::fs::read_to_string(p)
@@ -72,6 +72,7 @@ pub fn run(
                 .with_context(|| p.display().to_string())?
         }
     };
+    wav_tags_into(&mut metadata, &info, &shown(input));
     let context = if bind_context {
         let id = metadata.recording.id.clone().ok_or_else(|| {
             anyhow::anyhow!("--bind-context needs a recording id (recording.id in --meta)")
@@ -198,4 +199,44 @@ pub fn run(
     }
     out.commit()?;
     Ok(())
+}
+
+/// What a WAV says about itself, kept in the recording information instead of lost:
+/// a BWF `bext` origination time becomes `started_at` when the metadata gives none
+/// (read as UTC: BWF times carry no zone; said on stderr), and the bext text fields
+/// and `LIST`/`INFO` tags go under `recording.wav` (`{"bext": {...}, "info": {...}}`)
+/// unless the metadata already has a `wav` member.
+fn wav_tags_into(m: &mut Metadata, info: &sasf_core::wav::WavInfo, name: &str) {
+    if m.recording.started_at.is_none() {
+        if let Some(t) = sasf_core::merge::bext_start(info) {
+            if let Some(s) = sasf_core::meta::format_utc(t) {
+                note(format_args!(
+                    "sasf: {name}: started_at {s} from the WAV's bext origination time (read as UTC)"
+                ));
+                m.recording.started_at = Some(s);
+            }
+        }
+    }
+    if m.recording.extra.contains_key("wav") {
+        return;
+    }
+    let mut wav = serde_json::Map::new();
+    if !info.bext_text.is_empty() {
+        let bext: serde_json::Map<String, serde_json::Value> = info
+            .bext_text
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), v.clone().into()))
+            .collect();
+        wav.insert("bext".into(), bext.into());
+    }
+    if !info.info_tags.is_empty() {
+        let mut tags = serde_json::Map::new();
+        for (k, v) in &info.info_tags {
+            tags.entry(k.clone()).or_insert_with(|| v.clone().into());
+        }
+        wav.insert("info".into(), tags.into());
+    }
+    if !wav.is_empty() {
+        m.recording.extra.insert("wav".into(), wav.into());
+    }
 }

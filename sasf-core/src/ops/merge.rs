@@ -818,6 +818,8 @@ mod tests {
             data_len: None,
             bext_origination: Some("2026-11-23T10:14:50".into()),
             format_tag: 1,
+            bext_text: Vec::new(),
+            info_tags: Vec::new(),
         };
         assert_eq!(rfc3339(bext_start(&info).unwrap()), "2026-11-23T10:14:50Z");
     }

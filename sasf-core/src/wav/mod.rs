@@ -62,6 +62,13 @@ pub struct WavInfo {
     /// The format tag found in the `fmt ` chunk (1 PCM, 3 IEEE float, 6 A-law,
     /// 7 µ-law, `0xFFFE` extensible); informative only.
     pub format_tag: u16,
+    /// From a BWF `bext` chunk: Description, Originator and OriginatorReference (text
+    /// up to the first NUL, trimmed; empty ones omitted).
+    pub bext_text: Vec<(&'static str, String)>,
+    /// The text of a `LIST`/`INFO` chunk: (four-character id such as `INAM`, `ICMT`,
+    /// `IART`, `ICRD`, `ISFT`; its text), in file order. At most 32 entries of at
+    /// most 4096 bytes each; entries that are not UTF-8 text are left out.
+    pub info_tags: Vec<(String, String)>,
 }
 
 /// `WAVE_FORMAT_PCM`.

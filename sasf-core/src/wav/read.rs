@@ -278,6 +278,46 @@ fn digits(b: &[u8]) -> Option<u32> {
     })
 }
 
+/// Most bytes of a `LIST` chunk read (the rest is skipped).
+const LIST_CAP: usize = 64 * 1024;
+
+/// Text of a WAV text field: up to the first NUL, trimmed, if it is non-empty UTF-8
+/// of at most 4096 bytes without control characters.
+fn wav_text(b: &[u8]) -> Option<String> {
+    let end = b.iter().position(|&c| c == 0).unwrap_or(b.len());
+    let t = std::str::from_utf8(&b[..end]).ok()?.trim();
+    (!t.is_empty() && t.len() <= 4096 && !t.chars().any(|c| c.is_control())).then(|| t.to_string())
+}
+
+#[cfg(test)]
+pub(crate) fn parse_info_list_for_test(body: &[u8]) -> Vec<(String, String)> {
+    parse_info_list(body)
+}
+
+/// The entries of a `LIST` chunk of type `INFO`: (id, text), at most 32.
+fn parse_info_list(body: &[u8]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    if body.len() < 4 || &body[..4] != b"INFO" {
+        return out;
+    }
+    let mut at = 4;
+    while at + 8 <= body.len() && out.len() < 32 {
+        let id = &body[at..at + 4];
+        let len = le32(body, at + 4) as usize;
+        let start = at + 8;
+        let Some(end) = start.checked_add(len).filter(|&e| e <= body.len()) else {
+            break;
+        };
+        if id.iter().all(|c| c.is_ascii_alphanumeric()) {
+            if let Some(t) = wav_text(&body[start..end]) {
+                out.push((String::from_utf8_lossy(id).into_owned(), t));
+            }
+        }
+        at = end + (len & 1);
+    }
+    out
+}
+
 fn is_bext_sep(c: u8) -> bool {
     matches!(c, b'-' | b'_' | b':' | b' ' | b'.')
 }
@@ -372,6 +412,8 @@ impl<R: Read> WavReader<R> {
         let mut fmt: Option<(AudioFormat, u16)> = None;
         let mut ds64: Option<Ds64> = None;
         let mut bext = None;
+        let mut bext_text = Vec::new();
+        let mut info_tags = Vec::new();
         let mut first = true;
         loop {
             let ch = Self::chunk_header(&mut src, fmt.is_some())?;
@@ -405,7 +447,14 @@ impl<R: Read> WavReader<R> {
                     fmt = Some(Self::fmt_chunk(&mut src, &ch, size)?);
                 }
                 b"bext" => {
-                    bext = Self::bext_chunk(&mut src, &ch, size)?;
+                    (bext, bext_text) = Self::bext_chunk(&mut src, &ch, size)?;
+                }
+                b"LIST" => {
+                    let mut buf = vec![0u8; LIST_CAP];
+                    let body = Self::capped_body(&mut src, &ch, size, &mut buf)?;
+                    if info_tags.is_empty() {
+                        info_tags = parse_info_list(body);
+                    }
                 }
                 b"data" => {
                     let Some((format, format_tag)) = fmt else {
@@ -433,6 +482,8 @@ impl<R: Read> WavReader<R> {
                         data_len,
                         bext_origination: bext,
                         format_tag,
+                        bext_text,
+                        info_tags,
                     };
                     return Ok(WavReader {
                         data_at: src.pos,
@@ -555,15 +606,31 @@ impl<R: Read> WavReader<R> {
         })
     }
 
-    fn bext_chunk(src: &mut Src<R>, ch: &ChunkHeader, size: u64) -> Result<Option<String>> {
+    #[allow(clippy::type_complexity)]
+    fn bext_chunk(
+        src: &mut Src<R>,
+        ch: &ChunkHeader,
+        size: u64,
+    ) -> Result<(Option<String>, Vec<(&'static str, String)>)> {
         let mut buf = [0u8; BEXT_PREFIX];
         let body = Self::capped_body(src, ch, size, &mut buf)?;
         if body.len() < BEXT_PREFIX {
-            return Ok(None);
+            return Ok((None, Vec::new()));
         }
-        Ok(bext_origination(
-            &body[BEXT_DATE_AT..BEXT_DATE_AT + 10],
-            &body[BEXT_DATE_AT + 10..BEXT_PREFIX],
+        let text: Vec<(&'static str, String)> = [
+            ("description", &body[..256]),
+            ("originator", &body[256..288]),
+            ("originator_reference", &body[288..320]),
+        ]
+        .into_iter()
+        .filter_map(|(k, b)| wav_text(b).map(|t| (k, t)))
+        .collect();
+        Ok((
+            bext_origination(
+                &body[BEXT_DATE_AT..BEXT_DATE_AT + 10],
+                &body[BEXT_DATE_AT + 10..BEXT_PREFIX],
+            ),
+            text,
         ))
     }
 

@@ -1183,3 +1183,40 @@ fn sample_call_matches_its_metadata() {
     assert!(level(1, dtmf, dtmf + 100) > 500);
     assert_eq!(level(0, dtmf, dtmf + 300), 0);
 }
+
+#[test]
+fn info_lists_are_read_within_their_bounds() {
+    use super::read::parse_info_list_for_test as parse;
+    let entry = |id: &[u8; 4], t: &[u8]| {
+        let mut e = id.to_vec();
+        e.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        e.extend_from_slice(t);
+        if t.len() % 2 == 1 {
+            e.push(0);
+        }
+        e
+    };
+    let mut ok = b"INFO".to_vec();
+    ok.extend(entry(b"INAM", b"Call\0"));
+    ok.extend(entry(b"ICMT", b"odd"));
+    ok.extend(entry(b"I\x01MT", b"bad id"));
+    ok.extend(entry(b"ISFT", b"\x07bell"));
+    assert_eq!(
+        parse(&ok),
+        vec![
+            ("INAM".to_string(), "Call".to_string()),
+            ("ICMT".into(), "odd".into())
+        ]
+    );
+    // A length past the end stops the walk; not INFO: nothing.
+    let mut past = b"INFO".to_vec();
+    past.extend_from_slice(b"INAM\xff\xff\xff\x7fabc");
+    assert!(parse(&past).is_empty());
+    assert!(parse(b"adtl").is_empty());
+    // At most 32 entries.
+    let mut many = b"INFO".to_vec();
+    for _ in 0..40 {
+        many.extend(entry(b"ICMT", b"x"));
+    }
+    assert_eq!(parse(&many).len(), 32);
+}
