@@ -588,7 +588,7 @@ pub fn keys_case(data: &[u8]) {
         let _ = unwrap_age(data, &refs, &[0; 32]);
     }
     let _ = parse_identity_file(data);
-    let _ = Key::from_key_file(data);
+    let _ = Key::from_key_text(data);
     let _ = sasf_core::SigningKey::from_key_file(data);
     let _ = sasf_core::VerifyingKey::from_pub_file(data);
     if let Ok(t) = std::str::from_utf8(data) {

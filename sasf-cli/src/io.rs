@@ -203,7 +203,7 @@ pub fn read_secret(path: &Path, what: &str, loose: bool) -> Result<Zeroizing<Vec
 /// Reads one key file.
 pub fn read_key_file(path: &Path, loose: bool) -> Result<Key> {
     let bytes = read_secret(path, "key file", loose)?;
-    Key::from_key_file(&bytes).with_context(|| format!("key file {}", path.display()))
+    Key::from_key_text(&bytes).with_context(|| format!("key file {}", path.display()))
 }
 
 /// Reads one signing key file.

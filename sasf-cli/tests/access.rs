@@ -148,7 +148,7 @@ fn keygen_prints_the_public_handle_and_writes_private_files() {
             );
         }
         if *prefix == "key id " {
-            let k = sasf_core::Key::from_key_file(text.as_bytes()).unwrap();
+            let k = sasf_core::Key::from_key_text(text.as_bytes()).unwrap();
             let id = sasf_core::crypto::hex(&sasf_core::crypto::key_id(&k));
             assert_eq!(line, format!("key id {id}"));
         }

@@ -653,7 +653,7 @@ fn keygen_makes_a_private_key_file() {
         );
     }
     let text = fs::read_to_string(&k).unwrap();
-    assert!(sasf_core::Key::from_key_file(text.as_bytes()).is_ok());
+    assert!(sasf_core::Key::from_key_text(text.as_bytes()).is_ok());
     let k2 = dir.path().join("k2.key");
     sasf().args(["keygen", "-o"]).arg(&k2).assert().success();
     assert_ne!(fs::read(k2).unwrap(), fs::read(&k).unwrap());

@@ -48,14 +48,45 @@ impl Key {
         Ok(Key(k))
     }
 
+    /// Reads the key file at `path` (at most 64 KiB, into a buffer wiped afterwards)
+    /// and parses it with [`Key::from_key_text`]. It does not check the file's
+    /// permissions; the `sasf` command refuses a key file others can read.
+    ///
+    /// ```no_run
+    /// let key = sasf_core::Key::read_key_file(std::path::Path::new("archive.key"))?;
+    /// # Ok::<(), sasf_core::Error>(())
+    /// ```
+    pub fn read_key_file(path: &std::path::Path) -> Result<Key> {
+        use std::io::Read;
+        let f = std::fs::File::open(path)?;
+        let mut buf = Zeroizing::new(Vec::with_capacity(128));
+        f.take(64 * 1024 + 1).read_to_end(&mut buf)?;
+        if buf.len() > 64 * 1024 {
+            return Err(Error::new(ErrorKind::InvalidKey {
+                reason: "a key file is at most 64 KiB".into(),
+            }));
+        }
+        Key::from_key_text(&buf)
+    }
+
+    /// Former name of [`Key::from_key_text`], which takes a key file's contents,
+    /// not its path (for a path: [`Key::read_key_file`]).
+    #[deprecated(
+        since = "0.2.0",
+        note = "takes the contents, not a path: use Key::from_key_text, or Key::read_key_file for a path"
+    )]
+    pub fn from_key_file(contents: &[u8]) -> Result<Key> {
+        Key::from_key_text(contents)
+    }
+
     /// Parses the contents of a key file: lines starting with `#` are comments, and
     /// the one remaining non-empty line holds 64 hexadecimal digits.
     ///
     /// ```
-    /// let key = sasf_core::Key::from_key_file(b"# my key\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
+    /// let key = sasf_core::Key::from_key_text(b"# my key\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n").unwrap();
     /// assert_eq!(key.as_bytes()[31], 0x1f);
     /// ```
-    pub fn from_key_file(contents: &[u8]) -> Result<Key> {
+    pub fn from_key_text(contents: &[u8]) -> Result<Key> {
         let bad = |reason: &str| {
             Error::new(ErrorKind::InvalidKey {
                 reason: reason.to_string(),
@@ -686,7 +717,7 @@ mod tests {
         let k = key(0xab);
         let text = k.to_key_file();
         assert_eq!(
-            Key::from_key_file(text.as_bytes()).unwrap().as_bytes(),
+            Key::from_key_text(text.as_bytes()).unwrap().as_bytes(),
             k.as_bytes()
         );
         for bad in [
@@ -696,7 +727,7 @@ mod tests {
             b"zz0102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
             b"000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n000102030405060708090a0b0c0d0e0f101112131415161718191a1b1c1d1e1f\n",
         ] {
-            let e = Key::from_key_file(bad).unwrap_err();
+            let e = Key::from_key_text(bad).unwrap_err();
             assert_eq!(e.class(), "invalid-key", "{bad:?}");
         }
     }

@@ -6,7 +6,7 @@
 //! use sasf_core::{access::KeyEdit, Key, Keyring};
 //! # fn main() -> sasf_core::Result<()> {
 //! let mut edit = KeyEdit::open("call.sasf".as_ref())?;
-//! edit.unlock(&Keyring::from_key(Key::from_key_file(b"00..")?))?;
+//! edit.unlock(&Keyring::from_key(Key::from_key_text(b"00..")?))?;
 //! edit.add_key(&Key::generate()?)?;
 //! let report = edit.commit()?;
 //! println!("wrote {} bytes", report.bytes_written);

@@ -12,7 +12,7 @@
 //!
 //! ```no_run
 //! use sasf_core::{annotate, Keyring, Key};
-//! let keys = Keyring::from_key(Key::from_key_file(b"00..")?);
+//! let keys = Keyring::from_key(Key::from_key_text(b"00..")?);
 //! let record = sasf_core::meta::annotation::Record::from_json(
 //!     br#"{"by":"qa@example.com","at":"2026-12-01T10:00:00Z","ops":[{"op":"tag","tag":"escalated"}]}"#,
 //! )?;
