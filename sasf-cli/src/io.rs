@@ -91,24 +91,39 @@ pub fn open_wav(p: &Path) -> Result<sasf_core::wav::WavReader<Box<dyn Read>>> {
         if e.class() != "wav-unsupported" {
             return anyhow::Error::new(e).context(name.clone());
         }
-        let src = if is_dash(p) {
-            "in.wav".to_string()
-        } else {
-            shell_quote(&p.display().to_string())
+        // A command to copy: the output next to the input; a name that cannot be
+        // typed (not UTF-8, control characters) gives placeholders instead.
+        let typable = |s: &str| !s.chars().any(|c| c.is_control());
+        let shown_path = p.to_str().filter(|s| typable(s));
+        let (src, dst) = match shown_path {
+            Some(s) if !is_dash(p) => {
+                let stem = p
+                    .file_stem()
+                    .map_or_else(|| "in".into(), |s| s.to_string_lossy().into_owned());
+                let dst = p.with_file_name(format!("{stem}-pcm.wav"));
+                (
+                    shell_quote(&dashless(s)),
+                    shell_quote(&dashless(&dst.display().to_string())),
+                )
+            }
+            _ => ("in.wav".to_string(), "in-pcm.wav".to_string()),
         };
-        let stem = if is_dash(p) {
-            "in".to_string()
-        } else {
-            p.file_stem()
-                .map_or_else(|| "in".into(), |s| s.to_string_lossy().into_owned())
-        };
-        let dst = shell_quote(&format!("{stem}-pcm.wav"));
         anyhow::anyhow!(
             "{name}: {e}; sasf reads PCM (8/16/24/32-bit), IEEE float (32/64-bit), \
              µ-law and A-law WAV: convert it first, e.g. `ffmpeg -i {src} -c:a pcm_s16le {dst}` \
              or `sox {src} -e signed-integer -b 16 {dst}`"
         )
     })
+}
+
+/// A relative path that starts with `-` prefixed with `./`, so that no tool reads it as
+/// an option.
+fn dashless(s: &str) -> String {
+    if s.starts_with('-') {
+        format!("./{s}")
+    } else {
+        s.to_string()
+    }
 }
 
 /// `s` quoted for a POSIX shell when it needs it.

@@ -36,10 +36,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         .map(|(_, n)| *n)
         .collect();
         if !given.is_empty() {
-            return Err(anyhow::Error::new(clap::Error::raw(
-                clap::error::ErrorKind::ArgumentConflict,
-                format!("{} means nothing to `sasf {name}`\n", given.join(", ")),
-            )));
+            anyhow::bail!("{} means nothing to `sasf {name}`", given.join(", "));
         }
     }
     let q = cli.quiet;
@@ -238,7 +235,17 @@ fn write_man_pages(dir: &std::path::Path) -> Result<()> {
         let man = clap_mangen::Man::new(cmd.clone()).title(page);
         let mut buf = Vec::new();
         man.render_title(&mut buf)?;
-        man.render_name_section(&mut buf)?;
+        // NAME by hand: `sasf-verify \- about`, the page's own name, so that mandb,
+        // whatis and apropos index it (the synopsis says `sasf verify`, as typed).
+        let about = cmd
+            .get_about()
+            .map(|a| a.to_string())
+            .unwrap_or_default()
+            .replace('\\', "\\\\")
+            .replace('-', "\\-");
+        buf.extend_from_slice(
+            format!(".SH NAME\n{} \\- {about}\n", page.replace('-', "\\-")).as_bytes(),
+        );
         man.render_synopsis_section(&mut buf)?;
         man.render_description_section(&mut buf)?;
         // Only the command's own options here (not the globals, shown apart).
@@ -313,7 +320,11 @@ fn main() -> ExitCode {
                 c.downcast_ref::<sasf_core::Error>()
                     .is_some_and(|s| s.is_verification_failure())
             });
-            io::note(format_args!("sasf: {e:#}"));
+            // A message may quote file names or strings from a file: shown escaped.
+            io::note(format_args!(
+                "sasf: {}",
+                io::escape_controls(&format!("{e:#}"))
+            ));
             ExitCode::from(if verification { 1 } else { 2 })
         }
     }

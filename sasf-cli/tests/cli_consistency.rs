@@ -47,12 +47,14 @@ fn an_unsupported_wav_encoding_names_the_command_that_converts_it() {
                 piece,
                 "convert it first",
                 &format!(
-                    "ffmpeg -i '{}' -c:a pcm_s16le 'in call-pcm.wav'",
-                    wav.display()
+                    "ffmpeg -i '{}' -c:a pcm_s16le '{}'",
+                    wav.display(),
+                    d.join("in call-pcm.wav").display()
                 ),
                 &format!(
-                    "sox '{}' -e signed-integer -b 16 'in call-pcm.wav'",
-                    wav.display()
+                    "sox '{}' -e signed-integer -b 16 '{}'",
+                    wav.display(),
+                    d.join("in call-pcm.wav").display()
                 ),
             ] {
                 assert!(err.contains(want), "{what}: {want:?} not in {err}");
@@ -265,10 +267,10 @@ fn info_on_a_damaged_file_shows_what_was_authenticated() {
             &[
                 "status:        TRUNCATED: truncated after chunk",
                 "recording id:  call-0001",
-                "participants:  2 (authenticated so far)",
+                "participants:  2 (checked so far)",
                 "  a1 ",
                 "events:",
-                "authenticated: 00:00:0",
+                "checked:       00:00:0",
             ],
             "truncated",
         ),
@@ -350,6 +352,7 @@ fn man_pages_name_commands_as_typed_and_keep_global_options_apart() {
             "sasf-verify",
             &[
                 "\\fBsasf verify\\fR",
+                ".SH NAME\nsasf\\-verify \\- Verify",
                 ".SH \"GLOBAL OPTIONS\"",
                 "\\fB\\-\\-fsync\\fR",
                 ".SH NOTES",
@@ -510,4 +513,115 @@ fn bext_and_info_tags_of_a_wav_are_kept_not_lost() {
         assert_eq!(rec["started_at"].as_str(), started, "{args:?}: {rec}");
         assert_eq!(rec["wav"], wav, "{args:?}");
     }
+}
+
+#[test]
+fn the_conversion_hint_can_be_copied_whatever_the_file_is_called() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let mut b = streamed_wav_header(0x0011, 1, 8000, 4);
+    b.extend_from_slice(&[0u8; 400]);
+    // (file name as typed, what the hint must hold).
+    let rows: &[(&str, &str)] = &[
+        (
+            "-dash.wav",
+            "ffmpeg -i ./-dash.wav -c:a pcm_s16le ./-dash-pcm.wav",
+        ),
+        (
+            "sub/it's.wav",
+            "ffmpeg -i 'sub/it'\\''s.wav' -c:a pcm_s16le 'sub/it'\\''s-pcm.wav'",
+        ),
+        ("bell\x07.wav", "ffmpeg -i in.wav -c:a pcm_s16le in-pcm.wav"),
+    ];
+    fs::create_dir_all(d.join("sub")).unwrap();
+    for (name, want) in rows {
+        fs::write(d.join(name), &b).unwrap();
+        let o = sasf()
+            .current_dir(d)
+            .args(["pack", "-o", "o.sasf", "--", name])
+            .output()
+            .unwrap();
+        let err = stderr_of(&o);
+        assert_eq!(o.status.code(), Some(2), "{name}");
+        assert!(err.contains(want), "{name}: {want:?} not in {err}");
+        assert!(
+            !err.contains('\x07'),
+            "{name}: a control character reached the terminal"
+        );
+    }
+}
+
+#[test]
+fn info_on_damage_found_while_opening_is_still_a_report() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let key = common::keygen(d);
+    let s = common::sample().display().to_string();
+    let meta = common::sample_meta().display().to_string();
+    let k = key.display().to_string();
+    let o = sasf()
+        .current_dir(d)
+        .args([
+            "pack",
+            &s,
+            "--meta",
+            &meta,
+            "-o",
+            "h.sasf",
+            "--key-file",
+            &k,
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    // One byte of the recording id inside INFO (chunk 0), in clear at level 2.
+    let mut b = fs::read(d.join("h.sasf")).unwrap();
+    let at = b.windows(9).position(|w| w == b"call-0001").unwrap();
+    b[at] ^= 1;
+    fs::write(d.join("bad.sasf"), &b).unwrap();
+    let o = sasf()
+        .current_dir(d)
+        .args(["info", "--json", "bad.sasf", "--key-file", &k])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["status"], "failed");
+    assert_eq!(j["errors"][0]["class"], "auth-failed");
+    assert_eq!(j["errors"][0]["chunk"], 0);
+    assert_eq!(j["authenticated"]["by_key"], true);
+    // A keyless file is "checked", never "authenticated".
+    let o = sasf()
+        .current_dir(d)
+        .args(["pack", &s, "--meta", &meta, "-o", "p.sasf"])
+        .output()
+        .unwrap();
+    assert!(o.status.success());
+    let p = fs::read(d.join("p.sasf")).unwrap();
+    fs::write(d.join("cut.sasf"), &p[..p.len() / 2]).unwrap();
+    let o = sasf()
+        .current_dir(d)
+        .args(["info", "cut.sasf"])
+        .output()
+        .unwrap();
+    let t = String::from_utf8(o.stdout).unwrap();
+    assert!(
+        t.contains("checked:") && t.contains("checked for corruption only"),
+        "{t}"
+    );
+    assert!(
+        !t.contains("authenticated so far") && !t.contains("authenticated:"),
+        "{t}"
+    );
+    let o = sasf()
+        .current_dir(d)
+        .args(["info", "--json", "cut.sasf"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["authenticated"]["by_key"], false);
+    assert!(
+        j["errors"][0]["at"].is_string() && j["errors"][0]["after_chunk"].is_u64(),
+        "{j}"
+    );
 }

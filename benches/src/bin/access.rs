@@ -90,17 +90,7 @@ fn usage(msg: &str) -> ! {
 }
 
 /// Pseudo-random bytes (xorshift64*): audio that does not compress or repeat in a chunk.
-fn noise(len: usize, mut s: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        v.extend_from_slice(&s.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
+use sasf_benches::noise;
 
 /// Writes `audio_len` bytes of noise as a SASF file at `path` (encrypted with `key`,
 /// or keyless), on `threads` threads, and makes it durable.

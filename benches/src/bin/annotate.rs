@@ -40,17 +40,7 @@ const ANSWERS: &str = r#"{"form":"qa-basic","version":3,"answers":{
  "greeting":{"value":true,"comment":"warm"},"empathy":{"value":4},
  "resolution":{"value":"partly"},"notes":{"value":"Caller was upset about billing"}}}"#;
 
-fn noise(len: usize, mut s: u64) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len + 8);
-    while v.len() < len {
-        s ^= s >> 12;
-        s ^= s << 25;
-        s ^= s >> 27;
-        v.extend_from_slice(&s.wrapping_mul(0x2545_f491_4f6c_dd1d).to_le_bytes());
-    }
-    v.truncate(len);
-    v
-}
+use sasf_benches::noise;
 
 fn write_file(path: &Path, key: &Key, seconds: u64) -> Res<u64> {
     let format = AudioFormat::new(Encoding::MuLaw, 1, 8000)?;

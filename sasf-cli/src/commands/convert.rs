@@ -250,8 +250,9 @@ pub fn to_wav(
     };
     // One rule past the end: a range starts inside the recording (else an error) and
     // ends at the end at the latest, which is said when --to or --duration went past.
+    let end_given = range.to.is_some() || range.duration.is_some();
     if let (Some((_, to)), Some(total)) = (span, total_samples) {
-        if to != u64::MAX && to > total {
+        if end_given && to > total {
             crate::io::note(format_args!(
                 "sasf: {name}: the range asked to end at {}, past the end of the recording ({}): it ends there",
                 format_time(to, rate),

@@ -276,9 +276,21 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         std::io::stdout().lock().write_all(doc.as_bytes())?;
         return Ok(());
     }
-    let mut r = crate::io::policy(d, key_args, &keys)?
-        .open_with(&keys.ring)
-        .with_context(|| name.clone())?;
+    let mut r = match crate::io::policy(d, key_args, &keys)?.open_with(&keys.ring) {
+        Ok(r) => r,
+        // Damage found while opening (the header, the key area, chunk 0): reported
+        // like damage further on, with nothing authenticated.
+        Err(e)
+            if matches!(
+                e.class(),
+                "auth-failed" | "malformed" | "malformed-header" | "truncated" | "limit-exceeded"
+            ) =>
+        {
+            let none = Partial::default();
+            return damaged(&name, &header, &access, access_j, (0, 0), none, e, json_out);
+        }
+        Err(e) => return Err(anyhow::Error::new(e).context(name)),
+    };
     // The audio content hash: SHA-256 of every frame as stored (FORMAT.md §7.2).
     let mut audio_hash = <sha2::Sha256 as sha2::Digest>::new();
     let c = match read_all_partial(&mut r, super::MAX_RECORDS, |a| {
@@ -288,7 +300,10 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
         Ok(c) => c,
         Err(failed) => {
             let (partial, e) = *failed;
-            return damaged(&name, &header, &access, access_j, &r, partial, e, json_out);
+            let done = (r.chunks(), r.samples());
+            return damaged(
+                &name, &header, &access, access_j, done, partial, e, json_out,
+            );
         }
     };
     let audio_sha256 = sasf_core::crypto::hex(&sha2::Digest::finalize(audio_hash));
@@ -354,12 +369,12 @@ pub fn run(file: &Path, json_out: bool, key_args: &KeyArgs) -> Result<()> {
 /// audio), the status FAILED or TRUNCATED, and the error; `--json` gives the same with
 /// an `errors` array. Exits as `verify` would (1 for a verification failure).
 #[allow(clippy::too_many_arguments)]
-fn damaged<R: std::io::Read>(
+fn damaged(
     name: &str,
     header: &Header,
     access: &str,
     access_j: serde_json::Value,
-    r: &sasf_core::Reader<R>,
+    (chunks, samples): (u64, u64),
     partial: Partial,
     e: sasf_core::Error,
     json_out: bool,
@@ -367,18 +382,10 @@ fn damaged<R: std::io::Read>(
     let rate = header.format.sample_rate;
     let truncated = e.class() == "truncated";
     let status = if truncated { "TRUNCATED" } else { "FAILED" };
-    let samples = r.samples();
+    let keyed = header.integrity.needs_key();
     if json_out {
         let mut err = json!({"class": e.class(), "message": e.to_string()});
-        if let Some(p) = e.place() {
-            err["offset"] = json!(p.offset);
-            if let Some(c) = p.chunk {
-                err["chunk"] = json!(c);
-            }
-            if let Some(k) = p.segment {
-                err["segment"] = json!(k);
-            }
-        }
+        crate::commands::verify::locate(&mut err, &e);
         let doc = json!({
             "schema": SCHEMA,
             "file": name,
@@ -388,10 +395,12 @@ fn damaged<R: std::io::Read>(
             "status": status.to_lowercase(),
             "errors": [err],
             "authenticated": {
-                "chunks": r.chunks(),
+                "chunks": chunks,
                 "samples": samples,
                 "duration": format_time(samples, rate),
                 "index_chunks": partial.index_chunks,
+                // A keyless file is checked for corruption only: anyone can forge it.
+                "by_key": keyed,
             },
             "metadata": partial.metadata.to_json(rate),
         });
@@ -414,10 +423,20 @@ fn damaged<R: std::io::Read>(
         let _ = writeln!(s, "status:        {status}: {e}");
         let _ = writeln!(
             s,
-            "authenticated: {} ({samples} samples) in {} chunks, before the damage",
+            "{} {} ({samples} samples) in {chunks} chunks, before the damage",
+            if keyed {
+                "authenticated:"
+            } else {
+                "checked:      "
+            },
             format_time(samples, rate),
-            r.chunks()
         );
+        if !keyed {
+            let _ = writeln!(
+                s,
+                "               (keyless: checked for corruption only, not authenticated)"
+            );
+        }
         let f = header.format;
         let _ = writeln!(
             s,
@@ -432,19 +451,16 @@ fn damaged<R: std::io::Read>(
         if let Some(t) = &m.recording.started_at {
             let _ = writeln!(s, "started at:    {t}");
         }
-        let _ = writeln!(
-            s,
-            "participants:  {} (authenticated so far)",
-            m.participants.len()
-        );
+        let so_far = if keyed {
+            "authenticated so far"
+        } else {
+            "checked so far"
+        };
+        let _ = writeln!(s, "participants:  {} ({so_far})", m.participants.len());
         for p in &m.participants {
             let _ = writeln!(s, "  {:<12} {:?}", p.id, p.role);
         }
-        let _ = writeln!(
-            s,
-            "events:        {} (authenticated so far)",
-            m.events.len()
-        );
+        let _ = writeln!(s, "events:        {} ({so_far})", m.events.len());
         for ev in &m.events {
             let _ = writeln!(
                 s,

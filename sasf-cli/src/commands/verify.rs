@@ -76,6 +76,12 @@ fn check(path: &std::path::Path, keys: &Keys, args: &KeyArgs, audio_hash: bool) 
             }
         }
         if matches!(level, Ok(l) if l.needs_key()) {
+            if audio_hash {
+                note(format_args!(
+                    "sasf: {}: no audio hash: an audit without the key reads no audio",
+                    shown(path)
+                ));
+            }
             let limits = sasf_core::Limits::default();
             let whole = std::io::Cursor::new(head).chain(input);
             let a = audit(whole, &keys.signers, limits, threads())?;
@@ -179,11 +185,23 @@ fn failure_json(
     msg: &str,
     recording_id: Option<&str>,
 ) -> serde_json::Value {
-    use sasf_core::ErrorKind;
     let class = core.map(|c| c.class()).unwrap_or("io");
     let mut doc = json!({"schema": SCHEMA, "file": name, "ok": false, "error": class,
                          "class": class, "message": msg});
     if let Some(c) = core {
+        locate(&mut doc, c);
+    }
+    if let Some(id) = recording_id {
+        doc["recording_id"] = json!(id);
+    }
+    doc
+}
+
+/// Where an error was found, into `doc`: `chunk` or `segment` and `offset`, and for a
+/// truncation `after_chunk`, `at` and `at_sample` (shared with `info`'s errors).
+pub fn locate(doc: &mut serde_json::Value, c: &Error) {
+    use sasf_core::ErrorKind;
+    {
         if let Some(p) = c.place() {
             doc["offset"] = json!(p.offset);
             if let Some(i) = p.chunk {
@@ -213,10 +231,6 @@ fn failure_json(
             _ => {}
         }
     }
-    if let Some(id) = recording_id {
-        doc["recording_id"] = json!(id);
-    }
-    doc
 }
 
 /// The signatures as JSON.
