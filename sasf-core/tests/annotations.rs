@@ -484,3 +484,46 @@ fn a_tail_of_fake_segments_that_never_reach_end_is_refused_in_bounded_work() {
     let c = classes(&b, Integrity::Keyless, &key);
     assert!(c.iter().all(|x| x != "ok"), "{c:?}");
 }
+
+#[test]
+fn an_append_checks_the_callers_policy_under_the_lock() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = key();
+    let (p, _) = write_file(dir.path(), Integrity::Hmac, &key);
+    let keys = Keyring::from_key(key.clone());
+    let before = std::fs::read(&p).unwrap();
+    // (policy, error class or success).
+    let rows: Vec<(annotate::Policy, Option<&str>)> = vec![
+        (
+            annotate::Policy {
+                require: Some(Require::Encrypted),
+                expect: None,
+            },
+            Some("not-protected"),
+        ),
+        (
+            annotate::Policy {
+                require: None,
+                expect: Some(sasf_core::Context::new("another-call", None).unwrap()),
+            },
+            Some("context-mismatch"),
+        ),
+        (
+            annotate::Policy {
+                require: Some(Require::Authenticated),
+                expect: None,
+            },
+            None,
+        ),
+    ];
+    for (policy, want) in rows {
+        let r = annotate::append_with_policy(&p, &keys, &record(0), None, &policy);
+        match want {
+            Some(class) => {
+                assert_eq!(r.unwrap_err().class(), class);
+                assert_eq!(std::fs::read(&p).unwrap(), before, "nothing written");
+            }
+            None => assert_eq!(r.unwrap().number, 0),
+        }
+    }
+}

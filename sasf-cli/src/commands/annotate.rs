@@ -212,7 +212,18 @@ pub fn run(a: &AnnotateArgs) -> Result<()> {
     } else {
         &keys.ring
     };
-    let done = annotate::append(&a.file, ring, &record, signer.as_ref())
+    // The lock is taken by the append, which checks the file again under it, with the
+    // same --require and --expect-id (a file swapped in meanwhile meets them or fails).
+    let policy = annotate::Policy {
+        require: a.key.require.map(Into::into),
+        expect: a
+            .key
+            .expect_id
+            .as_ref()
+            .map(|id| sasf_core::Context::new(id.clone(), a.key.expect_tenant.as_deref()))
+            .transpose()?,
+    };
+    let done = annotate::append_with_policy(&a.file, ring, &record, signer.as_ref(), &policy)
         .map_err(|e| explain(e, &from).context(name.clone()))?;
     let mut out = std::io::stdout().lock();
     writeln!(

@@ -46,11 +46,28 @@ pub struct Appended {
     pub head: [u8; 32],
 }
 
-/// Opens `file` for random access with `keys` (none for a keyless file).
-fn open_ra<'a>(file: &'a File, keys: &Keyring) -> Result<RandomAccess<&'a File>> {
+/// What a file must be for an append, checked under the lock as a reading command
+/// checks it: the requirement (default: authenticated by the keys given, any level
+/// without keys) and the expected context.
+#[derive(Debug, Clone, Default)]
+pub struct Policy {
+    /// The reader's requirement (`docs/FORMAT.md` §13).
+    pub require: Option<Require>,
+    /// The context the file must be bound to (§4.4).
+    pub expect: Option<crate::Context>,
+}
+
+/// Opens `file` for random access with `keys` (none for a keyless file) under
+/// `policy`.
+fn open_ra<'a>(file: &'a File, keys: &Keyring, policy: &Policy) -> Result<RandomAccess<&'a File>> {
     let mut d = Decoder::new(file)?;
-    if keys.is_empty() {
-        d = d.require(Require::Any);
+    match policy.require {
+        Some(r) => d = d.require(r),
+        None if keys.is_empty() => d = d.require(Require::Any),
+        None => {}
+    }
+    if let Some(c) = &policy.expect {
+        d = d.expect_context(c.clone());
     }
     d.open_with(keys)?.into_random_access()
 }
@@ -74,10 +91,28 @@ pub fn append(
     record: &Record,
     signer: Option<&SigningKey>,
 ) -> Result<Appended> {
+    append_with_policy(path, keys, record, signer, &Policy::default())
+}
+
+/// Like [`append`], the file checked under the lock against `policy` (the `sasf`
+/// command passes `--require` and `--expect-id` here).
+pub fn append_with_policy(
+    path: &Path,
+    keys: &Keyring,
+    record: &Record,
+    signer: Option<&SigningKey>,
+    policy: &Policy,
+) -> Result<Appended> {
     let json = record.to_json();
-    append_checked(path, keys, &json, signer, &|segs, _| {
-        state(segs)?.check_new(record)
-    })
+    append_inner(
+        path,
+        keys,
+        &json,
+        signer,
+        &|segs, _| state(segs)?.check_new(record),
+        None,
+        policy,
+    )
 }
 
 /// The record of each segment, in order.
@@ -106,7 +141,7 @@ pub fn append_checked(
     signer: Option<&SigningKey>,
     check: &dyn Fn(&Segments, &[u8]) -> Result<()>,
 ) -> Result<Appended> {
-    append_inner(path, keys, record, signer, check, None)
+    append_inner(path, keys, record, signer, check, None, &Policy::default())
 }
 
 /// Like [`append`] with a fixed segment nonce instead of a random one, so that the
@@ -127,6 +162,7 @@ pub fn append_for_test_vectors(
         signer,
         &|_, _| Ok(()),
         Some(nonce),
+        &Policy::default(),
     )
 }
 
@@ -137,10 +173,11 @@ fn append_inner(
     signer: Option<&SigningKey>,
     check: &dyn Fn(&Segments, &[u8]) -> Result<()>,
     fixed_nonce: Option<[u8; 16]>,
+    policy: &Policy,
 ) -> Result<Appended> {
     let file = OpenOptions::new().read(true).write(true).open(path)?;
     file.lock()?;
-    let ra = open_ra(&file, keys)?;
+    let ra = open_ra(&file, keys, policy)?;
     let segs = ra.segments().clone();
     if let Some(at) = segs.incomplete_at {
         return Err(torn(at));
@@ -236,7 +273,7 @@ fn append_inner(
 pub fn trim_incomplete(path: &Path, keys: &Keyring) -> Result<u64> {
     let file = OpenOptions::new().read(true).write(true).open(path)?;
     file.lock()?;
-    let ra = open_ra(&file, keys)?;
+    let ra = open_ra(&file, keys, &Policy::default())?;
     let segs = ra.segments();
     let Some(at) = segs.incomplete_at else {
         return Ok(0);
@@ -250,6 +287,6 @@ pub fn trim_incomplete(path: &Path, keys: &Keyring) -> Result<u64> {
 /// The segments of the file at `path`, verified with `keys`, by random access.
 pub fn read(path: &Path, keys: &Keyring) -> Result<Segments> {
     let file = File::open(path)?;
-    let ra = open_ra(&file, keys)?;
+    let ra = open_ra(&file, keys, &Policy::default())?;
     Ok(ra.segments().clone())
 }
