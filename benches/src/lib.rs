@@ -15,3 +15,34 @@ pub fn noise(len: usize, mut s: u64) -> Vec<u8> {
     v.truncate(len);
     v
 }
+
+/// Writes `audio_len` bytes of noise as a SASF file at `path` (encrypted with `key`,
+/// or keyless), on `threads` threads, and makes it durable.
+pub fn write_file(
+    path: &std::path::Path,
+    format: sasf_core::AudioFormat,
+    key: Option<&sasf_core::Key>,
+    audio_len: u64,
+    threads: usize,
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut b = sasf_core::WriterBuilder::new(format)
+        .threads(threads)
+        .flush_each_chunk(false);
+    if let Some(k) = key {
+        b = b.encrypted(k.clone());
+    }
+    let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
+    let mut w = b.wrap_output_threaded(out)?;
+    let frame = format.block_align() as u64;
+    let block = noise(4 << 20, 0x9e37_79b9_7f4a_7c15);
+    let mut left = audio_len - audio_len % frame;
+    while left > 0 {
+        let n = left.min(block.len() as u64) as usize;
+        let n = n - n % frame as usize;
+        w.write_audio(&block[..n])?;
+        left -= n as u64;
+    }
+    let f = w.finish()?.into_inner().map_err(|e| e.into_error())?;
+    f.sync_all()?;
+    Ok(())
+}

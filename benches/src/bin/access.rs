@@ -22,12 +22,12 @@
 //! [--runs 3] [--threads N] [--settle 2] [--only rekey|audit]`
 
 use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, SeekFrom, Write};
+use std::io::{BufReader, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use sasf_core::access::{self, KeyEdit};
-use sasf_core::{AudioFormat, Decoder, Encoding, Key, Keyring, Limits, SigningKey, WriterBuilder};
+use sasf_core::{AudioFormat, Decoder, Encoding, Key, Keyring, Limits, SigningKey};
 use sha2::{Digest, Sha256};
 
 const MIB: f64 = 1024.0 * 1024.0;
@@ -90,38 +90,7 @@ fn usage(msg: &str) -> ! {
 }
 
 /// Pseudo-random bytes (xorshift64*): audio that does not compress or repeat in a chunk.
-use sasf_benches::noise;
-
-/// Writes `audio_len` bytes of noise as a SASF file at `path` (encrypted with `key`,
-/// or keyless), on `threads` threads, and makes it durable.
-fn write_file(
-    path: &Path,
-    format: AudioFormat,
-    key: Option<&Key>,
-    audio_len: u64,
-    threads: usize,
-) -> Res<()> {
-    let mut b = WriterBuilder::new(format)
-        .threads(threads)
-        .flush_each_chunk(false);
-    if let Some(k) = key {
-        b = b.encrypted(k.clone());
-    }
-    let out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut w = b.wrap_output_threaded(out)?;
-    let frame = format.block_align() as u64;
-    let block = noise(4 << 20, 0x9e37_79b9_7f4a_7c15);
-    let mut left = audio_len - audio_len % frame;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        let n = n - n % frame as usize;
-        w.write_audio(&block[..n])?;
-        left -= n as u64;
-    }
-    let f = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-    f.sync_all()?;
-    Ok(())
-}
+use sasf_benches::write_file;
 
 /// SHA-256 of the immutable parts: the header (`0 .. 128 + E`) and every chunk
 /// (`128 + E + 4 + 2Q ..` end), read independently of the library.

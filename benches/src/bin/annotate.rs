@@ -19,13 +19,13 @@
 //! Usage: `annotate [--dir DIR] [--hours 10] [--runs 9] [--segments 1000]`
 
 use std::fs::File;
-use std::io::{BufWriter, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use sasf_core::annotate;
 use sasf_core::meta::annotation::{Answers, Form, Op, Questionnaire, Record};
-use sasf_core::{AudioFormat, Encoding, Key, Keyring, WriterBuilder};
+use sasf_core::{AudioFormat, Encoding, Key, Keyring};
 use sha2::{Digest, Sha256};
 
 type Res<T> = Result<T, Box<dyn std::error::Error>>;
@@ -40,25 +40,10 @@ const ANSWERS: &str = r#"{"form":"qa-basic","version":3,"answers":{
  "greeting":{"value":true,"comment":"warm"},"empathy":{"value":4},
  "resolution":{"value":"partly"},"notes":{"value":"Caller was upset about billing"}}}"#;
 
-use sasf_benches::noise;
-
+/// An encrypted 8 kHz mono µ-law recording of `seconds`, made durable; its size.
 fn write_file(path: &Path, key: &Key, seconds: u64) -> Res<u64> {
     let format = AudioFormat::new(Encoding::MuLaw, 1, 8000)?;
-    let out = BufWriter::with_capacity(1 << 20, File::create(path)?);
-    let mut w = WriterBuilder::new(format)
-        .threads(2)
-        .flush_each_chunk(false)
-        .encrypted(key.clone())
-        .wrap_output_threaded(out)?;
-    let block = noise(4 << 20, 0x9e37_79b9_7f4a_7c15);
-    let mut left = seconds * 8000;
-    while left > 0 {
-        let n = left.min(block.len() as u64) as usize;
-        w.write_audio(&block[..n])?;
-        left -= n as u64;
-    }
-    let f = w.finish()?.into_inner().map_err(|e| e.into_error())?;
-    f.sync_all()?;
+    sasf_benches::write_file(path, format, Some(key), seconds * 8000, 2)?;
     Ok(std::fs::metadata(path)?.len())
 }
 
