@@ -201,35 +201,33 @@ fn failure_json(
 /// truncation `after_chunk`, `at` and `at_sample` (shared with `info`'s errors).
 pub fn locate(doc: &mut serde_json::Value, c: &Error) {
     use sasf_core::ErrorKind;
-    {
-        if let Some(p) = c.place() {
-            doc["offset"] = json!(p.offset);
-            if let Some(i) = p.chunk {
-                doc["chunk"] = json!(i);
+    if let Some(p) = c.place() {
+        doc["offset"] = json!(p.offset);
+        if let Some(i) = p.chunk {
+            doc["chunk"] = json!(i);
+        }
+        if let Some(k) = p.segment {
+            doc["segment"] = json!(k);
+        }
+    }
+    match c.kind() {
+        ErrorKind::Truncated {
+            after_chunk,
+            at_sample,
+            sample_rate,
+            offset,
+        } => {
+            doc["offset"] = json!(offset);
+            if let Some(i) = after_chunk {
+                doc["after_chunk"] = json!(i);
             }
-            if let Some(k) = p.segment {
-                doc["segment"] = json!(k);
+            if *sample_rate > 0 {
+                doc["at"] = json!(format_time(*at_sample, *sample_rate));
+                doc["at_sample"] = json!(at_sample);
             }
         }
-        match c.kind() {
-            ErrorKind::Truncated {
-                after_chunk,
-                at_sample,
-                sample_rate,
-                offset,
-            } => {
-                doc["offset"] = json!(offset);
-                if let Some(i) = after_chunk {
-                    doc["after_chunk"] = json!(i);
-                }
-                if *sample_rate > 0 {
-                    doc["at"] = json!(format_time(*at_sample, *sample_rate));
-                    doc["at_sample"] = json!(at_sample);
-                }
-            }
-            ErrorKind::TrailingData { offset } => doc["offset"] = json!(offset),
-            _ => {}
-        }
+        ErrorKind::TrailingData { offset } => doc["offset"] = json!(offset),
+        _ => {}
     }
 }
 
