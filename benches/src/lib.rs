@@ -32,7 +32,7 @@ pub fn write_file(
         b = b.encrypted(k.clone());
     }
     let out = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(path)?);
-    let mut w = b.wrap_output_threaded(out)?;
+    let mut w = b.wrap_output(sasf_core::OutputThread(out))?;
     let frame = format.block_align() as u64;
     let block = noise(4 << 20, 0x9e37_79b9_7f4a_7c15);
     let mut left = audio_len - audio_len % frame;

@@ -507,7 +507,7 @@ pub fn chunked_case(data: &[u8]) {
 }
 
 /// The `wav` target: read the header and all the data; reads return whole frames and
-/// a known data length is read in full.
+/// a known data length is read in full; then the tags after the data.
 pub fn wav_case(data: &[u8]) {
     let Ok(mut r) = WavReader::new(data) else {
         return;
@@ -532,6 +532,12 @@ pub fn wav_case(data: &[u8]) {
         }
     }
     assert_eq!(r.data_read() % ba as u64, 0);
+    // The tags after the data, as `pack` reads them from a file: never more than the
+    // bounded number of entries, whatever follows the data.
+    let mut info = r.info().clone();
+    let before = info.info_tags.len();
+    let _ = sasf_core::wav::tags_after_data(std::io::Cursor::new(data), r.data_offset(), &mut info);
+    assert!(info.info_tags.len() <= 32.max(before));
 }
 
 /// The `metadata` target: a document the parser accepts survives a round trip through
@@ -794,14 +800,12 @@ pub fn seed_files() -> Vec<(String, Vec<u8>)> {
     };
     let call = |w: &mut sasf_core::Writer<Vec<u8>>| {
         for (id, role, ch) in [("a1", Role::Agent, 0), ("c1", Role::Customer, 1)] {
-            w.add_participant(Participant {
-                id: id.into(),
-                name: Some(format!("Name of {id}")),
-                role,
-                address: Some("+15550100".into()),
-                channels: vec![ch],
-                extra: Default::default(),
-            })
+            w.add_participant(
+                Participant::new(id, role)
+                    .with_name(format!("Name of {id}"))
+                    .with_address("+15550100")
+                    .with_channels([ch]),
+            )
             .expect("participant");
         }
         for (at_sample, who, kind) in [
@@ -814,13 +818,8 @@ pub fn seed_files() -> Vec<(String, Vec<u8>)> {
                 },
             ),
         ] {
-            w.add_event(Event {
-                at_sample,
-                participant: Some(who.into()),
-                kind,
-                extra: Default::default(),
-            })
-            .expect("event");
+            w.add_event(Event::new(at_sample, kind).with_participant(who))
+                .expect("event");
         }
         let mut fields = serde_json::Map::new();
         fields.insert("kind".into(), "tag".into());
@@ -842,10 +841,7 @@ pub fn seed_files() -> Vec<(String, Vec<u8>)> {
             .index_interval(4)
     };
     for level in 1..=3u8 {
-        let info = RecordingInfo {
-            id: Some(format!("call-seed-{level}")),
-            ..Default::default()
-        };
+        let info = RecordingInfo::new().with_id(format!("call-seed-{level}"));
         file(
             format!("call-l{level}"),
             small(stereo).info(info),

@@ -51,22 +51,14 @@ fn case(u: &mut Unstructured<'_>) -> Result<Case> {
     }
     let mut participants = Vec::new();
     for i in 0..u.int_in_range(0usize..=3)? {
-        participants.push(Participant {
-            id: format!("p{i}"),
-            name: if u.arbitrary()? {
-                Some(text(u, 40)?)
-            } else {
-                None
-            },
-            role: *u.choose(&ROLES)?,
-            address: if u.arbitrary()? {
-                Some(text(u, 40)?)
-            } else {
-                None
-            },
-            channels: vec![u.int_in_range(0..=channels - 1)?],
-            extra: Default::default(),
-        });
+        let mut p = Participant::new(format!("p{i}"), *u.choose(&ROLES)?);
+        if u.arbitrary()? {
+            p.name = Some(text(u, 40)?);
+        }
+        if u.arbitrary()? {
+            p.address = Some(text(u, 40)?);
+        }
+        participants.push(p.with_channels([u.int_in_range(0..=channels - 1)?]));
     }
     let mut events = Vec::new();
     for _ in 0..u.int_in_range(0usize..=8)? {
@@ -117,12 +109,9 @@ fn case(u: &mut Unstructured<'_>) -> Result<Case> {
         } else {
             None
         };
-        events.push(Event {
-            at_sample,
-            participant,
-            kind,
-            extra: Default::default(),
-        });
+        let mut e = Event::new(at_sample, kind);
+        e.participant = participant;
+        events.push(e);
     }
     let mut annotations = Vec::new();
     for _ in 0..u.int_in_range(0usize..=3)? {

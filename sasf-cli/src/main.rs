@@ -14,7 +14,7 @@ mod output;
 use std::process::ExitCode;
 
 use anyhow::Result;
-use clap::{CommandFactory, Parser};
+use clap::{CommandFactory, FromArgMatches};
 
 use cli::{Cli, Command, KeysCommand};
 
@@ -303,9 +303,31 @@ fn is_broken_pipe(e: &anyhow::Error) -> bool {
     })
 }
 
+/// The command line, with the global options hidden from the help of the subcommands
+/// they mean nothing to (`cli::NO_GLOBALS`, which refuse them).
+fn command() -> clap::Command {
+    let mut cmd = Cli::command();
+    cmd.build();
+    for name in cli::NO_GLOBALS {
+        cmd = cmd.mut_subcommand(name, |sub| {
+            sub.mut_args(|a| {
+                if a.get_help_heading() == Some(cli::GLOBAL) {
+                    a.hide(true)
+                } else {
+                    a
+                }
+            })
+        });
+    }
+    cmd
+}
+
 fn main() -> ExitCode {
     output::install_signal_cleanup();
-    let cli = match Cli::try_parse() {
+    let cli = match command()
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();

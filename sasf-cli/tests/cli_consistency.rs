@@ -414,6 +414,19 @@ fn man_pages_name_commands_as_typed_and_keep_global_options_apart() {
         .find("Global options:")
         .expect("a Global options section");
     assert!(help[g..].contains("--fsync") && help[g..].contains("--threads"));
+    // ... and the help of keygen, man and completions does not offer them.
+    for cmd in ["keygen", "man", "completions"] {
+        let o = sasf().args([cmd, "--help"]).output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{cmd}");
+        let help = String::from_utf8(o.stdout).unwrap();
+        assert!(help.contains("--help"), "{cmd}: {help}");
+        for global in ["Global options", "--fsync", "--threads", "--quiet"] {
+            assert!(
+                !help.contains(global),
+                "{cmd} --help offers {global}: {help}"
+            );
+        }
+    }
 }
 
 fn wav_chunk(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
@@ -428,6 +441,11 @@ fn wav_chunk(id: &[u8; 4], body: &[u8]) -> Vec<u8> {
 
 /// A 16-bit mono 8 kHz WAV of 0.1 s with the given extra chunks before `data`.
 fn wav_with(chunks: &[Vec<u8>]) -> Vec<u8> {
+    wav_around(chunks, &[])
+}
+
+/// The same, with chunks `before` and `after` the data chunk.
+fn wav_around(chunks: &[Vec<u8>], after: &[Vec<u8>]) -> Vec<u8> {
     let mut fmt = Vec::new();
     for v in [1u16, 1] {
         fmt.extend_from_slice(&v.to_le_bytes());
@@ -442,6 +460,9 @@ fn wav_with(chunks: &[Vec<u8>]) -> Vec<u8> {
         body.extend_from_slice(c);
     }
     body.extend(wav_chunk(b"data", &[0u8; 1600]));
+    for c in after {
+        body.extend_from_slice(c);
+    }
     let mut w = b"RIFF".to_vec();
     w.extend_from_slice(&(body.len() as u32).to_le_bytes());
     w.extend(body);
@@ -473,6 +494,19 @@ fn bext_and_info_tags_of_a_wav_are_kept_not_lost() {
     )
     .unwrap();
     fs::write(d.join("plain.wav"), wav_with(&[])).unwrap();
+    // Many editors write the tags after the audio.
+    fs::write(
+        d.join("tagged-after.wav"),
+        wav_around(
+            &[],
+            &[
+                wav_chunk(b"JUNK", &[0; 7]),
+                wav_chunk(b"LIST", &list),
+                wav_chunk(b"bext", &bext),
+            ],
+        ),
+    )
+    .unwrap();
     // (pack arguments, started_at in the file, recording.wav in the file, a piece of stderr).
     let rows: Vec<(Vec<&str>, Option<&str>, serde_json::Value, &str)> = vec![
         (
@@ -495,6 +529,13 @@ fn bext_and_info_tags_of_a_wav_are_kept_not_lost() {
             None,
             serde_json::Value::Null,
             "",
+        ),
+        (
+            vec!["pack", "tagged-after.wav", "-o", "d.sasf"],
+            Some("2026-11-23T10:14:50Z"),
+            serde_json::json!({"bext": {"description": "Call from Lisbon", "originator": "ACD-7", "originator_reference": "REF-99"},
+                               "info": {"INAM": "Call 42", "ICMT": "escalated"}}),
+            "started_at 2026-11-23T10:14:50Z from the WAV's bext origination time (read as UTC)",
         ),
     ];
     for (args, started, wav, piece) in rows {

@@ -54,14 +54,10 @@ impl Read for PipeReader {
 }
 
 fn person(id: &str, name: &str, role: Role, address: &str, ch: u16) -> Participant {
-    Participant {
-        id: id.into(),
-        name: Some(name.into()),
-        role,
-        address: Some(address.into()),
-        channels: vec![ch],
-        extra: Default::default(),
-    }
+    Participant::new(id, role)
+        .with_name(name)
+        .with_address(address)
+        .with_channels([ch])
 }
 
 fn main() -> Result<(), sasf_core::Error> {
@@ -71,12 +67,10 @@ fn main() -> Result<(), sasf_core::Error> {
 
     let recorder_key = key.clone();
     let recorder = std::thread::spawn(move || -> Result<(), sasf_core::Error> {
-        let info = RecordingInfo {
-            id: Some("live-0001".into()),
-            started_at: Some("2026-11-28T09:00:00Z".into()),
-            channels: vec!["agent".into(), "customer".into()],
-            extra: Default::default(),
-        };
+        let info = RecordingInfo::new()
+            .with_id("live-0001")
+            .with_started_at("2026-11-28T09:00:00Z".parse().expect("a valid UTC time"))
+            .with_channels(["agent", "customer"]);
         let mut w = WriterBuilder::new(format)
             .encrypted(recorder_key)
             .info(info)
@@ -174,10 +168,9 @@ fn main() -> Result<(), sasf_core::Error> {
 }
 
 fn ev(at: u64, who: Option<&str>, kind: EventKind) -> Event {
-    Event {
-        at_sample: at,
-        participant: who.map(str::to_string),
-        kind,
-        extra: Default::default(),
+    let e = Event::new(at, kind);
+    match who {
+        Some(p) => e.with_participant(p),
+        None => e,
     }
 }

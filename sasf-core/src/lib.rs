@@ -21,13 +21,9 @@
 //!
 //! let format = AudioFormat::new(Encoding::S16, 1, 8000)?;
 //! let mut w = WriterBuilder::new(format).wrap_output(Vec::new())?;
-//! w.add_participant(Participant {
-//!     id: "a1".into(), name: Some("Ann".into()), role: Role::Agent,
-//!     address: None, channels: vec![0], extra: Default::default(),
-//! })?;
+//! w.add_participant(Participant::new("a1", Role::Agent).with_name("Ann").with_channels([0]))?;
 //! w.write_audio(&[0u8; 3200])?; // 1600 frames = 0.2 s
-//! w.add_event(Event { at_sample: 800, participant: Some("a1".into()),
-//!     kind: EventKind::Hold, extra: Default::default() })?;
+//! w.add_event(Event::new(800, EventKind::Hold).with_participant("a1"))?;
 //! let bytes = w.finish()?;
 //!
 //! let mut r = Decoder::new(&bytes[..])?.open(None)?;
@@ -63,5 +59,5 @@ pub use error::{Error, ErrorKind, Place, Result};
 pub use format::{ChunkType, DurationClass, Header, KeyArea, KeySection, Totals};
 pub use io::random::{RandomAccess, RangeMetadata};
 pub use io::reader::{Decoder, Item, RawChunk, Reader};
-pub use io::writer::{Writer, WriterBuilder};
+pub use io::writer::{OutputThread, Writer, WriterBuilder};
 pub use io::{Limits, Require};

@@ -481,15 +481,10 @@ fn random_access_keeps_participants_within_the_budget() {
     for i in 0..70 {
         let mut extra = serde_json::Map::new();
         extra.insert("x".into(), big.clone().into());
-        w.add_participant(sasf_core::meta::Participant {
-            id: format!("p{i}"),
-            name: None,
-            role: sasf_core::meta::Role::Other,
-            address: None,
-            channels: vec![],
-            extra,
-        })
-        .unwrap();
+        let mut p =
+            sasf_core::meta::Participant::new(format!("p{i}"), sasf_core::meta::Role::Other);
+        p.extra = extra;
+        w.add_participant(p).unwrap();
     }
     w.write_audio(&[128u8; 800]).unwrap();
     let file = w.finish().unwrap();

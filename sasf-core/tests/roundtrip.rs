@@ -302,7 +302,7 @@ fn parallel_sealing_writes_the_same_bytes_as_one_thread() {
                     .salt_for_test_vectors([3; 32]);
                 // Odd thread counts also write through the output thread.
                 let mut w = if threads % 2 == 1 {
-                    b.wrap_output_threaded(Vec::new()).unwrap()
+                    b.wrap_output(sasf_core::OutputThread(Vec::new())).unwrap()
                 } else {
                     b.wrap_output(Vec::new()).unwrap()
                 };

@@ -273,10 +273,7 @@ fn worked_example_matches_the_spec_and_the_writer() {
         .key_area_capacity(512)
         .salt_for_test_vectors(salt)
         .data_key_for_test_vectors(DataKey::from_bytes(data_key))
-        .info(RecordingInfo {
-            id: Some("ex-1".into()),
-            ..Default::default()
-        })
+        .info(RecordingInfo::new().with_id("ex-1"))
         .wrap_output(Vec::new())
         .unwrap();
     w.write_audio(&audio).unwrap();

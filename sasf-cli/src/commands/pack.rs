@@ -60,7 +60,15 @@ pub fn run(
         bail!("--chunk-seconds must be a positive number");
     }
     let mut wav = crate::io::open_wav(input)?;
-    let info = wav.info().clone();
+    let mut info = wav.info().clone();
+    if !is_dash(input) {
+        // Tags written after the audio (as many editors do) are read from the file
+        // itself; from a pipe only what comes before the data is seen.
+        let f =
+            std::fs::File::open(input).with_context(|| format!("cannot open {}", shown(input)))?;
+        sasf_core::wav::tags_after_data(std::io::BufReader::new(f), wav.data_offset(), &mut info)
+            .with_context(|| shown(input))?;
+    }
     let format = info.format;
     let total_frames = info.data_len.map(|l| l / format.block_align() as u64);
     let mut metadata = match meta {
@@ -209,7 +217,7 @@ pub fn run(
 fn wav_tags_into(m: &mut Metadata, info: &sasf_core::wav::WavInfo, name: &str) {
     if m.recording.started_at.is_none() {
         if let Some(t) = sasf_core::merge::bext_start(info) {
-            if let Some(s) = sasf_core::meta::format_utc(t) {
+            if let Ok(s) = sasf_core::meta::Timestamp::from_utc(t) {
                 note(format_args!(
                     "sasf: {name}: started_at {s} from the WAV's bext origination time (read as UTC)"
                 ));

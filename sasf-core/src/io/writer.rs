@@ -33,6 +33,54 @@ pub const DEFAULT_INDEX_INTERVAL: u32 = 1024;
 /// Default chunk-length cap declared in the header: 1 MiB.
 pub const DEFAULT_MAX_CHUNK_LEN: u32 = 1024 * 1024;
 
+/// An output for [`WriterBuilder::wrap_output`] that is written by a thread of its
+/// own (when the writer has more than one thread), while the caller's thread reads
+/// and seals. [`Writer::finish`] gives back the inner writer, after the thread has
+/// written everything and flushed it.
+#[derive(Debug)]
+pub struct OutputThread<W>(pub W);
+
+/// What [`WriterBuilder::wrap_output`] writes to: any [`Write`] (on the caller's
+/// thread), or an [`OutputThread`] around one. Implemented by this crate only.
+pub trait Output: sealed::IntoSink {}
+
+impl<W: Write> Output for W {}
+impl<W: Write + Send + 'static> Output for OutputThread<W> {}
+
+pub(crate) mod sealed {
+    use super::{OutThread, OutputThread, Sink};
+    use std::io::Write;
+
+    /// How an [`super::Output`] becomes the writer's sink.
+    pub trait IntoSink {
+        /// The writer that [`super::Writer::finish`] gives back.
+        type Inner: Write;
+        #[doc(hidden)]
+        #[allow(private_interfaces)]
+        fn into_sink(self, threads: usize, flush_each_chunk: bool) -> Sink<Self::Inner>;
+    }
+
+    impl<W: Write> IntoSink for W {
+        type Inner = W;
+        #[allow(private_interfaces)]
+        fn into_sink(self, _threads: usize, _flush: bool) -> Sink<W> {
+            Sink::Direct(self)
+        }
+    }
+
+    impl<W: Write + Send + 'static> IntoSink for OutputThread<W> {
+        type Inner = W;
+        #[allow(private_interfaces)]
+        fn into_sink(self, threads: usize, flush_each_chunk: bool) -> Sink<W> {
+            if threads > 1 {
+                Sink::Thread(OutThread::spawn(self.0, flush_each_chunk))
+            } else {
+                Sink::Direct(self.0)
+            }
+        }
+    }
+}
+
 /// Configures a SASF stream. Consumed by [`WriterBuilder::wrap_output`].
 ///
 /// ```
@@ -210,21 +258,19 @@ impl WriterBuilder {
     }
 
     /// Writes the header, the key section and the INFO chunk to `out` and returns
-    /// the writer.
-    pub fn wrap_output<W: Write>(self, out: W) -> Result<Writer<W>> {
-        self.wrap(Sink::Direct(out))
+    /// the writer. `out` is any [`Write`], written on the caller's thread; or an
+    /// [`OutputThread`] around one, written by a thread of its own when the writer
+    /// has more than one thread ([`WriterBuilder::threads`]), so that writing overlaps
+    /// with reading the input and sealing. The bytes are the same either way.
+    pub fn wrap_output<O: Output>(self, out: O) -> Result<Writer<O::Inner>> {
+        let sink = out.into_sink(self.threads, self.flush_each_chunk);
+        self.wrap(sink)
     }
 
-    /// Like [`WriterBuilder::wrap_output`], but with more than one thread (see
-    /// [`WriterBuilder::threads`]) the output is written by a thread of its own, so
-    /// writing overlaps with reading the input and sealing. The bytes are the same.
+    /// The same as `wrap_output(OutputThread(out))`.
+    #[deprecated(note = "use `wrap_output(OutputThread(out))`: one way to give the output")]
     pub fn wrap_output_threaded<W: Write + Send + 'static>(self, out: W) -> Result<Writer<W>> {
-        if self.threads > 1 {
-            let flush = self.flush_each_chunk;
-            self.wrap(Sink::Thread(OutThread::spawn(out, flush)))
-        } else {
-            self.wrap(Sink::Direct(out))
-        }
+        self.wrap_output(OutputThread(out))
     }
 
     fn wrap<W: Write>(mut self, mut out: Sink<W>) -> Result<Writer<W>> {
@@ -280,7 +326,7 @@ impl WriterBuilder {
             .map(Context::digest)
             .unwrap_or([0; 32]);
         // Refused before a byte is written: a reader would refuse the INFO chunk.
-        rules::check_info(&self.info, f.channels, "recording")?;
+        rules::check_info(&self.info, None, f.channels, "recording")?;
         let info = record_bytes(
             &self.info.to_json(),
             self.max_chunk_len,

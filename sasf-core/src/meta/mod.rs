@@ -40,7 +40,7 @@ pub(crate) fn check_segment_record(json: &[u8], place: crate::Place) -> Result<(
         })
 }
 pub use rules::{MAX_ID_LEN, MAX_TEXT_LEN, RESERVED_KEYS};
-pub use timestamp::{format_utc, parse_utc};
+pub use timestamp::{format_utc, parse_utc, Timestamp, TimestampError};
 
 use rules::{null_member, Origin, TIME_MEMBERS};
 
@@ -149,12 +149,17 @@ impl Role {
 }
 
 /// Recording-wide information, carried by the INFO chunk.
+///
+/// Made with [`RecordingInfo::new`] (or `Default`) and the `with_` methods; the fields
+/// can be read and set directly. More may be added, so it cannot be built as a literal
+/// outside this crate.
 #[derive(Debug, Clone, PartialEq, Default)]
+#[non_exhaustive]
 pub struct RecordingInfo {
     /// Recording id from the recording system.
     pub id: Option<String>,
-    /// UTC start anchor, RFC 3339 (the time of sample 0).
-    pub started_at: Option<String>,
+    /// UTC start anchor (the time of sample 0), RFC 3339 in the strict form of §8.0.
+    pub started_at: Option<Timestamp>,
     /// Channel map: for each channel, the participant id or role it carries.
     pub channels: Vec<String>,
     /// Any other fields, kept as given.
@@ -162,7 +167,26 @@ pub struct RecordingInfo {
 }
 
 /// A participant, carried by a PART chunk.
+///
+/// Made with [`Participant::new`] and the `with_` methods; the fields can be read and
+/// set directly. More may be added, so it cannot be built as a literal outside this
+/// crate:
+///
+/// ```compile_fail
+/// use sasf_core::meta::{Participant, Role};
+/// let p = Participant {
+///     id: "a1".into(), name: None, role: Role::Agent, address: None,
+///     channels: vec![0], extra: Default::default(),
+/// };
+/// ```
+///
+/// ```
+/// use sasf_core::meta::{Participant, Role};
+/// let p = Participant::new("a1", Role::Agent).with_name("Ann").with_channels([0]);
+/// assert_eq!(p.name.as_deref(), Some("Ann"));
+/// ```
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Participant {
     /// Unique id within the recording.
     pub id: String,
@@ -291,7 +315,12 @@ impl EventKind {
 }
 
 /// An event on the recording's timeline, carried by an EVNT chunk.
+///
+/// Made with [`Event::new`] (and [`Event::with_participant`]); the fields can be read
+/// and set directly. More may be added, so it cannot be built as a literal outside this
+/// crate.
 #[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
 pub struct Event {
     /// Sample position (frames from the start of the recording).
     pub at_sample: u64,
@@ -393,6 +422,38 @@ fn no_time_members(o: &Map<String, Value>, path: &str) -> Result<()> {
 // ---------- RecordingInfo ----------
 
 impl RecordingInfo {
+    /// No id, no start anchor, no channel map.
+    pub fn new() -> RecordingInfo {
+        RecordingInfo::default()
+    }
+
+    /// With the recording id.
+    pub fn with_id(mut self, id: impl Into<String>) -> RecordingInfo {
+        self.id = Some(id.into());
+        self
+    }
+
+    /// With the start anchor (the UTC time of sample 0).
+    pub fn with_started_at(mut self, at: Timestamp) -> RecordingInfo {
+        self.started_at = Some(at);
+        self
+    }
+
+    /// With the channel map: for each channel, the participant id or role it carries.
+    pub fn with_channels<S: Into<String>>(
+        mut self,
+        channels: impl IntoIterator<Item = S>,
+    ) -> RecordingInfo {
+        self.channels = channels.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// With another member, kept as given (checked by the writer like any other).
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> RecordingInfo {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
     /// Parses and validates the `recording` object. `channels` is the audio's channel count.
     pub fn from_json(v: &Value, path: &str, channels: u16) -> Result<RecordingInfo> {
         let o = want_obj(v, path)?;
@@ -418,13 +479,18 @@ impl RecordingInfo {
                 ));
             }
         }
-        let info = RecordingInfo {
+        let started = opt_str(o, "started_at", path)?;
+        let mut info = RecordingInfo {
             id: opt_str(o, "id", path)?,
-            started_at: opt_str(o, "started_at", path)?,
+            started_at: None,
             channels: chans,
             extra: rest(o, rules::INFO_MEMBERS),
         };
-        rules::check_info(&info, channels, path)?;
+        rules::check_info(&info, started.as_deref(), channels, path)?;
+        info.started_at = started
+            .map(|s| Timestamp::parse(&s))
+            .transpose()
+            .map_err(|e| Error::metadata(sub(path, "started_at"), e.to_string()))?;
         Ok(info)
     }
 
@@ -435,7 +501,7 @@ impl RecordingInfo {
             o.insert("id".into(), id.clone().into());
         }
         if let Some(s) = &self.started_at {
-            o.insert("started_at".into(), s.clone().into());
+            o.insert("started_at".into(), s.as_str().into());
         }
         if !self.channels.is_empty() {
             o.insert("channels".into(), self.channels.clone().into());
@@ -444,15 +510,51 @@ impl RecordingInfo {
         Value::Object(o)
     }
 
-    /// The start anchor as a UTC date-time, if present and valid (see [`parse_utc`]).
+    /// The start anchor as a UTC date-time, if present.
     pub fn started_at_utc(&self) -> Option<time::OffsetDateTime> {
-        parse_utc(self.started_at.as_deref()?).ok()
+        self.started_at.as_ref().map(Timestamp::utc)
     }
 }
 
 // ---------- Participant ----------
 
 impl Participant {
+    /// A participant with this id and role, and no name, address or channels.
+    pub fn new(id: impl Into<String>, role: Role) -> Participant {
+        Participant {
+            id: id.into(),
+            name: None,
+            role,
+            address: None,
+            channels: Vec::new(),
+            extra: Map::new(),
+        }
+    }
+
+    /// With a display name.
+    pub fn with_name(mut self, name: impl Into<String>) -> Participant {
+        self.name = Some(name.into());
+        self
+    }
+
+    /// With a phone number or SIP URI.
+    pub fn with_address(mut self, address: impl Into<String>) -> Participant {
+        self.address = Some(address.into());
+        self
+    }
+
+    /// With the audio channels that carry this participant's voice.
+    pub fn with_channels(mut self, channels: impl IntoIterator<Item = u16>) -> Participant {
+        self.channels = channels.into_iter().collect();
+        self
+    }
+
+    /// With another member, kept as given (checked by the writer like any other).
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Participant {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
     /// Parses and validates one participant object.
     pub fn from_json(v: &Value, path: &str, channels: u16) -> Result<Participant> {
         Participant::parse(v, path, channels, &|_| false)
@@ -527,6 +629,28 @@ impl Participant {
 // ---------- Event ----------
 
 impl Event {
+    /// An event of `kind` at sample position `at_sample`, concerning no participant.
+    pub fn new(at_sample: u64, kind: EventKind) -> Event {
+        Event {
+            at_sample,
+            participant: None,
+            kind,
+            extra: Map::new(),
+        }
+    }
+
+    /// Concerning this participant (by id).
+    pub fn with_participant(mut self, id: impl Into<String>) -> Event {
+        self.participant = Some(id.into());
+        self
+    }
+
+    /// With another member, kept as given (checked by the writer like any other).
+    pub fn with_extra(mut self, name: impl Into<String>, value: impl Into<Value>) -> Event {
+        self.extra.insert(name.into(), value.into());
+        self
+    }
+
     /// Parses an EVNT payload (the time is the chunk's, given as `at_sample`) as a
     /// reader does: the payload holds no time; the keys the `sasf` namespace defines
     /// are accepted (and checked). `participants` are the ids known at this point;

@@ -101,13 +101,20 @@ pub(crate) fn check_timestamp(s: &str, path: &str) -> Result<()> {
         .map_err(|e| Error::metadata(path, e))
 }
 
-/// The INFO record. `channels` is the audio's channel count.
-pub(crate) fn check_info(i: &RecordingInfo, channels: u16, path: &str) -> Result<()> {
+/// The INFO record. `channels` is the audio's channel count; `started` is the text of
+/// `started_at` when it comes from a document (a typed [`RecordingInfo`] holds only a
+/// valid one).
+pub(crate) fn check_info(
+    i: &RecordingInfo,
+    started: Option<&str>,
+    channels: u16,
+    path: &str,
+) -> Result<()> {
     extra_free(&i.extra, INFO_MEMBERS, path)?;
     if let Some(id) = &i.id {
         check_id(id, &sub(path, "id"))?;
     }
-    if let Some(s) = &i.started_at {
+    if let Some(s) = started.or(i.started_at.as_ref().map(|t| t.as_str())) {
         check_timestamp(s, &sub(path, "started_at"))?;
     }
     // The tenant (§9.3, for context binding) is kept among the extra members but is a

@@ -100,6 +100,89 @@ pub fn format_utc(t: OffsetDateTime) -> Option<String> {
     Some(s)
 }
 
+/// A start anchor or other timestamp member: a UTC instant, kept together with the exact
+/// text the document gave, so that reading a record and writing it back gives the same
+/// bytes (`2026-11-23T10:15:00Z` and `2026-11-23T10:15:00.000Z` are one instant but two
+/// texts). Made only from a valid text ([`Timestamp::parse`], or `str::parse`) or from
+/// an instant ([`Timestamp::from_utc`], which writes the canonical text).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Timestamp {
+    text: String,
+    utc: OffsetDateTime,
+}
+
+/// Why a text is not a [`Timestamp`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TimestampError(String);
+
+impl std::fmt::Display for TimestampError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for TimestampError {}
+
+impl Timestamp {
+    /// Reads the strict form (see [`parse_utc`]).
+    pub fn parse(s: &str) -> Result<Timestamp, TimestampError> {
+        let utc = parse_utc(s).map_err(TimestampError)?;
+        Ok(Timestamp {
+            text: s.to_string(),
+            utc,
+        })
+    }
+
+    /// The instant `t` (in any offset) in the canonical text of [`format_utc`]; an
+    /// error for a year outside 0000 to 9999.
+    pub fn from_utc(t: OffsetDateTime) -> Result<Timestamp, TimestampError> {
+        let text = format_utc(t)
+            .ok_or_else(|| TimestampError(format!("{t} is outside the years 0000 to 9999")))?;
+        Ok(Timestamp {
+            text,
+            utc: t.to_offset(UtcOffset::UTC),
+        })
+    }
+
+    /// The instant, in UTC.
+    pub fn utc(&self) -> OffsetDateTime {
+        self.utc
+    }
+
+    /// The text, exactly as read (or as [`Timestamp::from_utc`] wrote it).
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+
+    /// The instant `d` later (earlier for a negative `d`), in canonical text.
+    pub fn checked_add(&self, d: time::Duration) -> Result<Timestamp, TimestampError> {
+        let t = self
+            .utc
+            .checked_add(d)
+            .ok_or_else(|| TimestampError(format!("{} + {d} is out of range", self.text)))?;
+        Timestamp::from_utc(t)
+    }
+}
+
+impl std::str::FromStr for Timestamp {
+    type Err = TimestampError;
+    fn from_str(s: &str) -> Result<Timestamp, TimestampError> {
+        Timestamp::parse(s)
+    }
+}
+
+impl std::fmt::Display for Timestamp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.text)
+    }
+}
+
+impl AsRef<str> for Timestamp {
+    fn as_ref(&self) -> &str {
+        &self.text
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -168,5 +251,21 @@ mod tests {
             .unwrap()
             .to_offset(UtcOffset::from_hms(1, 0, 0).unwrap());
         assert_eq!(format_utc(t).unwrap(), "2026-11-23T10:15:00.25Z");
+    }
+
+    #[test]
+    fn a_timestamp_keeps_its_text_and_its_instant() {
+        let t: Timestamp = "2026-11-23T10:15:00.500Z".parse().unwrap();
+        assert_eq!(t.as_str(), "2026-11-23T10:15:00.500Z", "the text as given");
+        assert_eq!(t.utc().nanosecond(), 500_000_000);
+        let same = Timestamp::from_utc(t.utc()).unwrap();
+        assert_eq!(same.as_str(), "2026-11-23T10:15:00.5Z", "canonical text");
+        assert_ne!(t, same, "two texts of one instant are two timestamps");
+        assert_eq!(t.utc(), same.utc());
+        let later = t.checked_add(time::Duration::seconds(90)).unwrap();
+        assert_eq!(later.as_str(), "2026-11-23T10:16:30.5Z");
+        assert!(Timestamp::parse("2026-11-23T10:15:00+01:00").is_err());
+        let far = OffsetDateTime::from_unix_timestamp(-62_167_219_201).unwrap(); // year -1
+        assert!(Timestamp::from_utc(far).is_err());
     }
 }

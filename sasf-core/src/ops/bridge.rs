@@ -41,7 +41,7 @@ pub fn pack_wav<R: Read, W: Write + Send + 'static>(
             format.sample_rate,
         ));
     }
-    let mut w = builder.wrap_output_threaded(out)?;
+    let mut w = builder.wrap_output(crate::io::writer::OutputThread(out))?;
     for p in &meta.participants {
         w.add_participant(p.clone())?;
     }
@@ -262,7 +262,7 @@ pub fn shift_info(info: &RecordingInfo, from: u64, rate: u32) -> RecordingInfo {
     if let (Some(start), true) = (info.started_at_utc(), from > 0) {
         let nanos = (from as i128 * 1_000_000_000) / rate.max(1) as i128;
         if let Some(t) = start.checked_add(time::Duration::nanoseconds_i128(nanos)) {
-            if let Some(s) = crate::meta::format_utc(t) {
+            if let Ok(s) = crate::meta::Timestamp::from_utc(t) {
                 out.started_at = Some(s);
             }
         }

@@ -40,7 +40,7 @@ use crate::crypto::{Integrity, Key, Keyring};
 use crate::error::{Error, ErrorKind};
 use crate::io::reader::{Item, Reader};
 use crate::io::writer::WriterBuilder;
-use crate::meta::{sample_to_ms, Event, EventKind};
+use crate::meta::{sample_to_ms, Event, EventKind, Timestamp};
 use crate::wav::{WavInfo, WavReader};
 
 /// The key of the `custom` event that records a merge.
@@ -72,7 +72,7 @@ impl Default for MergeOptions {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct MergeSummary {
     /// The merged file's start anchor (INFO `started_at`).
-    pub started_at: String,
+    pub started_at: Timestamp,
     /// Frames of ad hoc audio used: the snippet starts at this position.
     pub adhoc_frames: u64,
     /// Frames of the ad hoc WAV after the snippet's start, not used (`None` when the
@@ -295,12 +295,14 @@ pub fn merge_adhoc_with<A: Read, S: Read, W: Write>(
         }
         _ => (offset, 0),
     };
-    let started_at = if moved == 0 {
-        rfc3339(adhoc_start)
+    let start = if moved == 0 {
+        adhoc_start
     } else {
         let back = (prefix as i128 * 1_000_000_000) / rate as i128;
-        rfc3339(snippet_start - time::Duration::nanoseconds_i128(back))
+        snippet_start - time::Duration::nanoseconds_i128(back)
     };
+    let started_at = Timestamp::from_utc(start)
+        .map_err(|e| MergeError::Failed(Error::misuse(format!("the merged start: {e}"))))?;
 
     let mut info = snippet.info().clone();
     info.started_at = Some(started_at.clone());
@@ -355,7 +357,7 @@ pub fn merge_adhoc_with<A: Read, S: Read, W: Write>(
         "adhoc": options.adhoc_name,
         "adhoc_started_at": rfc3339(adhoc_start),
         "snippet": options.snippet_name,
-        "snippet_started_at": snippet.info().started_at,
+        "snippet_started_at": snippet.info().started_at.as_ref().map(|t| t.as_str()),
     });
     if let Some(id) = &snippet.info().id {
         merge_value["snippet_id"] = id.clone().into();
@@ -502,7 +504,7 @@ mod tests {
             .chunk_frames(3000)
             .info(RecordingInfo {
                 id: Some("snip-1".into()),
-                started_at: started_at.map(str::to_string),
+                started_at: started_at.map(|s| s.parse().unwrap()),
                 channels: vec!["agent".into(), "customer".into()],
                 extra: Default::default(),
             });
@@ -648,7 +650,10 @@ mod tests {
             let mut want = adhoc[..20000 * 4].to_vec();
             want.extend_from_slice(&snip_audio);
             assert!(o.audio == want, "audio differs");
-            assert_eq!(o.info.started_at.as_deref(), Some("2026-11-23T10:14:57.5Z"));
+            assert_eq!(
+                o.info.started_at.as_ref().map(|t| t.as_str()),
+                Some("2026-11-23T10:14:57.5Z")
+            );
             assert_eq!(o.info.id.as_deref(), Some("snip-1"));
             assert_eq!(o.info.channels, ["agent", "customer"]);
             assert_eq!(o.participants, [(0, "a1".to_string())]);
@@ -685,7 +690,7 @@ mod tests {
     fn a_snippet_without_its_own_snippet_start_gets_one() {
         let mut w = WriterBuilder::new(fmt())
             .info(RecordingInfo {
-                started_at: Some("2026-11-23T10:15:01Z".into()),
+                started_at: Some("2026-11-23T10:15:01Z".parse().unwrap()),
                 ..Default::default()
             })
             .wrap_output(Vec::new())
@@ -784,7 +789,7 @@ mod tests {
         assert_eq!(sum.adhoc_frames_dropped, Some(0));
         let o = read(&merged, None);
         assert_eq!(
-            o.info.started_at.as_deref(),
+            o.info.started_at.as_ref().map(|t| t.as_str()),
             Some("2026-11-23T10:14:58.75Z")
         );
         assert_eq!(o.audio.len(), (10000 + 8000) * 4);

@@ -1287,7 +1287,7 @@ mod tests {
             })
             .call_info(RecordingInfo {
                 id: Some("call".into()),
-                started_at: Some("2026-11-23T10:00:00Z".into()),
+                started_at: Some("2026-11-23T10:00:00Z".parse().unwrap()),
                 channels: vec!["agent".into(), "customer".into()],
                 extra: Default::default(),
             })
@@ -1579,7 +1579,7 @@ mod tests {
                     assert_eq!(parts, [0, 0]);
                     assert_eq!(info.id, Some(format!("call-snippet-{}", e.number)));
                     let t = crate::meta::RecordingInfo {
-                        started_at: Some("2026-11-23T10:00:00Z".into()),
+                        started_at: Some("2026-11-23T10:00:00Z".parse().unwrap()),
                         ..Default::default()
                     }
                     .started_at_utc()
@@ -1691,7 +1691,7 @@ mod tests {
         let (audio, info, events, _) = read_snippet(&sinks.sasfs[&1], None);
         assert_eq!(audio.len(), 20 * BA);
         assert_eq!(
-            info.started_at.as_deref(),
+            info.started_at.as_ref().map(|t| t.as_str()),
             Some("2026-11-23T10:00:00.00125Z")
         );
         let kinds: Vec<(u64, &str)> = events.iter().map(|e| (e.0, e.1.as_str())).collect();

@@ -20,7 +20,7 @@ use crate::audio::{AudioFormat, Encoding};
 mod read;
 mod write;
 
-pub use read::WavReader;
+pub use read::{tags_after_data, WavReader};
 pub use write::WavWriter;
 
 /// The RIFF variant a WAV file uses.

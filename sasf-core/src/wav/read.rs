@@ -357,6 +357,65 @@ pub(crate) fn bext_origination(date: &[u8], time: &[u8]) -> Option<String> {
     ))
 }
 
+/// Most chunks after the data chunk looked at by [`tags_after_data`].
+const MAX_CHUNKS_AFTER_DATA: usize = 64;
+
+/// Fills in `info` from the `bext` and `LIST`/`INFO` chunks that follow the data chunk
+/// (many editors write them there), where the chunks before the data did not give
+/// them. `inner` is the same file, seekable; the data chunk of `info.data_len` bytes
+/// starts at `data_at` ([`WavReader::data_offset`]). A streamed file (no data length)
+/// has nothing after its data. What follows is read as well as it can be: a cut or
+/// malformed chunk ends the search (the audio was already read, and is not affected).
+/// At most 64 chunks are looked at, and a `LIST` chunk is read up to 64 KiB.
+pub fn tags_after_data<R: Read + io::Seek>(
+    inner: R,
+    data_at: u64,
+    info: &mut WavInfo,
+) -> Result<()> {
+    let Some(len) = info.data_len else {
+        return Ok(());
+    };
+    let Some(after) = data_at
+        .checked_add(len)
+        .and_then(|e| e.checked_add(len & 1))
+    else {
+        return Ok(());
+    };
+    let mut src = Src { inner, pos: after };
+    src.inner.seek(io::SeekFrom::Start(after))?;
+    for _ in 0..MAX_CHUNKS_AFTER_DATA {
+        let at = src.pos;
+        let mut b = [0u8; 8];
+        if src.read_full(&mut b)? < 8 {
+            break;
+        }
+        let ch = ChunkHeader {
+            id: [b[0], b[1], b[2], b[3]],
+            size32: le32(&b, 4),
+            at,
+        };
+        let size = ch.size32 as u64;
+        let step = match &ch.id {
+            b"bext" if info.bext_origination.is_none() && info.bext_text.is_empty() => {
+                WavReader::bext_chunk(&mut src, &ch, size).map(|(o, t)| {
+                    info.bext_origination = o;
+                    info.bext_text = t;
+                })
+            }
+            b"LIST" if info.info_tags.is_empty() => {
+                let mut buf = vec![0u8; LIST_CAP];
+                WavReader::capped_body(&mut src, &ch, size, &mut buf)
+                    .map(|body| info.info_tags = parse_info_list(body))
+            }
+            _ => WavReader::skip_body(&mut src, &ch, size, 0),
+        };
+        if step.is_err() || (size % 2 == 1 && src.skip(1)? < 1) {
+            break;
+        }
+    }
+    Ok(())
+}
+
 impl<R: Read> WavReader<R> {
     /// Parses RIFF/RF64/BW64 headers up to the start of the data chunk (never seeks;
     /// works from a pipe).

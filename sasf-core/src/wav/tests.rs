@@ -1220,3 +1220,46 @@ fn info_lists_are_read_within_their_bounds() {
     }
     assert_eq!(parse(&many).len(), 32);
 }
+
+#[test]
+fn tags_after_the_data_are_read_from_a_seekable_file_and_bounded() {
+    let mut list = b"INFO".to_vec();
+    list.extend(chunk(b"INAM", b"Call 42\0"));
+    let data = chunk(b"data", &[0u8; 7]); // odd: a pad byte follows
+    let fmt = chunk(b"fmt ", &fmt16(1, 1, 8000, 8));
+    // (what, chunks after the data, INAM expected).
+    let mut many = vec![chunk(b"JUNK", &[0; 2]); 80];
+    many.push(chunk(b"LIST", &list));
+    let mut cut = chunk(b"LIST", &list);
+    cut.truncate(10);
+    type Row<'a> = (&'a str, Vec<Vec<u8>>, Option<&'a str>);
+    let rows: Vec<Row> = vec![
+        (
+            "after the pad byte",
+            vec![chunk(b"LIST", &list)],
+            Some("Call 42"),
+        ),
+        (
+            "after other chunks",
+            vec![chunk(b"JUNK", &[1; 3]), chunk(b"LIST", &list)],
+            Some("Call 42"),
+        ),
+        ("past 64 chunks: not looked at", many, None),
+        ("a cut chunk: nothing, no error", vec![cut], None),
+        ("nothing after the data", vec![], None),
+    ];
+    for (what, after, want) in rows {
+        let mut chunks = vec![fmt.clone(), data.clone()];
+        chunks.extend(after);
+        let bytes = riff(&chunks);
+        let r = WavReader::new(Cursor::new(bytes.clone())).unwrap();
+        let mut info = r.info().clone();
+        tags_after_data(Cursor::new(bytes), r.data_offset(), &mut info).unwrap();
+        let got = info
+            .info_tags
+            .iter()
+            .find(|(k, _)| k == "INAM")
+            .map(|(_, v)| v.as_str());
+        assert_eq!(got, want, "{what}");
+    }
+}

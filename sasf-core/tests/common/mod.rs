@@ -37,23 +37,14 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 pub fn participant(id: &str, role: Role, ch: u16) -> Participant {
-    Participant {
-        id: id.into(),
-        name: Some(format!("Name of {id}")),
-        role,
-        address: Some("+15550000000".into()),
-        channels: vec![ch],
-        extra: Default::default(),
-    }
+    Participant::new(id, role)
+        .with_name(format!("Name of {id}"))
+        .with_address("+15550000000")
+        .with_channels([ch])
 }
 
 pub fn event(at: u64, p: &str, kind: EventKind) -> Event {
-    Event {
-        at_sample: at,
-        participant: Some(p.into()),
-        kind,
-        extra: Default::default(),
-    }
+    Event::new(at, kind).with_participant(p)
 }
 
 /// A small file with every v1 chunk type: INFO, PART×2, AUDI×3+, EVNT×2, ANNO, INDX, END.
@@ -62,10 +53,7 @@ pub fn small_file(level: Integrity, key: &Key, seed: u64) -> (Vec<u8>, Vec<u8>) 
     let audio = noise(2 * 250, seed);
     let mut w = builder(format, level, key)
         .chunk_frames(100)
-        .info(RecordingInfo {
-            id: Some(format!("call-{seed}")),
-            ..Default::default()
-        })
+        .info(RecordingInfo::new().with_id(format!("call-{seed}")))
         .wrap_output(Vec::new())
         .unwrap();
     w.add_participant(participant("a1", Role::Agent, 0))

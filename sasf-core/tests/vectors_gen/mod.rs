@@ -880,30 +880,18 @@ pub fn noise(n: usize, seed: u64) -> Vec<u8> {
 }
 
 fn info(id: &str) -> RecordingInfo {
-    RecordingInfo {
-        id: Some(id.into()),
-        ..Default::default()
-    }
+    RecordingInfo::new().with_id(id)
 }
 
 fn person(id: &str, role: Role, ch: u16) -> Participant {
-    Participant {
-        id: id.into(),
-        name: Some(format!("Name of {id}")),
-        role,
-        address: Some("+15550100".into()),
-        channels: vec![ch],
-        extra: Default::default(),
-    }
+    Participant::new(id, role)
+        .with_name(format!("Name of {id}"))
+        .with_address("+15550100")
+        .with_channels([ch])
 }
 
 fn event(at: u64, who: &str, kind: EventKind) -> Event {
-    Event {
-        at_sample: at,
-        participant: Some(who.into()),
-        kind,
-        extra: Default::default(),
-    }
+    Event::new(at, kind).with_participant(who)
 }
 
 /// The base file most broken vectors start from: µ-law stereo at 8000 Hz, cap 1024,
