@@ -191,6 +191,9 @@ impl WavMetadata {
         let mut cue = Vec::with_capacity(4 + 24 * self.markers.len());
         cue.extend_from_slice(&(self.markers.len() as u32).to_le_bytes());
         let mut adtl = ADTL.to_vec();
+        // Every `labl` first, then the `ltxt`s: ffmpeg's reader (5.1) loses the labels
+        // that follow an `ltxt`.
+        let mut ltxts = Vec::new();
         for (i, m) in self.markers.iter().enumerate() {
             let id = i as u32 + 1;
             let at = m.at as u32; // checked in `marker`
@@ -209,9 +212,10 @@ impl WavMetadata {
                 ltxt.extend_from_slice(b"rgn ");
                 // Country, language, dialect, code page: unspecified.
                 ltxt.extend_from_slice(&[0u8; 8]);
-                push_chunk(&mut adtl, LTXT, &ltxt)?;
+                push_chunk(&mut ltxts, LTXT, &ltxt)?;
             }
         }
+        adtl.extend_from_slice(&ltxts);
         push_chunk(&mut out, CUE, &cue)?;
         push_chunk(&mut out, LIST, &adtl)?;
         Ok(out)
