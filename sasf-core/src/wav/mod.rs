@@ -23,7 +23,7 @@ mod chunks;
 mod read;
 mod write;
 
-pub use chunks::{Bext, Marker, WavMetadata};
+pub use chunks::{Bext, Marker, WavMetadata, MAX_LABEL, MAX_TEXT};
 pub use read::WavReader;
 pub use write::WavWriter;
 
