@@ -135,6 +135,27 @@ pub struct RangeArgs {
     pub duration: Option<String>,
 }
 
+/// Which channels `convert` writes (at most one of these).
+#[derive(Debug, Clone, Default, Args)]
+#[group(multiple = false)]
+pub struct SpeakerArgs {
+    /// Write only the channels carrying this participant.
+    #[arg(long, value_name = "ID")]
+    pub participant: Option<String>,
+    /// Write one WAV per participant with channels: OUT.ID.wav.
+    #[arg(long)]
+    pub split: bool,
+    /// Write these channels, in this order (numbered from 0), e.g. 1,0.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub channels: Option<Vec<u16>>,
+    /// Two roles: the first one's channel left, the second one's right.
+    #[arg(long, value_name = "LEFT,RIGHT", value_delimiter = ',')]
+    pub stereo: Option<Vec<String>>,
+    /// Mix every channel down to one (their mean, in floating point).
+    #[arg(long)]
+    pub mono: bool,
+}
+
 impl RangeArgs {
     /// Whether a range was asked for.
     pub fn is_set(&self) -> bool {
@@ -326,10 +347,33 @@ fields set to 0xFFFFFFFF (read to end of file).
 With --from/--to, exactly the samples of that range; a seekable file is read through
 its authenticated index (only the chunks needed), a pipe is read to its end.
 
+The WAV carries the timeline: a cue point per event, labelled as `sasf info` names it
+(\"hold — Ann Agent (a1)\"), with a length where one applies (hold to resume, mute to
+unmute, pause to unpause, snippet and ad hoc start to stop); a BWF bext chunk
+(originator sasf, the recording id, the origination date and time of started_at, UTC);
+LIST/INFO with the recording id. Cue points and labels follow the data chunk, so a WAV
+written to stdout gets bext and INFO but no cue points. Text is UTF-8. --no-markers
+writes none of these. --labels writes the timeline beside the WAV too, in the format
+its extension names: .txt an Audacity label track, .vtt WebVTT, .ffmeta or .ffmetadata
+an ffmpeg FFMETADATA chapter file (`ffmpeg -i OUT.wav -i L.ffmeta -map_metadata 1
+-map_chapters 1 OUT.mkv`).
+
+Per-speaker audio (one of): --participant ID writes the channels carrying ID; --split
+writes one WAV per participant with channels, OUT's name with .ID before .wav;
+--channels 1,0 selects and orders channels; --stereo agent,customer puts the channel of
+the first role left and the second right (from the participants and the channel map);
+--mono writes the mean of all channels as 32-bit float (16-bit with --pcm16), which
+cannot clip, and says so in INFO. A participant without a channel, a role on no
+channel or on several, or a channel out of range is refused before anything is
+written.
+
 Examples:
   sasf convert call.sasf -o call.wav --key-file archive.key
   sasf convert call.sasf -o - --pcm16 | play -
-  sasf convert call.sasf -o cut.wav --from 00:01:30 --to 00:02:10")]
+  sasf convert call.sasf -o cut.wav --from 00:01:30 --to 00:02:10
+  sasf convert call.sasf -o call.wav --labels call.txt
+  sasf convert call.sasf -o call.wav --split      # call.a1.wav, call.c1.wav
+  sasf convert call.sasf -o call.wav --stereo agent,customer")]
     Convert {
         /// The SASF file (- for stdin).
         file: PathBuf,
@@ -342,6 +386,15 @@ Examples:
         /// Decode to 16-bit PCM.
         #[arg(long)]
         pcm16: bool,
+        /// Write no cue points, bext or INFO: only fmt, fact and data.
+        #[arg(long)]
+        no_markers: bool,
+        /// Also write the timeline to FILE: .txt (Audacity labels), .vtt (WebVTT) or
+        /// .ffmeta/.ffmetadata (ffmpeg chapters).
+        #[arg(long, value_name = "FILE")]
+        labels: Option<PathBuf>,
+        #[command(flatten)]
+        speakers: SpeakerArgs,
         #[command(flatten)]
         range: RangeArgs,
         #[command(flatten)]

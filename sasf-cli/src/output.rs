@@ -36,6 +36,8 @@ pub enum Kind {
     Wav,
     /// Metadata JSON (text).
     Json,
+    /// A timeline sidecar (text): Audacity labels, WebVTT or FFMETADATA.
+    Labels,
 }
 
 impl Kind {
@@ -44,6 +46,7 @@ impl Kind {
             Kind::Sasf => &["sasf"],
             Kind::Wav => &["wav", "wave"],
             Kind::Json => &["json"],
+            Kind::Labels => &["txt", "vtt", "ffmeta", "ffmetadata"],
         }
     }
     fn name(self) -> &'static str {
@@ -51,10 +54,11 @@ impl Kind {
             Kind::Sasf => "SASF",
             Kind::Wav => "WAV",
             Kind::Json => "JSON",
+            Kind::Labels => "label",
         }
     }
     fn binary(self) -> bool {
-        self != Kind::Json
+        !matches!(self, Kind::Json | Kind::Labels)
     }
 }
 
@@ -164,6 +168,23 @@ pub fn check(path: &Path, kind: Kind, inputs: &[&Path], force: bool) -> Result<(
             return Ok(());
         }
     }
+    check_extension(path, kind)?;
+    let exists = existing.is_some() || std::fs::symlink_metadata(path).is_ok();
+    if exists && !force {
+        bail!(
+            "{}: already exists; give -f/--force to replace it",
+            path.display()
+        );
+    }
+    Ok(())
+}
+
+/// Refuses a file name whose extension names another kind of data (no extension is
+/// fine), with a hint.
+pub fn check_extension(path: &Path, kind: Kind) -> Result<()> {
+    if is_dash(path) {
+        return Ok(());
+    }
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
@@ -171,8 +192,12 @@ pub fn check(path: &Path, kind: Kind, inputs: &[&Path], force: bool) -> Result<(
         if !kind.extensions().contains(&ext.as_str()) {
             let hint = match kind {
                 Kind::Wav => format!(
-                    "; sasf writes only WAV: write a .wav and convert it, e.g. `ffmpeg -i OUT.wav OUT.{ext}` or `sox OUT.wav OUT.{ext}`"
+                    "; sasf writes only WAV: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.{ext}`, or convert a .wav with `sox OUT.wav OUT.{ext}`"
                 ),
+                Kind::Labels => {
+                    "; name it .txt (Audacity labels), .vtt (WebVTT) or .ffmeta (ffmpeg chapters)"
+                        .to_string()
+                }
                 _ => format!("; name it .{}", kind.extensions()[0]),
             };
             bail!(
@@ -181,13 +206,6 @@ pub fn check(path: &Path, kind: Kind, inputs: &[&Path], force: bool) -> Result<(
                 kind.name()
             );
         }
-    }
-    let exists = existing.is_some() || std::fs::symlink_metadata(path).is_ok();
-    if exists && !force {
-        bail!(
-            "{}: already exists; give -f/--force to replace it",
-            path.display()
-        );
     }
     Ok(())
 }
@@ -632,11 +650,17 @@ pub enum WavOut {
 }
 
 impl WavOut {
-    /// Starts a WAV of `format` at `path` (`-` is stdout). Call [`check`] first.
-    pub fn create(path: &Path, format: AudioFormat, opts: Opts) -> Result<WavOut> {
+    /// Starts a WAV of `format` at `path` (`-` is stdout), with `leading` chunks
+    /// (bext, INFO) before the data. Call [`check`] first.
+    pub fn create_with(
+        path: &Path,
+        format: AudioFormat,
+        opts: Opts,
+        leading: Vec<u8>,
+    ) -> Result<WavOut> {
         Ok(match Output::create(path, opts)? {
-            Output::File(f) => WavOut::File(WavWriter::new_seekable(f, format)?),
-            Output::Stdout(s) => WavOut::Stdout(WavWriter::new_streaming(s, format)?),
+            Output::File(f) => WavOut::File(WavWriter::new_seekable_with(f, format, leading)?),
+            Output::Stdout(s) => WavOut::Stdout(WavWriter::new_streaming_with(s, format, leading)?),
         })
     }
     /// Appends sample bytes.
@@ -650,10 +674,12 @@ impl WavOut {
             }
         }
     }
-    /// Finishes the WAV and commits the file.
-    pub fn commit(self) -> Result<()> {
+    /// Finishes the WAV and commits the file, with `trailing` chunks (cue points)
+    /// after the data of a file; a stream cannot have any (its reader takes all that follows as
+    /// samples), so they are left out there.
+    pub fn commit_with(self, trailing: &[u8]) -> Result<()> {
         match self {
-            WavOut::File(w) => w.finish_seekable()?.commit(),
+            WavOut::File(w) => w.finish_seekable_with(trailing)?.commit(),
             WavOut::Stdout(w) => Ok(w.finish()?.flush()?),
         }
     }

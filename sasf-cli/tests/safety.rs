@@ -189,7 +189,7 @@ const CASES: &[Case] = &[
         stdin: None,
         env: &[],
         exit: 2,
-        stderr: "sasf writes only WAV: write a .wav and convert it, e.g. `ffmpeg",
+        stderr: "sasf writes only WAV: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.flac`",
         files: &[("out.flac", Absent)],
     },
     Case {
@@ -198,7 +198,7 @@ const CASES: &[Case] = &[
         stdin: None,
         env: &[],
         exit: 2,
-        stderr: "`sox OUT.wav OUT.mp3`",
+        stderr: "`sasf convert … -o - | ffmpeg -i - OUT.mp3`, or convert a .wav with `sox OUT.wav OUT.mp3`",
         files: &[],
     },
     Case {

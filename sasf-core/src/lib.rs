@@ -46,12 +46,13 @@ pub mod crypto;
 pub mod error;
 pub mod format;
 pub mod io;
+pub mod labels;
 pub mod meta;
 pub mod ops;
 pub(crate) mod stream;
 pub mod wav;
 
-pub use ops::{access, annotate, bridge, merge, recover, session};
+pub use ops::{access, annotate, bridge, layout, merge, recover, session};
 
 pub use audio::{AudioFormat, Encoding};
 pub use crypto::{Context, Integrity, Key, Keyring, PublicRecipient, SigningKey, VerifyingKey};

@@ -1,18 +1,22 @@
 //! `sasf convert`: SASF to WAV, samples as stored (or decoded with --pcm16), whole or
-//! a range.
+//! a range, with the timeline as cue points (and a labels sidecar), per speaker.
 
 use std::fs::File;
-use std::path::Path;
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use sasf_core::bridge::{
     read_all, read_audio, read_range_stream, shift_info, wav_output_format, wav_payload,
 };
 use sasf_core::error::format_time;
-use sasf_core::meta::Metadata;
+use sasf_core::labels::{self, LabelFormat};
+use sasf_core::layout::{participant_channels, role_channels, Layout};
+use sasf_core::meta::{Metadata, Participant, RecordingInfo, Role};
+use sasf_core::wav::WavMetadata;
 use sasf_core::{Decoder, Integrity};
 
-use crate::cli::{KeyArgs, RangeArgs};
+use crate::cli::{KeyArgs, RangeArgs, SpeakerArgs};
 use crate::io::{is_dash, load_keys, shown, threads, Progress};
 use crate::output::{self, Kind, Opts, Output, WavOut};
 
@@ -135,6 +139,206 @@ fn seekable(p: &Path) -> bool {
     !is_dash(p) && std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
 }
 
+/// What the WAV outputs of a conversion carry.
+#[derive(Debug, Clone, Default)]
+pub struct WavPlan {
+    /// Decode to 16-bit PCM.
+    pub pcm16: bool,
+    /// Write the timeline (cue points), bext and INFO.
+    pub markers: bool,
+    /// Which channels, and into how many files.
+    pub speakers: SpeakerArgs,
+    /// A timeline sidecar to write too.
+    pub labels: Option<PathBuf>,
+}
+
+impl WavPlan {
+    /// A plain WAV of every channel, nothing but fmt, fact and data.
+    pub fn plain(pcm16: bool) -> WavPlan {
+        WavPlan {
+            pcm16,
+            ..Default::default()
+        }
+    }
+    fn needs_participants(&self) -> bool {
+        let s = &self.speakers;
+        s.participant.is_some() || s.split || s.stereo.is_some()
+    }
+}
+
+/// One WAV being written: where, which channels (`None`: all, as stored) and what its
+/// INFO comment says about them.
+struct WavTarget {
+    path: PathBuf,
+    layout: Option<Layout>,
+    comment: Option<String>,
+}
+
+/// The file name of participant `id`'s WAV of a split: `<base>.<id>.wav`, the id's
+/// characters other than letters, digits, `-` and `_` replaced by `_`, so no id
+/// leaves the output's directory.
+fn split_path(base: &Path, id: &str) -> PathBuf {
+    let safe: String = id
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let stem = base
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    base.with_file_name(format!("{stem}.{safe}.wav"))
+}
+
+fn list(ch: &[u16]) -> String {
+    ch.iter().map(u16::to_string).collect::<Vec<_>>().join(",")
+}
+
+/// The WAVs to write for `plan`, checked against the recording (`channels` channels,
+/// its information and participants) before anything is created.
+fn targets(
+    out: &Path,
+    plan: &WavPlan,
+    channels: u16,
+    info: &RecordingInfo,
+    participants: &[Participant],
+    pipe: bool,
+) -> Result<Vec<WavTarget>> {
+    let s = &plan.speakers;
+    let from_pipe = if pipe {
+        " (a pipe is read for its channel map only: give the file to use its participants)"
+    } else {
+        ""
+    };
+    let one = |layout: Layout, comment: String| -> Result<Vec<WavTarget>> {
+        layout.check(channels)?;
+        Ok(vec![WavTarget {
+            path: out.to_path_buf(),
+            layout: Some(layout),
+            comment: Some(comment),
+        }])
+    };
+    if let Some(id) = &s.participant {
+        let ch = participant_channels(id, info, participants);
+        if ch.is_empty() {
+            if participants.iter().any(|p| &p.id == id) {
+                bail!("participant {id} has no channel in this recording");
+            }
+            bail!("no participant {id} in this recording{from_pipe}");
+        }
+        return one(
+            Layout::Select(ch.clone()),
+            format!("participant {id}: channel(s) {} of {channels}", list(&ch)),
+        );
+    }
+    if let Some(c) = &s.channels {
+        return one(
+            Layout::Select(c.clone()),
+            format!("channel(s) {} of {channels}", list(c)),
+        );
+    }
+    if let Some(roles) = &s.stereo {
+        if roles.len() != 2 {
+            bail!("--stereo takes two roles, LEFT,RIGHT (e.g. agent,customer)");
+        }
+        let mut ch = Vec::new();
+        for r in roles {
+            let role = Role::from_name(r).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--stereo: {r:?} is not a role (agent, customer, supervisor, ivr, system, other)"
+                )
+            })?;
+            match role_channels(role, info, participants)[..] {
+                [c] => ch.push(c),
+                [] => bail!("no channel carries the {r} role in this recording{from_pipe}"),
+                ref several => bail!(
+                    "the {r} role is on channels {}: choose with --channels",
+                    list(several)
+                ),
+            }
+        }
+        return one(
+            Layout::Select(ch.clone()),
+            format!(
+                "stereo: {} left (channel {}), {} right (channel {}), of {channels}",
+                roles[0], ch[0], roles[1], ch[1]
+            ),
+        );
+    }
+    if s.mono {
+        return one(
+            Layout::Mono,
+            format!("mixed down to mono from {channels} channel(s): their mean, in floating point"),
+        );
+    }
+    if s.split {
+        let mut t = Vec::new();
+        for p in participants {
+            let ch = participant_channels(&p.id, info, participants);
+            if ch.is_empty() {
+                crate::io::note(format_args!(
+                    "sasf: participant {} has no channel: no WAV for it",
+                    p.id
+                ));
+                continue;
+            }
+            let layout = Layout::Select(ch.clone());
+            layout.check(channels)?;
+            let path = split_path(out, &p.id);
+            if let Some(other) = t.iter().find(|x: &&WavTarget| x.path == path) {
+                bail!(
+                    "participants' ids give the same file name {} ({}); use --participant",
+                    path.display(),
+                    other.comment.as_deref().unwrap_or_default()
+                );
+            }
+            t.push(WavTarget {
+                path,
+                layout: Some(layout),
+                comment: Some(format!(
+                    "participant {}: channel(s) {} of {channels}",
+                    p.id,
+                    list(&ch)
+                )),
+            });
+        }
+        if t.is_empty() {
+            bail!("--split: no participant has a channel in this recording{from_pipe}");
+        }
+        return Ok(t);
+    }
+    Ok(vec![WavTarget {
+        path: out.to_path_buf(),
+        layout: None,
+        comment: None,
+    }])
+}
+
+/// Every participant of a seekable SASF file, through its index.
+fn all_participants(
+    file: &Path,
+    keys: &crate::io::Keys,
+    key_args: &KeyArgs,
+) -> Result<Vec<Participant>> {
+    let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
+    let ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
+        .open_with(&keys.ring)?
+        .into_random_access()?;
+    Ok(ra.all_participants().to_vec())
+}
+
+/// A WAV started by [`to_wav`], committed by [`Converted::commit_audio`].
+pub struct PendingWav {
+    out: WavOut,
+    /// Chunks after the data (the cue points), computed once the timeline is known.
+    trailing: Vec<u8>,
+}
+
 /// What [`to_wav`] read and the outputs it started, which the caller commits (only
 /// after the input has verified, which it has when `to_wav` returns).
 pub struct Converted {
@@ -142,8 +346,10 @@ pub struct Converted {
     pub metadata: Metadata,
     /// The sample rate.
     pub rate: u32,
-    /// The WAV, if one was asked for.
-    pub wav: Option<WavOut>,
+    /// The WAVs asked for.
+    pub wavs: Vec<PendingWav>,
+    /// The labels sidecar, written, not yet committed.
+    pub labels: Option<Output>,
     /// The metadata output, if one was asked for (not yet written).
     pub meta: Option<Output>,
     /// The annotation segments after the end, when the reader reached them.
@@ -152,12 +358,29 @@ pub struct Converted {
     pub level: Integrity,
 }
 
-/// Reads `file` (all of it, or `range`), writing its audio to a WAV at `audio_out`,
-/// and starts the metadata output `meta_out`. Outputs of an encrypted source are
-/// created mode 0600. The caller has checked the outputs with [`output::check`].
+impl Converted {
+    /// Finishes and commits the WAVs and the labels sidecar.
+    pub fn commit_audio(&mut self) -> Result<()> {
+        for w in self.wavs.drain(..) {
+            w.out.commit_with(&w.trailing)?;
+        }
+        if let Some(l) = self.labels.take() {
+            l.commit()?;
+        }
+        Ok(())
+    }
+}
+
+/// Reads `file` (all of it, or `range`), writing its audio to the WAVs `plan` asks
+/// for at `audio_out`, and starts the metadata output `meta_out`. Outputs of an
+/// encrypted source are created mode 0600. The caller has checked `audio_out` and
+/// `meta_out` with [`output::check`]; the outputs of a split and the labels sidecar
+/// are checked here, before anything is created.
+#[allow(clippy::too_many_arguments)]
 pub fn to_wav(
     file: &Path,
-    audio_out: Option<(&Path, bool)>,
+    audio_out: Option<&Path>,
+    plan: &WavPlan,
     meta_out: Option<&Path>,
     range: &RangeArgs,
     key_args: &KeyArgs,
@@ -181,28 +404,101 @@ pub fn to_wav(
         private: r.header().integrity == Integrity::Encrypted,
         partial: false,
     };
-    let meta = meta_out.map(|p| Output::create(p, opts)).transpose()?;
-    let mut wav = match audio_out {
-        Some((p, pcm16)) => Some((
-            WavOut::create(p, wav_output_format(format, pcm16), opts)?,
-            pcm16,
-            p,
-        )),
+    // Every output is resolved and checked before the first is created.
+    let targets = match audio_out {
+        Some(out) => {
+            let participants = if plan.needs_participants() && seekable(file) {
+                all_participants(file, &keys, key_args)?
+            } else {
+                Vec::new()
+            };
+            let t = targets(
+                out,
+                plan,
+                format.channels,
+                r.info(),
+                &participants,
+                !seekable(file),
+            )?;
+            if plan.speakers.split {
+                if is_dash(out) {
+                    bail!("--split writes one file per participant: give -o a file name, not -");
+                }
+                for x in &t {
+                    output::check(&x.path, Kind::Wav, &[file], force)?;
+                }
+            }
+            t
+        }
+        None => Vec::new(),
+    };
+    let label_format = match &plan.labels {
+        Some(p) => {
+            if is_dash(p) {
+                bail!("--labels needs a file name (its extension chooses the format), not -");
+            }
+            let f = LabelFormat::from_path(p).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--labels {}: name it .txt (Audacity labels), .vtt (WebVTT) or .ffmeta (ffmpeg chapters)",
+                    p.display()
+                )
+            })?;
+            output::check(p, Kind::Labels, &[file], force)?;
+            for t in &targets {
+                output::check_distinct(p, &t.path)?;
+            }
+            Some((p.as_path(), f))
+        }
         None => None,
     };
+    let info_at_start = match span {
+        Some((from, _)) => shift_info(r.info(), from, rate),
+        None => r.info().clone(),
+    };
+    let meta = meta_out.map(|p| Output::create(p, opts)).transpose()?;
+    let mut wavs = Vec::with_capacity(targets.len());
+    for t in &targets {
+        let out_format = match &t.layout {
+            Some(l) => l.output_format(format, plan.pcm16),
+            None => wav_output_format(format, plan.pcm16),
+        };
+        let leading = if plan.markers {
+            labels::wav_metadata(&info_at_start, rate, t.comment.as_deref()).leading()?
+        } else {
+            Vec::new()
+        };
+        wavs.push((
+            WavOut::create_with(&t.path, out_format, opts, leading)?,
+            t.layout.clone(),
+        ));
+    }
+    let to_stdout = audio_out.is_some_and(is_dash);
     let mut scratch = Vec::new();
+    let mut frames_out = 0u64;
+    let ba = format.block_align() as u64;
     let mut on_audio = |data: &[u8]| {
-        if let Some((w, pcm16, _)) = &mut wav {
-            w.write(wav_payload(format.encoding, *pcm16, data, &mut scratch))?;
+        frames_out += data.len() as u64 / ba;
+        for (w, layout) in &mut wavs {
+            match layout {
+                None => w.write(wav_payload(format.encoding, plan.pcm16, data, &mut scratch))?,
+                Some(l) => {
+                    scratch.clear();
+                    l.apply(format, plan.pcm16, data, &mut scratch);
+                    w.write(&scratch)?;
+                }
+            }
         }
         Ok(())
     };
-    let incomplete = |wav: &Option<(WavOut, bool, &Path)>| match wav {
-        Some((_, _, p)) if is_dash(p) => {
+    let incomplete = || {
+        if to_stdout {
             format!("{name} (the audio written to stdout is incomplete)")
+        } else {
+            name.clone()
         }
-        _ => name.clone(),
     };
+    // The timeline is kept when something writes it.
+    let keep_metadata = meta.is_some() || label_format.is_some() || plan.markers;
     let segments;
     let total_samples;
     let metadata = match span {
@@ -215,7 +511,7 @@ pub fn to_wav(
             let progress = Progress::new(size, "reading", quiet);
             // Metadata is kept only when it is asked for: a plain conversion's memory
             // does not grow with the file's metadata.
-            let result = if meta.is_some() {
+            let result = if keep_metadata {
                 read_all(&mut r, super::MAX_RECORDS, &mut on_audio).map(|c| c.metadata)
             } else {
                 read_audio(&mut r, &mut on_audio).map(|_| Metadata {
@@ -225,7 +521,7 @@ pub fn to_wav(
             };
             progress.set(r.offset());
             progress.finish();
-            let m = result.with_context(|| incomplete(&wav))?;
+            let m = result.with_context(incomplete)?;
             segments = r.segments().cloned();
             total_samples = r.totals().map(|t| t.samples);
             m
@@ -233,14 +529,14 @@ pub fn to_wav(
         Some((from, to)) if seekable(file) => {
             drop(r);
             let (m, s, total) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
-                .with_context(|| incomplete(&wav))?;
+                .with_context(incomplete)?;
             segments = Some(s);
             total_samples = Some(total);
             m
         }
         Some((from, to)) => {
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
-                .with_context(|| incomplete(&wav))?;
+                .with_context(incomplete)?;
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
             check_from(from, total, rate).with_context(|| name.clone())?;
             segments = r.segments().cloned();
@@ -260,10 +556,52 @@ pub fn to_wav(
             ));
         }
     }
+    let timeline = if plan.markers || label_format.is_some() {
+        labels::timeline(&metadata, frames_out)
+    } else {
+        Vec::new()
+    };
+    let trailing = if plan.markers && !to_stdout {
+        let mut m = WavMetadata::new();
+        for t in &timeline {
+            m.marker(t.clone());
+        }
+        if m.dropped() > 0 {
+            crate::io::note(format_args!(
+                "sasf: {} event(s) past frame 4294967295 have no cue point (a WAV cue cannot address them)",
+                m.dropped()
+            ));
+        }
+        m.trailing()?
+    } else {
+        Vec::new()
+    };
+    let labels_out = match label_format {
+        Some((p, f)) => {
+            let mut o = Output::create(p, opts)?;
+            let text = f.render(
+                &timeline,
+                rate,
+                frames_out,
+                metadata.recording.id.as_deref(),
+            );
+            o.write_all(text.as_bytes())?;
+            o.flush()?;
+            Some(o)
+        }
+        None => None,
+    };
     Ok(Converted {
         metadata,
         rate,
-        wav: wav.map(|(w, _, _)| w),
+        wavs: wavs
+            .into_iter()
+            .map(|(out, _)| PendingWav {
+                out,
+                trailing: trailing.clone(),
+            })
+            .collect(),
+        labels: labels_out,
         meta,
         segments,
         level,
@@ -301,26 +639,30 @@ fn read_range_indexed(
 pub fn run(
     file: &Path,
     output: &Path,
-    pcm16: bool,
+    plan: &WavPlan,
     range: &RangeArgs,
     key_args: &KeyArgs,
     force: bool,
     quiet: bool,
 ) -> Result<()> {
-    output::check(output, Kind::Wav, &[file], force)?;
-    let c = to_wav(
+    if plan.speakers.split {
+        // The outputs are OUT.ID.wav, checked once the participants are known; OUT
+        // itself is only a name.
+        output::check_extension(output, Kind::Wav)?;
+    } else {
+        output::check(output, Kind::Wav, &[file], force)?;
+    }
+    let mut c = to_wav(
         file,
-        Some((output, pcm16)),
+        Some(output),
+        plan,
         None,
         range,
         key_args,
         force,
         quiet,
     )?;
-    match c.wav {
-        Some(w) => w.commit(),
-        None => Ok(()),
-    }
+    c.commit_audio()
 }
 
 #[cfg(test)]

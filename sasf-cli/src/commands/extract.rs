@@ -26,9 +26,10 @@ pub fn run(
     output::check(meta, Kind::Json, &[file], force)?;
     // Both outputs are made first and committed last, so a failure anywhere leaves
     // neither behind.
-    let c = super::convert::to_wav(
+    let mut c = super::convert::to_wav(
         file,
-        audio.map(|a| (a, pcm16)),
+        audio,
+        &super::convert::WavPlan::plain(pcm16),
         Some(meta),
         range,
         key_args,
@@ -37,6 +38,7 @@ pub fn run(
     )?;
     let mut out = c
         .meta
+        .take()
         .ok_or_else(|| anyhow::anyhow!("internal error: no metadata output"))?;
     let mut doc = c.metadata.to_json(c.rate);
     // The document `pack --meta` reads back (which ignores members it does not
@@ -70,8 +72,6 @@ pub fn run(
     serde_json::to_writer_pretty(&mut out, &doc)?;
     out.write_all(b"\n")?;
     out.flush()?;
-    if let Some(w) = c.wav {
-        w.commit()?;
-    }
+    c.commit_audio()?;
     out.commit()
 }

@@ -1,6 +1,5 @@
 //! `sasf info`: header, totals, participants and the timeline.
 
-use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
 use std::path::Path;
@@ -8,7 +7,8 @@ use std::path::Path;
 use anyhow::{Context, Result};
 use sasf_core::bridge::{read_all_partial, Contents, Partial};
 use sasf_core::error::format_time;
-use sasf_core::meta::{sample_to_ms, EventKind, Participant};
+use sasf_core::labels::{details, who};
+use sasf_core::meta::sample_to_ms;
 use sasf_core::{Decoder, Header, KeySection};
 use serde_json::{json, Value};
 
@@ -37,45 +37,6 @@ fn header_json(h: &Header) -> Value {
         "retention_days": h.retention_days,
         "duration_class": h.duration_class.name(),
     })
-}
-
-fn details(kind: &EventKind) -> String {
-    match kind {
-        EventKind::Conference { participants } => participants.join(", "),
-        EventKind::Transfer { mode, from, to } => format!(
-            "{:?} transfer{} to {to}",
-            mode,
-            from.as_ref()
-                .map(|f| format!(" from {f}"))
-                .unwrap_or_default()
-        )
-        .to_lowercase(),
-        EventKind::Dtmf { digits: Some(d) } => format!("digits {d}"),
-        EventKind::Dtmf { digits: None } => "digits redacted".into(),
-        EventKind::Marker { label } => label.clone(),
-        EventKind::Disconnect { reason } => reason.clone(),
-        EventKind::Custom { key, value } => {
-            format!(
-                "{key} = {}",
-                value
-                    .as_str()
-                    .map(str::to_string)
-                    .unwrap_or_else(|| value.to_string())
-            )
-        }
-        _ => String::new(),
-    }
-}
-
-fn who(people: &HashMap<&str, &Participant>, id: Option<&String>) -> String {
-    match id {
-        None => "-".into(),
-        // A map: the timeline of 400k events among 10,000 participants is linear.
-        Some(id) => match people.get(id.as_str()).and_then(|p| p.name.as_ref()) {
-            Some(n) => format!("{n} ({id})"),
-            None => id.clone(),
-        },
-    }
 }
 
 fn text(name: &str, h: &Header, c: &Contents, audio_sha256: &str) -> String {

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod annotate;
 pub mod bridge;
+pub mod layout;
 pub mod merge;
 pub mod recover;
 pub mod session;

@@ -13,13 +13,17 @@
 //! [`WavWriter`] writes the bytes it is given, bit for bit, behind a header chosen
 //! for the format: either for a pipe (sizes `0xFFFFFFFF`, "read to end of file") or
 //! for a seekable file (sizes patched at the end, switching to RF64 when the file
-//! outgrows the 4 GiB of a RIFF file, as EBU Tech 3306 describes).
+//! outgrows the 4 GiB of a RIFF file, as EBU Tech 3306 describes), with the
+//! descriptive chunks (cue points and their labels, `bext`, `LIST`/`INFO`) that
+//! [`WavMetadata`] builds before and after the data.
 
 use crate::audio::{AudioFormat, Encoding};
 
+mod chunks;
 mod read;
 mod write;
 
+pub use chunks::{Bext, Marker, WavMetadata, MAX_LABEL, MAX_TEXT};
 pub use read::{tags_after_data, WavReader};
 pub use write::WavWriter;
 

@@ -1263,3 +1263,168 @@ fn tags_after_the_data_are_read_from_a_seekable_file_and_bounded() {
         assert_eq!(got, want, "{what}");
     }
 }
+
+// ---------------------------------------------------------------------------
+// Descriptive chunks (cue points, bext, INFO) around the data
+// ---------------------------------------------------------------------------
+
+fn described() -> WavMetadata {
+    let mut m = WavMetadata::new();
+    m.bext(Bext {
+        description: "recording call-9".into(),
+        originator: "sasf".into(),
+        originator_reference: "call-9".into(),
+        origination: Some(("2026-03-01".into(), "09:30:05".into())),
+        time_reference: 42,
+        coding_history: String::new(),
+    })
+    .info(*b"INAM", "call-9")
+    .marker(Marker {
+        at: 3,
+        length: None,
+        label: "join — Ann (a1)".into(),
+    })
+    .marker(Marker {
+        at: 7,
+        length: Some(2),
+        label: "hold — Ann (a1)".into(),
+    });
+    m
+}
+
+/// Writes `frames` frames of mono 8-bit (odd data: a pad byte) with `described()`,
+/// forcing RF64 when `rf64`.
+fn write_described(rf64: bool, frames: usize) -> Vec<u8> {
+    let m = described();
+    let format = fmt_of(Encoding::U8, 1, 8000);
+    let mut w = WavWriter::new_seekable_with(Cursor::new(Vec::new()), format, m.leading().unwrap())
+        .unwrap();
+    if rf64 {
+        w = w.with_rf64_threshold(100);
+    }
+    w.write_data(&pattern(frames)).unwrap();
+    w.finish_seekable_with(&m.trailing().unwrap())
+        .unwrap()
+        .into_inner()
+}
+
+#[test]
+fn descriptive_chunks_sit_around_the_data_with_every_size_right() {
+    for rf64 in [false, true] {
+        let frames = 301;
+        let f = write_described(rf64, frames);
+        let data = find_chunk(&f, b"data").unwrap();
+        if rf64 {
+            assert_eq!(&f[..4], b"RF64");
+            assert_eq!(u64_at(&f, 20), f.len() as u64 - 8, "ds64 RIFF size");
+            assert_eq!(u64_at(&f, 28), frames as u64, "ds64 data size");
+            assert_eq!(u32_at(&f, data + 4), u32::MAX);
+        } else {
+            assert_eq!(&f[..4], b"RIFF");
+            assert_eq!(u32_at(&f, 4) as usize, f.len() - 8, "RIFF size");
+            assert_eq!(u32_at(&f, data + 4) as usize, frames);
+        }
+        // bext and INFO before the data, cue and adtl right after it and its pad.
+        assert!(find_chunk(&f, b"bext").unwrap() < data);
+        let after = data + 8 + frames + 1;
+        assert_eq!(&f[after..after + 4], b"cue ");
+        let (info, got) = read_all(&f).unwrap();
+        assert_eq!(got, pattern(frames));
+        assert_eq!(info.data_len, Some(frames as u64));
+        assert_eq!(
+            info.bext_origination.as_deref(),
+            Some("2026-03-01T09:30:05")
+        );
+        assert!(info
+            .info_tags
+            .contains(&("INAM".to_string(), "call-9".to_string())));
+        assert!(info.bext_text.contains(&("originator", "sasf".to_string())));
+    }
+}
+
+#[test]
+fn chunks_that_are_not_whole_or_cannot_follow_streamed_data_are_refused() {
+    let format = fmt_of(Encoding::U8, 1, 8000);
+    let e = WavWriter::new_seekable_with(Cursor::new(Vec::new()), format, vec![0; 3]);
+    assert_eq!(e.unwrap_err().class(), "misuse");
+    let w = WavWriter::new_seekable(Cursor::new(Vec::new()), format).unwrap();
+    assert_eq!(
+        w.finish_seekable_with(&[0; 3]).unwrap_err().class(),
+        "misuse"
+    );
+    let w = WavWriter::new_streaming(Cursor::new(Vec::new()), format).unwrap();
+    assert_eq!(
+        w.finish_seekable_with(&[0; 4]).unwrap_err().class(),
+        "misuse"
+    );
+    // A streamed header keeps its leading chunks (bext and INFO reach a pipe).
+    let mut w =
+        WavWriter::new_streaming_with(Vec::new(), format, described().leading().unwrap()).unwrap();
+    w.write_data(&pattern(10)).unwrap();
+    let f = w.finish().unwrap();
+    let (info, got) = read_all(&f).unwrap();
+    assert_eq!(got, pattern(10));
+    assert!(info.bext_origination.is_some());
+}
+
+/// What Python's `wavinfo` (an independent reader) makes of a WAV file, or `None`
+/// when it is not installed and this is not CI (which installs it: `.ci/run`).
+pub(crate) fn wavinfo(path: &std::path::Path) -> Option<serde_json::Value> {
+    const SCRIPT: &str = r#"
+import json, sys, wavinfo
+# RIFF text declares no encoding; sasf writes UTF-8.
+w = wavinfo.WavInfoReader(sys.argv[1], info_encoding="utf-8", bext_encoding="utf-8")
+out = {"frames": w.data.frame_count, "cues": {}, "info": {}, "bext": None}
+if w.cues is not None:
+    out["cues"] = {str(k): v for k, v in w.cues.to_dict().items()}
+if w.info is not None:
+    out["info"] = {k: v for k, v in w.info.to_dict().items() if v is not None}
+if w.bext is not None:
+    out["bext"] = {k: v for k, v in w.bext.to_dict().items() if isinstance(v, (str, int))}
+print(json.dumps(out))
+"#;
+    let have = std::process::Command::new("python3")
+        .args(["-c", "import wavinfo"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !have {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI needs python3 with wavinfo (.ci/run installs it)"
+        );
+        eprintln!("python3 with wavinfo not found: skipping the independent check");
+        return None;
+    }
+    let o = std::process::Command::new("python3")
+        .args(["-c", SCRIPT])
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        o.status.success(),
+        "wavinfo failed: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    Some(serde_json::from_slice(&o.stdout).unwrap())
+}
+
+#[test]
+fn wavinfo_reads_the_markers_of_a_riff_and_of_an_rf64_file() {
+    for rf64 in [false, true] {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("m.wav");
+        std::fs::write(&p, write_described(rf64, 301)).unwrap();
+        let Some(v) = wavinfo(&p) else { return };
+        assert_eq!(v["frames"], 301, "{v}");
+        assert_eq!(v["cues"]["1"]["frame"], 3, "{v}");
+        assert_eq!(v["cues"]["1"]["label"], "join — Ann (a1)", "{v}");
+        assert_eq!(v["cues"]["2"]["frame"], 7, "{v}");
+        assert_eq!(v["cues"]["2"]["label"], "hold — Ann (a1)", "{v}");
+        assert_eq!(v["cues"]["2"]["length"], 2, "{v}");
+        assert_eq!(v["info"]["title"], "call-9", "{v}");
+        assert_eq!(v["bext"]["originator"], "sasf", "{v}");
+        assert_eq!(v["bext"]["originator_date"], "2026-03-01", "{v}");
+        assert_eq!(v["bext"]["originator_time"], "09:30:05", "{v}");
+        assert_eq!(v["bext"]["description"], "recording call-9", "{v}");
+    }
+}

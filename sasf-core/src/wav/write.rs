@@ -38,6 +38,10 @@ pub struct WavWriter<W: Write> {
     /// RIFF sizes above this make [`WavWriter::finish_seekable`] write RF64.
     /// `u32::MAX`, lowered in tests.
     rf64_threshold: u64,
+    /// Chunks written between `fmt `/`fact` and `data` (e.g. `bext`, `LIST`/`INFO`).
+    leading: Vec<u8>,
+    /// Length of the chunks written after `data` by `finish_seekable_with`.
+    trailing_len: u64,
 }
 
 impl<W: Write> std::fmt::Debug for WavWriter<W> {
@@ -116,8 +120,18 @@ enum Sizes {
 }
 
 impl<W: Write> WavWriter<W> {
-    fn make(inner: W, format: AudioFormat, start: Option<u64>) -> Result<WavWriter<W>> {
+    fn make(
+        inner: W,
+        format: AudioFormat,
+        start: Option<u64>,
+        leading: Vec<u8>,
+    ) -> Result<WavWriter<W>> {
         let (fmt, fact) = fmt_body(format)?;
+        if leading.len() % 2 == 1 || leading.len() > (u32::MAX / 2) as usize {
+            return Err(Error::misuse(
+                "chunks before WAV data must be whole chunks of even length under 2 GiB",
+            ));
+        }
         let mut w = WavWriter {
             inner,
             format,
@@ -126,6 +140,8 @@ impl<W: Write> WavWriter<W> {
             start,
             data_len: 0,
             rf64_threshold: u32::MAX as u64,
+            leading,
+            trailing_len: 0,
         };
         let header = w.header(Sizes::Unknown);
         w.inner.write_all(&header)?;
@@ -170,9 +186,10 @@ impl<W: Write> WavWriter<W> {
             h.extend_from_slice(&4u32.to_le_bytes());
             h.extend_from_slice(&fact32.to_le_bytes());
         }
+        h.extend_from_slice(&self.leading);
         h.extend_from_slice(b"data");
         h.extend_from_slice(&data32.to_le_bytes());
-        let riff_size = (h.len() as u64 - 8) + self.data_len + pad;
+        let riff_size = (h.len() as u64 - 8) + self.data_len + pad + self.trailing_len;
         match sizes {
             Sizes::Unknown => {}
             Sizes::Riff(_) => h[4..8].copy_from_slice(&(riff_size as u32).to_le_bytes()),
@@ -188,13 +205,23 @@ impl<W: Write> WavWriter<W> {
 
     /// The RIFF size of the finished file.
     pub(super) fn riff_size(&self) -> u64 {
-        self.header(Sizes::Unknown).len() as u64 - 8 + self.data_len + self.data_len % 2
+        self.header(Sizes::Unknown).len() as u64 - 8
+            + self.data_len
+            + self.data_len % 2
+            + self.trailing_len
     }
 
     /// For pipes: writes a header whose RIFF and data sizes (and `fact` sample count)
     /// are `0xFFFFFFFF` ("unknown, read to EOF"); never seeks.
     pub fn new_streaming(w: W, format: AudioFormat) -> Result<WavWriter<W>> {
-        WavWriter::make(w, format, None)
+        WavWriter::make(w, format, None, Vec::new())
+    }
+
+    /// [`new_streaming`](WavWriter::new_streaming) with `leading`, whole chunks such as
+    /// [`WavMetadata::leading`](super::WavMetadata::leading) gives, written between
+    /// the format chunks and `data`.
+    pub fn new_streaming_with(w: W, format: AudioFormat, leading: Vec<u8>) -> Result<WavWriter<W>> {
+        WavWriter::make(w, format, None, leading)
     }
 
     /// The format being written.
@@ -259,9 +286,20 @@ impl<W: Write + Seek> WavWriter<W> {
     /// For files: writes a header with a 28-byte `JUNK` chunk reserved after `WAVE`
     /// and placeholder sizes of `0xFFFFFFFF` (so a file never finished still reads as
     /// a streamed WAV). The header starts at the current stream position.
-    pub fn new_seekable(mut w: W, format: AudioFormat) -> Result<WavWriter<W>> {
+    pub fn new_seekable(w: W, format: AudioFormat) -> Result<WavWriter<W>> {
+        WavWriter::new_seekable_with(w, format, Vec::new())
+    }
+
+    /// [`new_seekable`](WavWriter::new_seekable) with `leading`, whole chunks such as
+    /// [`WavMetadata::leading`](super::WavMetadata::leading) gives, written between
+    /// the format chunks and `data`.
+    pub fn new_seekable_with(
+        mut w: W,
+        format: AudioFormat,
+        leading: Vec<u8>,
+    ) -> Result<WavWriter<W>> {
         let start = w.stream_position()?;
-        WavWriter::make(w, format, Some(start))
+        WavWriter::make(w, format, Some(start), leading)
     }
 
     /// Checks that the data is a whole number of frames, writes the pad byte after an
@@ -274,8 +312,28 @@ impl<W: Write + Seek> WavWriter<W> {
     /// size and `fact` count are set to `0xFFFFFFFF`. On a writer made by
     /// [`new_streaming`](WavWriter::new_streaming), which reserved no room for
     /// `ds64`, a file that large is refused.
-    pub fn finish_seekable(mut self) -> Result<W> {
+    pub fn finish_seekable(self) -> Result<W> {
+        self.finish_seekable_with(&[])
+    }
+
+    /// [`finish_seekable`](WavWriter::finish_seekable), writing `trailing` (whole
+    /// chunks, such as [`WavMetadata::trailing`](super::WavMetadata::trailing) gives)
+    /// after the data chunk and its pad byte, and counting them in the RIFF size (the
+    /// 64-bit one of `ds64` in an RF64 file). The data size stays that of the audio.
+    pub fn finish_seekable_with(mut self, trailing: &[u8]) -> Result<W> {
+        if trailing.len() % 2 == 1 {
+            return Err(Error::misuse(
+                "chunks after WAV data must be whole chunks of even length",
+            ));
+        }
         self.end_data(true)?;
+        if self.start.is_none() && !trailing.is_empty() {
+            return Err(Error::misuse(
+                "a WAV header written for streaming cannot have chunks after its data",
+            ));
+        }
+        self.inner.write_all(trailing)?;
+        self.trailing_len = trailing.len() as u64;
         let rf64 = self.riff_size() > self.rf64_threshold.min(u32::MAX as u64);
         let start = match self.start {
             Some(s) => s,
