@@ -307,6 +307,13 @@ pub fn run(
     force: bool,
     quiet: bool,
 ) -> Result<()> {
+    // A .sasf output is an authenticated excerpt (`sasf cut`), not a WAV.
+    if output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sasf"))
+    {
+        return super::cut::from_convert(file, output, pcm16, range, key_args, force);
+    }
     output::check(output, Kind::Wav, &[file], force)?;
     let c = to_wav(
         file,
