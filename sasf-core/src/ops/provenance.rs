@@ -180,19 +180,19 @@ pub(crate) fn builder_like<R: Read>(
 /// Refuses a range that is not inside a recording of `total` frames.
 pub(crate) fn check_range(from: u64, to: u64, total: u64, rate: u32) -> Result<()> {
     use crate::error::format_time;
-    if from >= to {
-        return Err(Error::misuse(format!(
-            "the range must end after it starts ({} is not after {})",
-            format_time(to, rate),
-            format_time(from, rate)
-        )));
-    }
-    if to > total {
+    if to > total || from >= total {
         return Err(Error::misuse(format!(
             "the range {}–{} is outside the recording, which ends at {}",
             format_time(from, rate),
             format_time(to, rate),
             format_time(total, rate)
+        )));
+    }
+    if from >= to {
+        return Err(Error::misuse(format!(
+            "the range must end after it starts ({} is not after {})",
+            format_time(to, rate),
+            format_time(from, rate)
         )));
     }
     Ok(())

@@ -98,6 +98,14 @@ pub fn redact<W: Write>(
     red: &Redaction,
     out: W,
 ) -> Result<(W, RedactReport)> {
+    for (what, s) in [("reason", &red.reason), ("by", &red.by)] {
+        if s.is_empty() || s.len() > crate::meta::MAX_TEXT_LEN {
+            return Err(Error::misuse(format!(
+                "the redaction's {what} is 1 to {} bytes",
+                crate::meta::MAX_TEXT_LEN
+            )));
+        }
+    }
     let (src, mut ra) = opening.survey(source)?;
     let rate = src.format.sample_rate;
     check_range(red.from, red.to, src.samples, rate)?;
