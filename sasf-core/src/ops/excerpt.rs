@@ -426,3 +426,244 @@ pub fn check_source<A: Read, B: Read>(
         mismatches,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::meta::Role;
+    use crate::{AudioFormat, Decoder, Encoding, Key, Keyring, Require, WriterBuilder};
+
+    fn ev(at: u64, kind: EventKind) -> Event {
+        Event {
+            at_sample: at,
+            participant: Some("a".into()),
+            kind,
+            extra: Default::default(),
+        }
+    }
+
+    /// 4000 frames of mono 16-bit, each sample its frame number; `a` joins at 0, is on
+    /// hold from 1000 to 3000 and muted from 1200 to 1300.
+    fn source(key: &Key) -> Vec<u8> {
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        let mut w = WriterBuilder::new(f)
+            .encrypted(key.clone())
+            .chunk_frames(300)
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.add_participant(Participant {
+            id: "a".into(),
+            name: None,
+            role: Role::Agent,
+            address: None,
+            channels: vec![0],
+            extra: Default::default(),
+        })
+        .unwrap();
+        for (at, k) in [
+            (0, EventKind::Join),
+            (1000, EventKind::Hold),
+            (1200, EventKind::Mute),
+            (1300, EventKind::Unmute),
+            (3000, EventKind::Resume),
+        ] {
+            w.add_event(ev(at, k)).unwrap();
+        }
+        let audio: Vec<u8> = (0..4000u16).flat_map(|i| i.to_le_bytes()).collect();
+        w.write_audio(&audio).unwrap();
+        w.finish().unwrap()
+    }
+
+    fn check(cut: &[u8], src: &[u8], key: &Key) -> SourceCheck {
+        let mut a = Decoder::new(cut).unwrap().open(Some(key)).unwrap();
+        let mut b = Decoder::new(src).unwrap().open(Some(key)).unwrap();
+        check_source(&mut a, &mut b).unwrap()
+    }
+
+    #[test]
+    fn an_excerpt_matches_its_source_and_a_forgery_does_not() {
+        let key = Key::generate().unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sasf");
+        let src = source(&key);
+        std::fs::write(&path, &src).unwrap();
+        let ring = Keyring::from_key(key.clone());
+        let opening = Opening {
+            keyring: &ring,
+            require: Require::Encrypted,
+            expect: None,
+            signers: &[],
+        };
+        let (cut, rep) = excerpt(&path, opening, &[], 1250, 2500, Vec::new()).unwrap();
+        assert_eq!(
+            rep.state,
+            StartState {
+                joined: vec!["a".into()],
+                on_hold: vec!["a".into()],
+                muted: vec!["a".into()],
+                paused: false
+            }
+        );
+        let c = check(&cut, &src, &key);
+        assert!(c.matches(), "{:?}", c.mismatches);
+        assert_eq!((c.from, c.to), (1250, 2500));
+        // The same record over other frames of the same length: the record is
+        // authentic (sealed under the key) but the frames are not the source's.
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        let mut w = WriterBuilder::new(f)
+            .encrypted(key.clone())
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.add_library_event(Event {
+            at_sample: 0,
+            participant: None,
+            kind: EventKind::Custom {
+                key: EXCERPT_KEY.into(),
+                value: Value::Object(c.record.clone()),
+            },
+            extra: Default::default(),
+        })
+        .unwrap();
+        let mut other: Vec<u8> = (1250..2500u16).flat_map(|i| i.to_le_bytes()).collect();
+        other[100] ^= 1;
+        w.write_audio(&other).unwrap();
+        let forged = w.finish().unwrap();
+        let c = check(&forged, &src, &key);
+        assert_eq!(c.mismatches.len(), 1, "{:?}", c.mismatches);
+        assert!(
+            c.mismatches[0].contains("frames differ"),
+            "{:?}",
+            c.mismatches
+        );
+        // One frame short: the length is wrong.
+        let mut w = WriterBuilder::new(f)
+            .encrypted(key.clone())
+            .wrap_output(Vec::new())
+            .unwrap();
+        w.add_library_event(Event {
+            at_sample: 0,
+            participant: None,
+            kind: EventKind::Custom {
+                key: EXCERPT_KEY.into(),
+                value: Value::Object(c.record.clone()),
+            },
+            extra: Default::default(),
+        })
+        .unwrap();
+        w.write_audio(&other[2..]).unwrap();
+        let short = w.finish().unwrap();
+        let c = check(&short, &src, &key);
+        assert!(
+            c.mismatches[0].contains("holds 1249 frames"),
+            "{:?}",
+            c.mismatches
+        );
+        // A file that is no excerpt cannot be checked.
+        let mut a = Decoder::new(&src[..]).unwrap().open(Some(&key)).unwrap();
+        let mut b = Decoder::new(&src[..]).unwrap().open(Some(&key)).unwrap();
+        let e = check_source(&mut a, &mut b).unwrap_err();
+        assert!(e.to_string().contains("not an excerpt"), "{e}");
+    }
+
+    fn payload(v: &str, at: u64) -> Result<Event> {
+        let v = crate::meta::parse_document(v).unwrap();
+        Event::from_payload(&v, "EVNT", at, None)
+    }
+
+    const D: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+    #[test]
+    fn provenance_records_are_checked_as_a_reader_does() {
+        let red = |extra: &str| {
+            format!(
+                r#"{{"type":"custom","key":"sasf.redaction","value":{{"from_sample":10,"to_sample":20,
+                   "source_samples":100,"source_file_digest":"{D}","source_manifest":"{D}",
+                   "reason":"pci","by":"qa"{extra}}}}}"#
+            )
+        };
+        let exc = |state: &str, extra: &str| {
+            format!(
+                r#"{{"type":"custom","key":"sasf.excerpt","value":{{"from_sample":10,"to_sample":20,
+                   "source_samples":100,"source_file_digest":"{D}","source_manifest":"{D}",
+                   "state":{state}{extra}}}}}"#
+            )
+        };
+        let st = r#"{"joined":["a"],"on_hold":[],"muted":[],"paused":false}"#;
+        for ok in [
+            red(r#","mode":"silence""#),
+            red(
+                r#","mode":"omit","dropped_events":[{"type":"dtmf","redacted":true,"at_sample":10}]"#,
+            ),
+            red(r#","mode":"beep","at":"2026-12-02T05:00:00.000Z","dtmf_redacted":0"#),
+        ] {
+            payload(&ok, 10).unwrap_or_else(|e| panic!("{ok}: {e}"));
+        }
+        payload(&exc(st, ""), 0).unwrap();
+        for (bad, at, path) in [
+            (red(r#","mode":"mute""#), 10, "EVNT.value.mode"),
+            (red(""), 10, "EVNT.value.mode"),
+            (
+                red(r#","mode":"silence","dropped_events":[]"#),
+                10,
+                "EVNT.value.dropped_events",
+            ),
+            (
+                red(
+                    r#","mode":"omit","dropped_events":[{"type":"dtmf","digits":"4","at_sample":10}]"#,
+                ),
+                10,
+                "EVNT.value.dropped_events[0].digits",
+            ),
+            (
+                red(r#","mode":"omit","dropped_events":[{"type":"hold","at_sample":20}]"#),
+                10,
+                "EVNT.value.dropped_events[0].at_sample",
+            ),
+            (
+                red(r#","mode":"omit","source_file_digest":"ABC""#)
+                    .replace(&format!(r#""source_file_digest":"{D}","#), ""),
+                10,
+                "EVNT.value.source_file_digest",
+            ),
+            (exc(st, ""), 5, "EVNT.key"),
+            (
+                exc(r#"{"joined":["a"],"on_hold":[],"paused":false}"#, ""),
+                0,
+                "EVNT.value.state.muted",
+            ),
+            (
+                exc(
+                    r#"{"joined":[""],"on_hold":[],"muted":[],"paused":false}"#,
+                    "",
+                ),
+                0,
+                "EVNT.value.state.joined[0]",
+            ),
+            (exc(st, r#","previous":1"#), 0, "EVNT.value.previous"),
+            (
+                exc(st, "").replace(r#""to_sample":20"#, r#""to_sample":101"#),
+                0,
+                "EVNT.value.to_sample",
+            ),
+            (
+                exc(st, "").replace(r#""to_sample":20"#, r#""to_sample":10"#),
+                0,
+                "EVNT.value.to_sample",
+            ),
+        ] {
+            match payload(&bad, at).map_err(|e| e.into_kind()) {
+                Err(crate::ErrorKind::InvalidMetadata { path: p, .. }) => {
+                    assert_eq!(p, path, "{bad}")
+                }
+                other => panic!("{bad}: {other:?}"),
+            }
+        }
+        // A user may not write them.
+        let doc = format!(
+            r#"{{"events":[{}]}}"#,
+            red(r#","mode":"silence""#).replace(r#"{"type""#, r#"{"at_ms":1,"type""#)
+        );
+        let f = AudioFormat::new(Encoding::S16, 1, 8000).unwrap();
+        assert!(crate::meta::Metadata::from_json_str(&doc, &f, None).is_err());
+    }
+}
