@@ -331,6 +331,7 @@ fields set to 0xFFFFFFFF (read to end of file).
 
 With --from/--to, exactly the samples of that range; a seekable file is read through
 its authenticated index (only the chunks needed), a pipe is read to its end.
+An OUT named .sasf is an authenticated excerpt instead, as `sasf cut` writes.
 
 Examples:
   sasf convert call.sasf -o call.wav --key-file archive.key

@@ -78,7 +78,10 @@ fn events(d: &Path, f: &Path, keys: &[&str]) -> Vec<Value> {
 }
 
 /// The 32-byte windows of `range` that occur nowhere else in `all` (a window of the
-/// range that also occurs outside it is not evidence of anything).
+/// range that also occurs outside it is not evidence of anything) and carry sound: at
+/// least 8 distinct byte values. (A window of 31 silence bytes and one other is no
+/// evidence either: the replacement silence followed by any byte of a chunk's tag
+/// matches one by chance, 1 time in 256.)
 fn unique_windows<'a>(all: &'a [u8], range: std::ops::Range<usize>) -> HashSet<&'a [u8]> {
     let outside: HashSet<&[u8]> = all[..range.start]
         .windows(32)
@@ -87,11 +90,18 @@ fn unique_windows<'a>(all: &'a [u8], range: std::ops::Range<usize>) -> HashSet<&
     all[range]
         .windows(32)
         .filter(|w| !outside.contains(w))
+        .filter(|w| w.iter().collect::<HashSet<_>>().len() >= 8)
         .collect()
 }
 
-fn leaks(haystack: &[u8], windows: &HashSet<&[u8]>) -> usize {
-    haystack.windows(32).filter(|w| windows.contains(w)).count()
+/// Where a window of `windows` occurs in `haystack`, with the bytes (for the message).
+fn leaks(haystack: &[u8], windows: &HashSet<&[u8]>) -> Vec<(usize, String)> {
+    haystack
+        .windows(32)
+        .enumerate()
+        .filter(|(_, w)| windows.contains(w))
+        .map(|(i, w)| (i, w.iter().map(|b| format!("{b:02x}")).collect()))
+        .collect()
 }
 
 #[test]
@@ -101,8 +111,8 @@ fn redaction_removes_the_range_at_every_level_and_mode() {
     let original = wav_data(&fs::read(sample()).unwrap());
     let range = FROM * BA..TO * BA;
     let secret = unique_windows(&original, range.clone());
-    // The range is audio, not silence: most windows of it occur nowhere else in the
-    // call (the sample call is synthetic, so some of its patterns repeat).
+    // The range is audio, not silence: most windows of it are sound that occurs
+    // nowhere else in the call (the sample call is synthetic: some patterns repeat).
     assert!(
         secret.len() > (range.len() - 31) / 2,
         "{} unique windows of {}",
@@ -140,10 +150,11 @@ fn redaction_removes_the_range_at_every_level_and_mode() {
                 .success();
             let got = audio(d, &out, keys);
             // On the bytes: nothing of the range, decrypted or stored.
-            assert_eq!(leaks(&got, &secret), 0, "{what}: decrypted output");
+            let none: [(usize, String); 0] = [];
+            assert_eq!(leaks(&got, &secret), none, "{what}: decrypted output");
             assert_eq!(
                 leaks(&fs::read(&out).unwrap(), &secret),
-                0,
+                none,
                 "{what}: stored file"
             );
             assert_eq!(got[..range.start], original[..range.start], "{what}");
@@ -575,6 +586,46 @@ fn refusals_exit_2_and_write_nothing() {
         assert!(stderr_of(&o).contains(says), "{what}: {}", stderr_of(&o));
         assert_eq!(listing(d), before, "{what}");
         assert_eq!(fs::read(d.join("exists.sasf")).unwrap(), b"keep me");
+    }
+    // A source that fails verification: exit 1, and still nothing written.
+    let mut bytes = fs::read(&src).unwrap();
+    let n = bytes.len();
+    bytes[n / 2] ^= 1;
+    fs::write(d.join("bad.sasf"), &bytes).unwrap();
+    let before = listing(d);
+    for cmd in [
+        &[
+            "redact",
+            "bad.sasf",
+            "-o",
+            "o.sasf",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--reason",
+            "r",
+            "--by",
+            "b",
+            "--key-file",
+            "k.key",
+        ][..],
+        &[
+            "cut",
+            "bad.sasf",
+            "-o",
+            "o.sasf",
+            "--from",
+            "1",
+            "--to",
+            "2",
+            "--key-file",
+            "k.key",
+        ],
+    ] {
+        let o = sasf().current_dir(d).args(cmd).output().unwrap();
+        assert_eq!(o.status.code(), Some(1), "{cmd:?}: {}", stderr_of(&o));
+        assert_eq!(listing(d), before, "{cmd:?}");
     }
     // verify --source on a file that is not an excerpt: it cannot check (2).
     let o = sasf()
