@@ -82,7 +82,7 @@ fn events(d: &Path, f: &Path, keys: &[&str]) -> Vec<Value> {
 /// least 8 distinct byte values. (A window of 31 silence bytes and one other is no
 /// evidence either: the replacement silence followed by any byte of a chunk's tag
 /// matches one by chance, 1 time in 256.)
-fn unique_windows<'a>(all: &'a [u8], range: std::ops::Range<usize>) -> HashSet<&'a [u8]> {
+fn unique_windows(all: &[u8], range: std::ops::Range<usize>) -> HashSet<&[u8]> {
     let outside: HashSet<&[u8]> = all[..range.start]
         .windows(32)
         .chain(all[range.end..].windows(32))
