@@ -109,7 +109,9 @@ impl Opening<'_> {
         let h = ra.header();
         let source = Source {
             id: ra.info().id.clone(),
-            started_at: ra.info().started_at.clone(),
+            // As text: `RecordingInfo::started_at` is a string here and a `Timestamp` (shown
+            // as its exact text) on main since issue 14; this reads the same with both.
+            started_at: ra.info().started_at.as_ref().map(|s| s.to_string()),
             file_digest: *ra.file_digest(),
             manifest: ra.totals().manifest,
             samples: ra.totals().samples,
