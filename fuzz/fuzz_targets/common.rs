@@ -1,5 +1,6 @@
 //! The checks of the fuzz targets, one function per target (`decode_case`,
-//! `chunked_case`, `seek_case`, `parity_case`, `wav_case`, `metadata_case`), the
+//! `chunked_case`, `seek_case`, `parity_case`, `wav_case`, `metadata_case`,
+//! `payload_case`), the
 //! re-sealer that lets mutations get past authentication ([`reseal`]), and the seed
 //! files ([`seed_files`], written by `fuzz/seed.sh`). `sasf-core/tests/fuzz_fixtures.rs`
 //! includes this file too, so kept crash inputs are replayed with exactly the checks
@@ -562,6 +563,27 @@ pub fn metadata_case(data: &[u8]) {
                     .expect("the document's own text re-parses");
                 assert_eq!(again2, m);
             }
+        }
+    }
+}
+
+/// The `payload` target: a stored EVNT payload, parsed as a reader does
+/// (`Event::from_payload`, which checks the reserved `sasf.` records: `sasf.recovered`,
+/// `sasf.merge`, `sasf.redaction`, `sasf.excerpt`), at frame 0 and at another frame
+/// (`sasf.excerpt` is only valid at 0). Never a panic; an accepted event re-serializes
+/// to a payload that parses to the same event.
+pub fn payload_case(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(v) = sasf_core::meta::parse_document(text) else {
+        return;
+    };
+    for at in [0, 130] {
+        if let Ok(e) = Event::from_payload(&v, "EVNT", at, None) {
+            let again = Event::from_payload(&e.to_payload(), "EVNT", at, None)
+                .expect("an accepted payload's own payload re-parses");
+            assert_eq!(again, e);
         }
     }
 }

@@ -156,6 +156,17 @@ pub struct SpeakerArgs {
     pub mono: bool,
 }
 
+impl SpeakerArgs {
+    /// Whether any per-speaker layout was asked for.
+    pub fn is_set(&self) -> bool {
+        self.participant.is_some()
+            || self.split
+            || self.channels.is_some()
+            || self.stereo.is_some()
+            || self.mono
+    }
+}
+
 impl RangeArgs {
     /// Whether a range was asked for.
     pub fn is_set(&self) -> bool {
@@ -270,7 +281,8 @@ Examples:
   sasf verify call.sasf
   sasf verify --key-file archive.key archive/*.sasf
   sasf verify --signer recorder.pub --require signed archive/*.sasf
-  sasf verify --json call.sasf")]
+  sasf verify --json call.sasf
+  sasf verify cut.sasf --source call.sasf --key-file archive.key")]
     Verify {
         /// Files to verify (- for stdin).
         #[arg(required = true)]
@@ -287,6 +299,11 @@ Examples:
         /// more SHA-256 pass over the audio.
         #[arg(long)]
         audio_hash: bool,
+        /// The file is an excerpt (`sasf cut`): also confirm that its frames are this
+        /// source file's frames at the position it names, and that this is the source
+        /// it names (one FILE; the keys given are tried on both).
+        #[arg(long, value_name = "SOURCE.sasf")]
+        source: Option<PathBuf>,
         #[command(flatten)]
         key: KeyArgs,
     },
@@ -346,6 +363,7 @@ fields set to 0xFFFFFFFF (read to end of file).
 
 With --from/--to, exactly the samples of that range; a seekable file is read through
 its authenticated index (only the chunks needed), a pipe is read to its end.
+An OUT named .sasf is an authenticated excerpt instead, as `sasf cut` writes.
 
 The WAV carries the timeline: a cue point per event, labelled as `sasf info` names it
 (\"hold — Ann Agent (a1)\"), with a length where one applies (hold to resume, mute to
@@ -566,6 +584,46 @@ Examples:
         key: KeyArgs,
     },
 
+    /// Redact a range after the fact: a new file with the range silenced, beeped or cut
+    /// out, recording who did it and why.
+    #[command(after_help = "\
+Writes OUT, a new SASF file: the audio of --from..--to replaced by the encoding's
+silence (--mode silence, the default), by a 1 kHz tone of the same length (beep), or
+removed (omit: everything after it moves earlier). DTMF events inside the range lose
+their digits; with omit the events inside it are dropped and listed (redacted) in the
+record. A `sasf.redaction` event at the range start records the range, mode, reason,
+who, and the source's id, file digest and manifest. The original samples of the range
+are not in OUT. FILE is not changed.
+
+OUT has FILE's integrity level, with a new data key: it is wrapped for every --key-file
+that opens FILE, every -i identity that opens it, and every -r/-R recipient. A
+recipient of FILE whose identity is not given cannot be carried over (sasf says so);
+`sasf keys add` adds more later. With --signing-key, OUT is signed before it is put
+into place. Exit 2, with nothing written, for a range outside the recording or empty.
+
+Examples:
+  sasf redact call.sasf -o redacted.sasf --from 1:02 --to 1:20 --reason \"card number\" --by qa@example.com --key-file archive.key
+  sasf redact call.sasf -o short.sasf --from 1:02 --to 1:20 --mode omit --reason PCI --by qa --signing-key qa.key")]
+    Redact(Box<RedactArgs>),
+
+    /// Cut an authenticated excerpt: the exact frames of a range, its events, and a
+    /// record naming the source.
+    #[command(after_help = "\
+Writes OUT, a SASF file holding exactly the frames of the range, the events and
+annotations inside it re-based onto its start, the state at the start (who had joined,
+who was on hold or muted, a secure pause in progress: the holds, mutes and pause also
+as events at 0), started_at moved, and a `sasf.excerpt` record naming FILE's id, file
+digest and manifest and the range's frames in it. `convert FILE -o OUT.sasf --from
+--to` does the same. OUT is sealed like FILE (see `sasf redact --help`).
+
+`sasf verify OUT --source FILE` confirms that OUT's frames are FILE's frames at that
+position and that FILE is the file OUT names (exit 1 if not).
+
+Examples:
+  sasf cut call.sasf -o cut.sasf --from 00:01:30 --to 00:03:30 --key-file archive.key
+  sasf verify cut.sasf --source call.sasf --key-file archive.key")]
+    Cut(Box<CutArgs>),
+
     /// Print shell completions for SHELL to stdout.
     #[command(after_help = "Example:\n  sasf completions bash > /etc/bash_completion.d/sasf")]
     Completions {
@@ -635,6 +693,74 @@ pub struct AnnotateArgs {
     /// Sign the segment with this Ed25519 signing key (sasf keygen --signing).
     #[arg(long, value_name = "SIGN.key")]
     pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// The values of `redact --mode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RedactMode {
+    /// The encoding's silence.
+    Silence,
+    /// A 1 kHz tone at -12 dBFS, of the same length.
+    Beep,
+    /// Remove the range; what follows moves earlier.
+    Omit,
+}
+
+/// Arguments of `sasf redact`.
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// The SASF file to redact (a regular file; it is not changed).
+    pub file: PathBuf,
+    /// The redacted SASF file to write.
+    #[arg(short, long, value_name = "OUT.sasf")]
+    pub output: PathBuf,
+    /// Start of the range (a TIME, as for convert).
+    #[arg(long, value_name = "TIME")]
+    pub from: String,
+    /// End of the range (a TIME; inside the recording).
+    #[arg(long, value_name = "TIME")]
+    pub to: String,
+    /// What replaces the range.
+    #[arg(long, value_enum, default_value_t = RedactMode::Silence)]
+    pub mode: RedactMode,
+    /// Why (recorded in the file).
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Who redacts (recorded in the file).
+    #[arg(long, value_name = "WHO")]
+    pub by: String,
+    /// Sign the redacted file with this Ed25519 signing key.
+    #[arg(long, value_name = "SIGN.key")]
+    pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Replace an existing output file (an input is never replaced, even with -f).
+    #[arg(short, long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
+/// Arguments of `sasf cut`.
+#[derive(Debug, Args)]
+pub struct CutArgs {
+    /// The SASF file to cut from (a regular file).
+    pub file: PathBuf,
+    /// The excerpt to write.
+    #[arg(short, long, value_name = "CUT.sasf")]
+    pub output: PathBuf,
+    #[command(flatten)]
+    pub range: RangeArgs,
+    /// Sign the excerpt with this Ed25519 signing key.
+    #[arg(long, value_name = "SIGN.key")]
+    pub signing_key: Option<PathBuf>,
+    #[command(flatten)]
+    pub recipients: RecipientArgs,
+    /// Replace an existing output file (an input is never replaced, even with -f).
+    #[arg(short, long)]
+    pub force: bool,
     #[command(flatten)]
     pub key: KeyArgs,
 }

@@ -85,8 +85,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Verify {
             files,
             json,
+            silent: _,
+            audio_hash: _,
+            source: Some(source),
+            key,
+        } => return commands::cut::verify_source(&files, &source, json, &key),
+        Command::Verify {
+            files,
+            json,
             silent,
             audio_hash,
+            source: None,
             key,
         } => return commands::verify::run(&files, json, silent || q, audio_hash, &key),
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
@@ -183,6 +192,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
         } => commands::sign::run(&file, &signing_key, &key)?,
         Command::Merge(args) => commands::merge::run(&args)?,
+        Command::Redact(args) => commands::redact::run(&args)?,
+        Command::Cut(args) => commands::cut::run(&args)?,
         Command::Session(args) => commands::session::run(&args)?,
         Command::Completions { shell } => {
             // Into memory first: clap_complete panics when its writer fails.

@@ -223,6 +223,95 @@ fn every_json_output_meets_its_schema() {
         common::stderr_of(&o)
     );
 
+    // A redaction and an excerpt: their records in extract's and info's metadata, and
+    // verify --source, matching and not.
+    run(
+        d,
+        &[
+            "redact",
+            "enc.sasf",
+            "-o",
+            "red.sasf",
+            "--from",
+            "10",
+            "--to",
+            "12",
+            "--mode",
+            "omit",
+            "--reason",
+            "pci",
+            "--by",
+            "qa",
+            "--key-file",
+            "k.key",
+        ],
+    );
+    run(
+        d,
+        &[
+            "cut",
+            "enc.sasf",
+            "-o",
+            "x.sasf",
+            "--from",
+            "7",
+            "--to",
+            "9",
+            "--key-file",
+            "k.key",
+        ],
+    );
+    for f in ["red.sasf", "x.sasf"] {
+        run(
+            d,
+            &[
+                "extract",
+                f,
+                "--meta",
+                "m2.json",
+                "-f",
+                "--key-file",
+                "k.key",
+            ],
+        );
+        let doc: Value = serde_json::from_slice(&fs::read(d.join("m2.json")).unwrap()).unwrap();
+        let key = if f == "red.sasf" {
+            "sasf.redaction"
+        } else {
+            "sasf.excerpt"
+        };
+        assert!(
+            doc["events"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|e| e["key"] == key),
+            "{f}: {doc}"
+        );
+        check("metadata", &doc, f);
+        let doc: Value =
+            serde_json::from_str(&run(d, &["info", "--json", f, "--key-file", "k.key"])).unwrap();
+        check("info", &doc, f);
+    }
+    for (source, ok) in [("enc.sasf", true), ("red.sasf", false)] {
+        let doc: Value = serde_json::from_str(&run(
+            d,
+            &[
+                "verify",
+                "--json",
+                "x.sasf",
+                "--source",
+                source,
+                "--key-file",
+                "k.key",
+            ],
+        ))
+        .unwrap();
+        check("verify", &doc, source);
+        assert_eq!(doc["ok"], ok, "{doc}");
+        assert_eq!(doc["excerpt"]["matches"], ok, "{doc}");
+    }
+
     // session's report.json.
     let actions = serde_json::json!([
         {"at_ms": 1000, "action": "snippet_start", "by": "a1"},

@@ -52,7 +52,9 @@ pub mod ops;
 pub(crate) mod stream;
 pub mod wav;
 
-pub use ops::{access, annotate, bridge, layout, merge, recover, session};
+pub use ops::{
+    access, annotate, bridge, excerpt, layout, merge, provenance, recover, redact, session,
+};
 
 pub use audio::{AudioFormat, Encoding};
 pub use crypto::{Context, Integrity, Key, Keyring, PublicRecipient, SigningKey, VerifyingKey};

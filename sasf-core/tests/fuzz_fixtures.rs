@@ -16,8 +16,8 @@ mod vectors_gen;
 use std::path::PathBuf;
 
 use fuzz_common::{
-    chunked_case, decode_case, keys_case, metadata_case, parity, parity_case, reseal, seed_files,
-    seek_case, segment_bases, segments_case, wav_case,
+    chunked_case, decode_case, keys_case, metadata_case, parity, parity_case, payload_case, reseal,
+    seed_files, seek_case, segment_bases, segments_case, wav_case,
 };
 
 /// The kept inputs of one target, by file name.
@@ -276,6 +276,75 @@ fn hostile_keys() -> Vec<(String, Vec<u8>)> {
     v
 }
 
+/// Stored EVNT payloads around the reserved records: valid ones, each member wrong,
+/// huge and negative numbers, wrong types where objects and arrays are expected.
+fn hostile_payloads() -> Vec<(String, Vec<u8>)> {
+    let d = "0".repeat(64);
+    let src = format!(
+        r#""source_file_digest":"{d}","source_manifest":"{d}","source_samples":100,"from_sample":10,"to_sample":20"#
+    );
+    let s = |name: &str, text: String| (name.to_string(), text.into_bytes());
+    let red = |extra: &str| {
+        format!(
+            r#"{{"type":"custom","key":"sasf.redaction","value":{{{src},"reason":"r","by":"b"{extra}}}}}"#
+        )
+    };
+    let exc = |state: &str| {
+        format!(r#"{{"type":"custom","key":"sasf.excerpt","value":{{{src},"state":{state}}}}}"#)
+    };
+    vec![
+        s("redaction, silence", red(r#","mode":"silence""#)),
+        s(
+            "redaction, omit with a dropped event",
+            red(
+                r#","mode":"omit","dropped_events":[{"type":"dtmf","redacted":true,"at_sample":15,"x":null}]"#,
+            ),
+        ),
+        s(
+            "redaction, dropped events not objects",
+            red(r#","mode":"omit","dropped_events":[1,"a",null,[]]"#),
+        ),
+        s(
+            "redaction, dropped event at 2^64",
+            red(
+                r#","mode":"omit","dropped_events":[{"type":"hold","at_sample":18446744073709551616}]"#,
+            ),
+        ),
+        s(
+            "redaction, dropped event with a negative time",
+            red(r#","mode":"omit","dropped_events":[{"type":"hold","at_sample":-1}]"#),
+        ),
+        s(
+            "redaction, dropped events an object",
+            red(r#","mode":"omit","dropped_events":{"type":"hold"}"#),
+        ),
+        s("redaction, mode a number", red(r#","mode":7"#)),
+        s(
+            "redaction, value an array",
+            r#"{"type":"custom","key":"sasf.redaction","value":[1]}"#.into(),
+        ),
+        s(
+            "excerpt, valid",
+            exc(r#"{"joined":["a"],"on_hold":[],"muted":[],"paused":true}"#),
+        ),
+        s("excerpt, state an array", exc("[]")),
+        s(
+            "excerpt, state lists of numbers",
+            exc(r#"{"joined":[1],"on_hold":[{}],"muted":[null],"paused":1}"#),
+        ),
+        s(
+            "excerpt, previous a record",
+            format!(
+                r#"{{"type":"custom","key":"sasf.excerpt","value":{{{src},"state":{{"joined":[],"on_hold":[],"muted":[],"paused":false}},"previous":{{"previous":{{}}}}}}}}"#
+            ),
+        ),
+        s(
+            "an unknown reserved key",
+            r#"{"type":"custom","key":"sasf.redactions","value":{}}"#.into(),
+        ),
+    ]
+}
+
 fn hostile_metadata() -> Vec<(String, Vec<u8>)> {
     let s = |name: &str, text: String| (name.to_string(), text.into_bytes());
     vec![
@@ -318,6 +387,9 @@ fn kept_and_hostile_inputs_give_an_error_or_a_valid_result() {
     }
     for (name, data) in kept("metadata").iter().chain(&hostile_metadata()) {
         run("metadata", name, data, metadata_case);
+    }
+    for (name, data) in kept("payload").iter().chain(&hostile_payloads()) {
+        run("payload", name, data, payload_case);
     }
     for (name, data) in kept("keys").iter().chain(&hostile_keys()) {
         run("keys", name, data, keys_case);

@@ -645,6 +645,20 @@ pub fn run(
     force: bool,
     quiet: bool,
 ) -> Result<()> {
+    // A .sasf output is an authenticated excerpt (`sasf cut`), not a WAV.
+    if output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("sasf"))
+    {
+        if plan.speakers.is_set() || plan.labels.is_some() || plan.pcm16 || !plan.markers {
+            bail!(
+                "a .sasf output is an authenticated excerpt of every channel as stored: \
+                 --participant, --split, --channels, --stereo, --mono, --labels, --pcm16 and \
+                 --no-markers apply to WAV outputs"
+            );
+        }
+        return super::cut::from_convert(file, output, plan.pcm16, range, key_args, force);
+    }
     if plan.speakers.split {
         // The outputs are OUT.ID.wav, checked once the participants are known; OUT
         // itself is only a name.

@@ -2,6 +2,7 @@
 
 pub mod annotate;
 pub mod convert;
+pub mod cut;
 pub mod extract;
 pub mod history;
 pub mod info;
@@ -10,6 +11,7 @@ pub mod keys;
 pub mod merge;
 pub mod pack;
 pub mod recover;
+pub mod redact;
 pub mod session;
 pub mod sign;
 pub mod verify;

@@ -22,7 +22,12 @@ pub const MAX_ID_LEN: usize = 256;
 pub const MAX_TEXT_LEN: usize = 4096;
 
 /// The custom keys this specification defines in its reserved `sasf` namespace.
-pub const RESERVED_KEYS: [&str; 2] = ["sasf.recovered", "sasf.merge"];
+pub const RESERVED_KEYS: [&str; 4] = [
+    "sasf.recovered",
+    "sasf.merge",
+    "sasf.redaction",
+    "sasf.excerpt",
+];
 
 /// Who hands a record over. The `sasf.` custom-key namespace belongs to the library:
 /// users (metadata documents, [`crate::Writer::add_event`]) may not use it; files,
@@ -237,38 +242,169 @@ pub(crate) fn check_event(
         }
         EventKind::Marker { label } => check_text(label, &sub(path, "label"))?,
         EventKind::Disconnect { reason } => check_text(reason, &sub(path, "reason"))?,
-        EventKind::Custom { key, value } => check_custom(key, value, origin, path)?,
+        EventKind::Custom { key, value } => check_custom(key, value, e.at_sample, origin, path)?,
         _ => {}
     }
     Ok(())
 }
 
-fn check_custom(key: &str, value: &Value, origin: Origin, path: &str) -> Result<()> {
-    let at = sub(path, "key");
+fn check_custom(key: &str, value: &Value, at: u64, origin: Origin, path: &str) -> Result<()> {
+    let key_at = sub(path, "key");
     let parts: Vec<&str> = key.split('.').collect();
     if parts.len() < 2 || parts.iter().any(|p| p.is_empty()) {
         return Err(Error::metadata(
-            at,
+            key_at,
             format!("custom key {key:?} must be namespaced, like \"crm.case\""),
         ));
     }
-    check_id(key, &at)?;
+    check_id(key, &key_at)?;
     if parts[0] != "sasf" {
         return Ok(());
     }
     if origin == Origin::User {
         return Err(Error::metadata(
-            at,
+            key_at,
             format!("{key:?}: the \"sasf\" namespace is reserved for the library's own events"),
         ));
     }
     let Some(members) = reserved_members(key) else {
         return Err(Error::metadata(
-            at,
-            format!("{key:?} is not a key this version defines (sasf.recovered, sasf.merge)"),
+            key_at,
+            format!(
+                "{key:?} is not a key this version defines ({})",
+                RESERVED_KEYS.join(", ")
+            ),
         ));
     };
-    check_reserved_value(key, members, value, &sub(path, "value"))
+    let vpath = sub(path, "value");
+    check_reserved_value(key, members, value, &vpath)?;
+    match key {
+        "sasf.redaction" => check_redaction(value, &vpath),
+        "sasf.excerpt" if at != 0 => Err(Error::metadata(
+            key_at,
+            format!("a sasf.excerpt event is at frame 0, not {at}"),
+        )),
+        "sasf.excerpt" => check_excerpt(value, &vpath),
+        _ => Ok(()),
+    }
+}
+
+/// The redaction modes of a `sasf.redaction` event (`docs/FORMAT.md` §9.5.2).
+pub const REDACTION_MODES: [&str; 3] = ["silence", "beep", "omit"];
+
+/// `from_sample < to_sample <= source_samples`, the rule of both provenance records.
+fn check_span(o: &Map<String, Value>, path: &str) -> Result<(u64, u64)> {
+    let n = |k: &str| o.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let (from, to, total) = (n("from_sample"), n("to_sample"), n("source_samples"));
+    if from >= to {
+        return Err(Error::metadata(
+            sub(path, "to_sample"),
+            format!("the range ends at frame {to}, not after its start {from}"),
+        ));
+    }
+    if to > total {
+        return Err(Error::metadata(
+            sub(path, "to_sample"),
+            format!("the range ends at frame {to}, past the source's {total} frames"),
+        ));
+    }
+    Ok((from, to))
+}
+
+/// The members of `sasf.redaction` beyond their types (`docs/FORMAT.md` §9.5.2).
+fn check_redaction(v: &Value, path: &str) -> Result<()> {
+    let o = v.as_object().expect("checked by check_reserved_value");
+    let (from, to) = check_span(o, path)?;
+    let mode = o["mode"].as_str().unwrap_or_default();
+    if !REDACTION_MODES.contains(&mode) {
+        return Err(Error::metadata(
+            sub(path, "mode"),
+            format!("unknown redaction mode {mode:?} (silence, beep or omit)"),
+        ));
+    }
+    for m in ["reason", "by"] {
+        if o[m].as_str().is_some_and(str::is_empty) {
+            return Err(Error::metadata(sub(path, m), "must not be empty"));
+        }
+    }
+    let Some(dropped) = o.get("dropped_events") else {
+        return Ok(());
+    };
+    let at = sub(path, "dropped_events");
+    if mode != "omit" {
+        return Err(Error::metadata(
+            at,
+            "only an omitted range drops events (mode \"omit\")",
+        ));
+    }
+    for (i, e) in dropped.as_array().into_iter().flatten().enumerate() {
+        let p = format!("{at}[{i}]");
+        let e = e
+            .as_object()
+            .ok_or_else(|| Error::metadata(&p, "expected an event object"))?;
+        match e.get("type") {
+            Some(Value::String(t)) => check_id(t, &sub(&p, "type"))?,
+            _ => {
+                return Err(Error::metadata(
+                    sub(&p, "type"),
+                    "missing (a string is required)",
+                ))
+            }
+        }
+        let t = match e.get("at_sample") {
+            Some(t) => exact_uint(t, &sub(&p, "at_sample"))?,
+            None => return Err(Error::metadata(sub(&p, "at_sample"), "missing")),
+        };
+        if !(from..to).contains(&t) {
+            return Err(Error::metadata(
+                sub(&p, "at_sample"),
+                format!("a dropped event lies inside the range [{from}, {to}), not at {t}"),
+            ));
+        }
+        // A dropped DTMF event is listed redacted, like one that was kept.
+        if e.get("type") == Some(&Value::String("dtmf".into())) && e.contains_key("digits") {
+            return Err(Error::metadata(
+                sub(&p, "digits"),
+                "a DTMF event in a redacted range is listed without its digits",
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The members of `sasf.excerpt` beyond their types (`docs/FORMAT.md` §9.5.3).
+fn check_excerpt(v: &Value, path: &str) -> Result<()> {
+    let o = v.as_object().expect("checked by check_reserved_value");
+    check_span(o, path)?;
+    let at = sub(path, "state");
+    let state = o["state"]
+        .as_object()
+        .expect("checked by check_reserved_value");
+    for m in ["joined", "on_hold", "muted"] {
+        let p = sub(&at, m);
+        match state.get(m) {
+            Some(Value::Array(ids)) => {
+                for (i, id) in ids.iter().enumerate() {
+                    let q = format!("{p}[{i}]");
+                    check_id(
+                        id.as_str()
+                            .ok_or_else(|| Error::metadata(&q, "expected a participant id"))?,
+                        &q,
+                    )?;
+                }
+            }
+            Some(Value::Null) => return Err(null_member(&p)),
+            _ => return Err(Error::metadata(p, "missing (an array of participant ids)")),
+        }
+    }
+    match state.get("paused") {
+        Some(Value::Bool(_)) => Ok(()),
+        Some(Value::Null) => Err(null_member(&sub(&at, "paused"))),
+        _ => Err(Error::metadata(
+            sub(&at, "paused"),
+            "expected true or false",
+        )),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -276,6 +412,10 @@ enum Ty {
     Str,
     Int,
     Time,
+    /// 64 lower-case hex digits (a SHA-256 value).
+    Hex,
+    Array,
+    Object,
 }
 
 /// The members of the reserved values (`docs/FORMAT.md` §8.3, §15): name, type,
@@ -299,6 +439,31 @@ fn reserved_members(key: &str) -> Option<&'static [(&'static str, Ty, bool)]> {
             ("adhoc_samples", Ty::Int, true),
             ("adhoc_samples_dropped", Ty::Int, false),
             ("start_moved_samples", Ty::Int, false),
+        ],
+        "sasf.redaction" => &[
+            ("from_sample", Ty::Int, true),
+            ("to_sample", Ty::Int, true),
+            ("mode", Ty::Str, true),
+            ("reason", Ty::Str, true),
+            ("by", Ty::Str, true),
+            ("at", Ty::Time, false),
+            ("source_id", Ty::Str, false),
+            ("source_file_digest", Ty::Hex, true),
+            ("source_manifest", Ty::Hex, true),
+            ("source_samples", Ty::Int, true),
+            ("dtmf_redacted", Ty::Int, false),
+            ("dropped_events", Ty::Array, false),
+        ],
+        "sasf.excerpt" => &[
+            ("source_id", Ty::Str, false),
+            ("source_file_digest", Ty::Hex, true),
+            ("source_manifest", Ty::Hex, true),
+            ("source_samples", Ty::Int, true),
+            ("source_started_at", Ty::Time, false),
+            ("from_sample", Ty::Int, true),
+            ("to_sample", Ty::Int, true),
+            ("state", Ty::Object, true),
+            ("previous", Ty::Object, false),
         ],
         _ => return None,
     })
@@ -335,6 +500,20 @@ fn check_reserved_value(
                 Ty::Int => {
                     exact_uint(v, &at)?;
                 }
+                Ty::Hex => {
+                    if !v.as_str().is_some_and(|s| {
+                        s.len() == 64 && s.bytes().all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+                    }) {
+                        return Err(Error::metadata(&at, "expected 64 lower-case hex digits"));
+                    }
+                }
+                Ty::Array if !v.is_array() => {
+                    return Err(Error::metadata(&at, "expected an array"))
+                }
+                Ty::Object if !v.is_object() => {
+                    return Err(Error::metadata(&at, "expected an object"))
+                }
+                Ty::Array | Ty::Object => {}
             },
         }
     }

@@ -3824,6 +3824,31 @@ fn structure(g: &mut Gen) {
                 At::Chunk(i),
             );
         }
+        // The provenance records of redact and cut (FORMAT.md §9.5.2, §9.5.3): one
+        // valid of each, then each rule broken once, in an authentic chunk.
+        let prov = |i: usize, p: String| rebuilt(&b, false, move |c| c[i].payload = p.into_bytes());
+        g.ok(
+            &format!("ok-redaction-l{l}"),
+            "the DTMF event (chunk 5, frame 130) replaced by a sasf.redaction event of an omitted range [130, 180) that dropped a redacted DTMF event: valid",
+            &prov(5, redaction(r#","mode":"omit","dropped_events":[{"type":"dtmf","participant":"c1","redacted":true,"at_sample":140}]"#)),
+        );
+        g.ok(
+            &format!("ok-excerpt-l{l}"),
+            "the join event at frame 0 (chunk 3) replaced by a sasf.excerpt record of frames [1000, 1250) of a 9000-frame source, a1 on hold at its start: valid",
+            &prov(3, excerpt(r#"{"joined":["a1"],"on_hold":["a1"],"muted":[],"paused":false}"#, "")),
+        );
+        for (name, comment, i, json) in provenance_bad() {
+            let m = prov(i, json);
+            g.err(
+                &format!("{name}-l{l}"),
+                &format!("{comment} (an authentic chunk breaking a rule)"),
+                &m,
+                k,
+                &m.bytes(),
+                "malformed",
+                At::Chunk(i),
+            );
+        }
         g.ok(
             &format!("ok-meta-at-total-l{l}"),
             "an EVNT marker and the ANNO after the last audio chunk at frame 250, exactly the total: valid",
@@ -3952,6 +3977,112 @@ pub const STRICT_JSON: &[(&str, &str, usize, &str)] = &[
         r#"{"type":"dtmf","participant":"c1","redacted":true,"digits":"42"}"#,
     ),
 ];
+
+const DIGEST: &str = "5d0f6c2ab3e1d4c9a8b7f6e5d4c3b2a19080706050403020100f0e0d0c0b0a09";
+
+/// A `sasf.redaction` EVNT payload of the range [130, 180) of a 9000-frame source,
+/// with `extra` members.
+fn redaction(extra: &str) -> String {
+    format!(
+        r#"{{"type":"custom","key":"sasf.redaction","value":{{"source_id":"call-0","source_file_digest":"{DIGEST}","source_manifest":"{DIGEST}","source_samples":9000,"from_sample":130,"to_sample":180,"reason":"card number","by":"qa@example.com"{extra}}}}}"#
+    )
+}
+
+/// A `sasf.excerpt` EVNT payload of [1000, 1250) of a 9000-frame source.
+fn excerpt(state: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type":"custom","key":"sasf.excerpt","value":{{"source_id":"call-0","source_file_digest":"{DIGEST}","source_manifest":"{DIGEST}","source_samples":9000,"from_sample":1000,"to_sample":1250,"state":{state}{extra}}}}}"#
+    )
+}
+
+/// Provenance records that break one rule each: name, comment, chunk, payload.
+fn provenance_bad() -> Vec<(&'static str, &'static str, usize, String)> {
+    let st = r#"{"joined":["a1"],"on_hold":[],"muted":[],"paused":false}"#;
+    vec![
+        (
+            "redaction-mode",
+            "sasf.redaction with mode \"mute\" (silence, beep or omit)",
+            5,
+            redaction(r#","mode":"mute""#),
+        ),
+        (
+            "redaction-no-reason",
+            "sasf.redaction without its reason",
+            5,
+            redaction(r#","mode":"beep""#).replace(r#""reason":"card number","#, ""),
+        ),
+        (
+            "redaction-empty-range",
+            "sasf.redaction of the empty range [130, 130)",
+            5,
+            redaction(r#","mode":"silence""#).replace(r#""to_sample":180"#, r#""to_sample":130"#),
+        ),
+        (
+            "redaction-past-source",
+            "sasf.redaction of a range ending at frame 9001 of a 9000-frame source",
+            5,
+            redaction(r#","mode":"silence""#).replace(r#""to_sample":180"#, r#""to_sample":9001"#),
+        ),
+        (
+            "redaction-digest",
+            "sasf.redaction whose source_file_digest is upper-case hex",
+            5,
+            redaction(r#","mode":"silence""#).replacen(DIGEST, &DIGEST.to_uppercase(), 1),
+        ),
+        (
+            "redaction-dropped-not-omit",
+            "sasf.redaction of mode silence listing dropped events",
+            5,
+            redaction(r#","mode":"silence","dropped_events":[]"#),
+        ),
+        (
+            "redaction-dropped-digits",
+            "sasf.redaction listing a dropped DTMF event with its digits",
+            5,
+            redaction(
+                r#","mode":"omit","dropped_events":[{"type":"dtmf","digits":"42","at_sample":140}]"#,
+            ),
+        ),
+        (
+            "redaction-dropped-outside",
+            "sasf.redaction listing a dropped event at frame 180, outside the range [130, 180)",
+            5,
+            redaction(
+                r#","mode":"omit","dropped_events":[{"type":"hold","participant":"a1","at_sample":180}]"#,
+            ),
+        ),
+        (
+            "excerpt-not-at-0",
+            "sasf.excerpt record at frame 130 (it is at frame 0)",
+            5,
+            excerpt(st, ""),
+        ),
+        (
+            "excerpt-no-state",
+            "sasf.excerpt record without its state",
+            3,
+            excerpt(st, "").replace(&format!(r#","state":{st}"#), ""),
+        ),
+        (
+            "excerpt-state-muted",
+            "sasf.excerpt record whose state has no muted list",
+            3,
+            excerpt(r#"{"joined":["a1"],"on_hold":[],"paused":false}"#, ""),
+        ),
+        (
+            "excerpt-state-paused-null",
+            "sasf.excerpt record whose state's paused is null",
+            3,
+            excerpt(r#"{"joined":[],"on_hold":[],"muted":[],"paused":null}"#, ""),
+        ),
+        (
+            "excerpt-previous",
+            "sasf.excerpt record whose previous is a number, not a record",
+            3,
+            excerpt(st, r#","previous":1"#),
+        ),
+    ]
+}
 
 /// The v2 integrity rules: digests and manifest pin the content even against a key
 /// holder; the recovered flag and event agree; the index describes everything.
