@@ -49,6 +49,53 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// The filters of `sasf search`.
+#[derive(Debug, Args, Clone)]
+pub struct SearchArgs {
+    /// A participant's name, phone number or SIP address.
+    #[arg(long, value_name = "NAME|ADDRESS")]
+    pub participant: Option<String>,
+    /// A participant's role (agent, customer, supervisor, ivr, system, other); with
+    /// --participant, that participant's role.
+    #[arg(long, value_parser = ["agent", "customer", "supervisor", "ivr", "system", "other"])]
+    pub role: Option<String>,
+    /// An event type (hold, dtmf, transfer, …); repeatable: all of them.
+    #[arg(long, value_name = "TYPE", action = clap::ArgAction::Append)]
+    pub event: Vec<String>,
+    /// A tag; repeatable: all of them.
+    #[arg(long, action = clap::ArgAction::Append)]
+    pub tag: Vec<String>,
+    /// An attribute KEY=VALUE; repeatable: all of them.
+    #[arg(long, value_name = "KEY=VALUE", action = clap::ArgAction::Append)]
+    pub attr: Vec<String>,
+    /// Started at or after this UTC time (RFC 3339, or a date YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Started before this UTC time (RFC 3339, or a date YYYY-MM-DD).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// At least this long (a TIME: 90s, 00:01:30, …).
+    #[arg(long, value_name = "TIME")]
+    pub min_duration: Option<String>,
+    /// A questionnaire scored below N percent.
+    #[arg(long, value_name = "N")]
+    pub score_below: Option<f64>,
+    /// Under an active legal hold.
+    #[arg(long)]
+    pub legal_hold: bool,
+    /// With this verdict: ok, recovered, failed, truncated, unreadable, no-key.
+    #[arg(long, value_name = "VERDICT")]
+    pub status: Option<String>,
+    /// At most N recordings.
+    #[arg(long, value_name = "N")]
+    pub limit: Option<u64>,
+    /// Print JSON (schema sasf.search/1).
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
 /// Where the keys come from, and what a file must be to be accepted.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArgs {
@@ -324,6 +371,51 @@ Examples:
         json: bool,
         #[command(flatten)]
         key: KeyArgs,
+    },
+    /// Bring an archive's catalog up to date: verify and read new and changed files.
+    #[command(after_help = "\
+An archive is a folder tree of .sasf files; its catalog is one SQLite file in it,
+.sasf-catalog.sqlite, that can always be deleted and rebuilt from the files. New and
+changed files (by size, modification time and inode) are verified on every core (-j)
+and their verdict stored; each result is committed as it arrives, so an interrupted run
+keeps what it did and the next run goes on. Files that are gone are dropped; a file
+that changes while it is read is left for the next run; symbolic links are not
+followed. A damaged catalog, or one of another schema, is moved aside and rebuilt.
+
+The archive key is the first --key-file (or else the first -i identity file): the
+catalog holds the participants, roles, events, tags and attributes of an encrypted
+recording only as tokens keyed by it, and its id and participants sealed under it
+(docs/CATALOG.md says exactly what the catalog reveals without the key). A catalog
+built with one key refuses another.
+
+Examples:
+  sasf index archive/ --key-file archive.key
+  sasf index archive/ --require any      # keyless recordings too, with a key given")]
+    Index {
+        /// The archive's top folder.
+        archive: PathBuf,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Find the recordings of an archive's catalog that match every filter given.
+    #[command(after_help = "\
+Prints one line per recording: path, recording id, start (UTC), duration,
+participants, verdict; --json prints a sasf.search/1 document. Names are matched case-
+insensitively with whitespace collapsed; numbers as E.164 (+15550100199 matches
+\"+1 (555) 010-0199\" and \"tel:+1-555-010-0199\"). Searching encrypted recordings by
+participant, role, event, tag or attribute needs the archive key the catalog was built
+with; without it only their public fields (start, duration, verdict, score, hold) are
+searched. Run `sasf index` first.
+
+Examples:
+  sasf search archive/ --key-file archive.key --participant \"Gina Customer\" --event dtmf
+  sasf search archive/ --tag escalated --since 2026-11-01 --json
+  sasf search archive/ --status failed")]
+    Search {
+        /// The archive's top folder.
+        archive: PathBuf,
+        #[command(flatten)]
+        args: SearchArgs,
     },
 
     /// Extract participants and events as JSON, and optionally the audio as WAV.

@@ -6,6 +6,7 @@
 //! output refused to protect data). A closed stdout is not a failure: exit 0.
 #![forbid(unsafe_code)]
 
+mod catalog;
 mod cli;
 mod commands;
 mod io;
@@ -99,6 +100,8 @@ fn run(cli: Cli) -> Result<ExitCode> {
             key,
         } => return commands::verify::run(&files, json, silent || q, audio_hash, &key),
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
+        Command::Index { archive, key } => return commands::index::run(&archive, &key, q),
+        Command::Search { archive, args } => return commands::search::run(&archive, &args),
         Command::Extract {
             file,
             meta,

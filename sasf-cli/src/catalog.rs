@@ -1,0 +1,350 @@
+//! The archive catalog (`sasf index`, `sasf search`): one SQLite file in the archive,
+//! `.sasf-catalog.sqlite`, that can always be deleted and rebuilt from the files.
+//!
+//! What it holds, and what it reveals to someone who takes it without the key, is in
+//! `docs/CATALOG.md`. In short: for an encrypted recording, participant names and
+//! addresses, event types, tags and attributes are stored only as keyed tokens (a
+//! blind index: HMAC-SHA-256 under a key derived from the archive key, of the
+//! normalised value), and what `search` prints (recording id, participants) is sealed
+//! with AES-256-GCM under another derived key. DTMF digits are never stored.
+
+use std::path::Path;
+
+use aes_gcm::aead::{Aead, KeyInit};
+use anyhow::{bail, Context, Result};
+use hmac::{Hmac, Mac};
+use rusqlite::{params, Connection, OptionalExtension};
+use sha2::Sha256;
+use zeroize::Zeroizing;
+
+/// The catalog's file name, in the archive's top folder.
+pub const FILE_NAME: &str = ".sasf-catalog.sqlite";
+/// The schema this build writes and reads; another one is rebuilt, never trusted.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Bytes of a blind-index token (of the 32 of HMAC-SHA-256).
+const TOKEN_LEN: usize = 16;
+
+const SCHEMA: &str = "
+CREATE TABLE meta (k TEXT PRIMARY KEY, v BLOB NOT NULL);
+CREATE TABLE rec (
+    id INTEGER PRIMARY KEY,
+    path BLOB NOT NULL UNIQUE,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    ino INTEGER NOT NULL,
+    level INTEGER,
+    sealed INTEGER NOT NULL,
+    verdict TEXT NOT NULL,
+    error TEXT,
+    started_ms INTEGER,
+    duration_ms INTEGER,
+    score_bp INTEGER,
+    legal_hold INTEGER NOT NULL,
+    display BLOB,
+    indexed_ms INTEGER NOT NULL
+);
+CREATE TABLE tok (rec INTEGER NOT NULL REFERENCES rec(id) ON DELETE CASCADE, t BLOB NOT NULL);
+CREATE INDEX tok_t ON tok (t, rec);
+CREATE INDEX tok_rec ON tok (rec);
+CREATE INDEX rec_started ON rec (started_ms);
+";
+
+/// The keys a catalog derives from the archive key: one for the blind index, one for
+/// the sealed display records, and a check value that tells a wrong key at once.
+pub struct CatalogKeys {
+    index: Zeroizing<[u8; 32]>,
+    display: Zeroizing<[u8; 32]>,
+    check: [u8; 32],
+}
+
+/// The public "key" of keyless recordings' tokens: anyone can compute them, which is
+/// the point (a keyless recording is indexed in clear; docs/CATALOG.md).
+fn keyless_index_key() -> [u8; 32] {
+    let mut k = [0u8; 32];
+    let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-catalog-v1"), b"keyless");
+    hk.expand(b"blind-index", &mut k).expect("32 bytes");
+    k
+}
+
+impl CatalogKeys {
+    /// Derived from the archive key's secret bytes (a key file's key, or an identity
+    /// file's contents).
+    pub fn derive(secret: &[u8]) -> CatalogKeys {
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-catalog-v1"), secret);
+        let mut index = Zeroizing::new([0u8; 32]);
+        let mut display = Zeroizing::new([0u8; 32]);
+        let mut check = [0u8; 32];
+        hk.expand(b"blind-index", &mut index[..]).expect("32 bytes");
+        hk.expand(b"display", &mut display[..]).expect("32 bytes");
+        hk.expand(b"key-check", &mut check).expect("32 bytes");
+        CatalogKeys {
+            index,
+            display,
+            check,
+        }
+    }
+
+    /// Seals a display record: nonce (12 bytes) ‖ AES-256-GCM ciphertext and tag.
+    pub fn seal(&self, plain: &[u8]) -> Result<Vec<u8>> {
+        let mut nonce = [0u8; 12];
+        getrandom::getrandom(&mut nonce).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        let c = aes_gcm::Aes256Gcm::new_from_slice(&self.display[..]).expect("32-byte key");
+        let mut out = nonce.to_vec();
+        out.extend(
+            c.encrypt(&nonce.into(), plain)
+                .map_err(|_| anyhow::anyhow!("sealing a catalog record failed"))?,
+        );
+        Ok(out)
+    }
+
+    /// Opens a display record sealed by [`CatalogKeys::seal`]; `None` if it does not
+    /// authenticate (another key, or a changed catalog).
+    pub fn open(&self, sealed: &[u8]) -> Option<Vec<u8>> {
+        if sealed.len() < 12 + 16 {
+            return None;
+        }
+        let c = aes_gcm::Aes256Gcm::new_from_slice(&self.display[..]).expect("32-byte key");
+        let nonce: [u8; 12] = sealed[..12].try_into().ok()?;
+        c.decrypt(&nonce.into(), &sealed[12..]).ok()
+    }
+}
+
+/// A blind-index token of `field` = `value` (already normalised) under `key`.
+fn token_with(key: &[u8; 32], field: &str, value: &str) -> Vec<u8> {
+    let mut m = <Hmac<Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    m.update(field.as_bytes());
+    m.update(&[0]);
+    m.update(value.as_bytes());
+    m.finalize().into_bytes()[..TOKEN_LEN].to_vec()
+}
+
+/// Which tokens a recording gets, and a query looks for: under the archive key for a
+/// sealed (encrypted) recording, under the public keyless key otherwise.
+pub enum Tokens<'a> {
+    /// A keyless or authenticated-only recording: tokens anyone can compute.
+    Clear,
+    /// An encrypted recording: tokens under the archive key.
+    Keyed(&'a CatalogKeys),
+}
+
+impl Tokens<'_> {
+    /// The token of `field` = `value` (normalised by the caller).
+    pub fn token(&self, field: &str, value: &str) -> Vec<u8> {
+        match self {
+            Tokens::Clear => token_with(&keyless_index_key(), field, value),
+            Tokens::Keyed(k) => token_with(&k.index, field, value),
+        }
+    }
+}
+
+/// A name as it is matched: whitespace collapsed, case folded (Unicode lower case).
+pub fn normalize_name(s: &str) -> String {
+    s.split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+        .to_lowercase()
+}
+
+/// A phone number or SIP URI as it is matched. A number becomes E.164 (`+` and its
+/// digits; `00` read as `+`; spaces, dashes, dots, slashes and parentheses removed),
+/// also from a `tel:` URI or the user part of a `sip:` URI; a number without a country
+/// code keeps its digits as written (no region is assumed). Anything else is
+/// lower-cased without its `sip:`/`sips:` scheme.
+pub fn normalize_address(s: &str) -> String {
+    let t = s.trim();
+    let lower = t.to_lowercase();
+    let rest = ["tel:", "sips:", "sip:"]
+        .iter()
+        .find_map(|p| lower.strip_prefix(p))
+        .unwrap_or(&lower);
+    let user = rest.split(['@', ';']).next().unwrap_or(rest);
+    let compact: String = user
+        .chars()
+        .filter(|c| !matches!(c, ' ' | '-' | '.' | '(' | ')' | '/'))
+        .collect();
+    let (plus, digits) = if let Some(d) = compact.strip_prefix('+') {
+        (true, d.to_string())
+    } else if let Some(d) = compact.strip_prefix("00") {
+        (true, d.to_string())
+    } else {
+        (false, compact.clone())
+    };
+    if !digits.is_empty() && digits.len() <= 15 && digits.bytes().all(|c| c.is_ascii_digit()) {
+        return if plus { format!("+{digits}") } else { digits };
+    }
+    rest.to_string()
+}
+
+/// The catalog of the archive at `archive`, opened for indexing: created when
+/// missing; rebuilt (the damaged file moved aside, with a message) when it is not a
+/// sound catalog of this schema; refused when it was built with another key.
+pub fn open_for_index(archive: &Path, keys: Option<&CatalogKeys>) -> Result<Connection> {
+    let path = archive.join(FILE_NAME);
+    if path.exists() {
+        match check(&path, keys) {
+            Ok(c) => return Ok(c),
+            Err(Problem::WrongKey) => bail!(
+                "{} was built with another archive key: give that key, or delete the \
+                 catalog to rebuild it with this one",
+                path.display()
+            ),
+            Err(Problem::Unsound(why)) => {
+                // Never trusted, and not kept: everything in it comes from the files.
+                crate::io::note(format_args!(
+                    "sasf: {}: {why}; rebuilding it from the files",
+                    path.display()
+                ));
+                for ext in ["", "-wal", "-shm", "-journal"] {
+                    let p = archive.join(format!("{FILE_NAME}{ext}"));
+                    match std::fs::remove_file(&p) {
+                        Ok(()) => {}
+                        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                        Err(e) => {
+                            return Err(e).with_context(|| format!("cannot remove {}", p.display()))
+                        }
+                    }
+                }
+            }
+        }
+    }
+    create(&path, keys)
+}
+
+/// The catalog of the archive at `archive`, opened for a search: it must exist and be
+/// sound (a search never rebuilds; `sasf index` does).
+pub fn open_for_search(archive: &Path, keys: Option<&CatalogKeys>) -> Result<Connection> {
+    let path = archive.join(FILE_NAME);
+    if !path.exists() {
+        bail!(
+            "{} has no catalog: run `sasf index {}` first",
+            archive.display(),
+            archive.display()
+        );
+    }
+    match check(&path, keys) {
+        Ok(c) => Ok(c),
+        Err(Problem::WrongKey) => bail!(
+            "{} was built with another archive key: give that key",
+            path.display()
+        ),
+        Err(Problem::Unsound(why)) => bail!(
+            "{}: {why}: run `sasf index {}` to rebuild it",
+            path.display(),
+            archive.display()
+        ),
+    }
+}
+
+enum Problem {
+    WrongKey,
+    Unsound(String),
+}
+
+fn check(path: &Path, keys: Option<&CatalogKeys>) -> std::result::Result<Connection, Problem> {
+    let unsound = |e: rusqlite::Error| Problem::Unsound(format!("not a sound catalog ({e})"));
+    let c = Connection::open(path).map_err(unsound)?;
+    let ok: String = c
+        .query_row("PRAGMA quick_check", [], |r| r.get(0))
+        .map_err(unsound)?;
+    if ok != "ok" {
+        return Err(Problem::Unsound(format!("damaged ({ok})")));
+    }
+    let version: Option<i64> = c
+        .query_row("SELECT v FROM meta WHERE k = 'schema'", [], |r| r.get(0))
+        .optional()
+        .map_err(unsound)?;
+    if version != Some(SCHEMA_VERSION) {
+        return Err(Problem::Unsound(format!(
+            "schema {version:?}, not {SCHEMA_VERSION}"
+        )));
+    }
+    let stored: Option<Vec<u8>> = c
+        .query_row("SELECT v FROM meta WHERE k = 'key_check'", [], |r| r.get(0))
+        .optional()
+        .map_err(unsound)?;
+    match (stored, keys) {
+        (Some(s), Some(k)) if s != k.check => return Err(Problem::WrongKey),
+        // Built without a key and now given one: tokens of encrypted recordings were
+        // never made; rebuild so that they are.
+        (None, Some(_)) => {
+            return Err(Problem::Unsound(
+                "built without an archive key, and one is given now".into(),
+            ))
+        }
+        _ => {}
+    }
+    settings(&c).map_err(unsound)?;
+    Ok(c)
+}
+
+fn settings(c: &Connection) -> rusqlite::Result<()> {
+    // secure_delete: a deleted row (a recording indexed in clear, then replaced or gone)
+    // is overwritten, not left in a free page.
+    c.execute_batch(
+        "PRAGMA foreign_keys = ON; PRAGMA synchronous = NORMAL; PRAGMA secure_delete = ON;",
+    )
+}
+
+fn create(path: &Path, keys: Option<&CatalogKeys>) -> Result<Connection> {
+    let c = Connection::open(path).with_context(|| format!("cannot create {}", path.display()))?;
+    settings(&c)?;
+    c.execute_batch("PRAGMA journal_mode = WAL;")?;
+    let tx = c.unchecked_transaction()?;
+    tx.execute_batch(SCHEMA)?;
+    tx.execute(
+        "INSERT INTO meta (k, v) VALUES ('schema', ?1)",
+        params![SCHEMA_VERSION],
+    )?;
+    if let Some(k) = keys {
+        tx.execute(
+            "INSERT INTO meta (k, v) VALUES ('key_check', ?1)",
+            params![k.check.to_vec()],
+        )?;
+    }
+    tx.commit()?;
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_and_numbers_are_normalised_before_they_are_matched() {
+        for (a, b) in [
+            ("Gina  Customer", "gina customer"),
+            ("GINA CUSTOMER", "gina customer"),
+            ("Ärger Straße", "ärger straße"),
+        ] {
+            assert_eq!(normalize_name(a), b);
+        }
+        for (a, b) in [
+            ("+1 (555) 010-0199", "+15550100199"),
+            ("0015550100199", "+15550100199"),
+            ("tel:+1-555-010-0199", "+15550100199"),
+            ("sip:+15550100199@pbx.example;user=phone", "+15550100199"),
+            ("555 0100", "5550100"),
+            ("sip:Gina@Example.COM", "gina@example.com"),
+        ] {
+            assert_eq!(normalize_address(a), b, "{a}");
+        }
+    }
+
+    #[test]
+    fn tokens_depend_on_the_key_field_and_value() {
+        let k1 = CatalogKeys::derive(b"one");
+        let k2 = CatalogKeys::derive(b"two");
+        let t = |k: &Tokens, f: &str, v: &str| k.token(f, v);
+        let (a, b, c) = (Tokens::Keyed(&k1), Tokens::Keyed(&k2), Tokens::Clear);
+        assert_eq!(t(&a, "name", "gina"), t(&a, "name", "gina"));
+        assert_ne!(t(&a, "name", "gina"), t(&b, "name", "gina"));
+        assert_ne!(t(&a, "name", "gina"), t(&c, "name", "gina"));
+        assert_ne!(t(&a, "name", "gina"), t(&a, "tag", "gina"));
+        // The field and value cannot be shifted into each other.
+        assert_ne!(t(&a, "ta", "g\0x"), t(&a, "tag", "x"));
+        let sealed = k1.seal(b"Gina Customer").unwrap();
+        assert!(!sealed.windows(4).any(|w| w == b"Gina"));
+        assert_eq!(k1.open(&sealed).unwrap(), b"Gina Customer");
+        assert!(k2.open(&sealed).is_none());
+    }
+}
