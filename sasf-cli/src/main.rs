@@ -10,13 +10,14 @@ mod cli;
 mod commands;
 mod io;
 mod output;
+mod reportfile;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{CommandFactory, Parser};
 
-use cli::{Cli, Command, KeysCommand};
+use cli::{Cli, Command, KeysCommand, ReportCommand};
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let name = match &cli.command {
@@ -84,11 +85,29 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )?,
         Command::Verify {
             files,
+            recursive,
+            files_from,
+            report,
+            shard,
+            shard_count,
             json,
             silent,
             audio_hash,
             key,
-        } => return commands::verify::run(&files, json, silent || q, audio_hash, &key),
+        } => {
+            let batch = commands::verify::Batch {
+                recursive,
+                files_from,
+                report,
+                shard,
+                shard_count,
+                quiet: q,
+            };
+            return commands::verify::run(&files, json, silent || q, audio_hash, &key, &batch);
+        }
+        Command::Report(ReportCommand::Merge { reports, json }) => {
+            return commands::report::merge(&reports, json)
+        }
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Extract {
             file,

@@ -10,7 +10,9 @@ pub mod keys;
 pub mod merge;
 pub mod pack;
 pub mod recover;
+pub mod report;
 pub mod session;
+pub mod shard;
 pub mod sign;
 pub mod verify;
 
