@@ -99,7 +99,6 @@ fn recursive_verify_reports_every_file_and_each_bad_entry_for_itself() {
             up["message"].as_str().unwrap().contains("symlink loop"),
             "{up}"
         );
-        want_unreadable = 3;
     }
     // notes.txt is no recording; nothing else is reported; output is sorted.
     assert_eq!(docs.len(), 12 + 1 + want_unreadable, "{out}");
@@ -437,4 +436,48 @@ fn files_from_a_list_and_reports_that_are_not_reports() {
     }
     let (code, _, err) = run(d, &["report", "merge", "absent.jsonl"], &[]);
     assert_eq!(code, 2, "{err}");
+}
+
+#[cfg(unix)]
+#[test]
+fn a_report_is_written_by_one_run_at_a_time() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    let names = archive(d, 4);
+    let fifo = d.join("list.fifo");
+    let ok = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    // The first run holds the report while it waits for its list.
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_sasf"))
+        .current_dir(d)
+        .env_remove("SASF_KEY_FILE")
+        .args([
+            "verify",
+            "-s",
+            "--files-from",
+            "list.fifo",
+            "--report",
+            "r.jsonl",
+        ])
+        .spawn()
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !d.join("r.jsonl").exists() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first run never opened its report"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let (code, _, err) = run(d, &["verify", "-r", "archive", "--report", "r.jsonl"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("locked by another sasf"), "{err}");
+    let list: String = names.iter().map(|n| format!("archive/{n}\n")).collect();
+    fs::write(&fifo, list).unwrap();
+    assert!(first.wait().unwrap().success());
+    assert_eq!(records(&d.join("r.jsonl")).len(), 4);
 }

@@ -674,6 +674,19 @@ fn ok_text(name: &str, rep: &Report) -> String {
     text
 }
 
+/// Sets its flag when dropped: the verifying threads stop, whichever way the printing
+/// loop ends.
+struct StopOnDrop<'a>(&'a std::sync::atomic::AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+/// How many files the verifying threads may finish ahead of the one printed next.
+const AHEAD: usize = 4096;
+
 /// A progress bar of files on stderr, only when stderr is a terminal.
 fn file_bar(total: usize, quiet: bool) -> Option<indicatif::ProgressBar> {
     use std::io::IsTerminal as _;
@@ -706,14 +719,18 @@ pub fn run(
                 "stdin (-) can be given only once (--files-from - reads the list from it)"
             );
         }
-        paths.extend(files_from(list)?);
     }
-    not_stdin_twice(&paths)?;
+    not_stdin_twice(files)?;
     let shard = super::shard::choose(batch.shard.as_deref(), batch.shard_count, |k| {
         std::env::var(k).ok()
     })?;
     let keys = load_keys(key_args)?;
+    // Locked from here on, before the list is read.
     let mut report = batch.report.as_deref().map(ReportOut::open).transpose()?;
+    if let Some(list) = &batch.files_from {
+        paths.extend(files_from(list)?);
+    }
+    not_stdin_twice(&paths)?;
     let mut items = gather(&paths, batch.recursive);
     let all = items.len();
     if let Some((s, _)) = &shard {
@@ -755,16 +772,27 @@ pub fn run(
     let next = std::sync::atomic::AtomicUsize::new(0);
     let (tx, rx) = std::sync::mpsc::channel::<(usize, Result<Report>)>();
     let stop = std::sync::atomic::AtomicBool::new(false);
+    // Checked files printed so far (in `todo` order).
+    let printed = std::sync::atomic::AtomicUsize::new(0);
     let result = std::thread::scope(|scope| -> Result<()> {
         for _ in 0..workers {
             let tx = tx.clone();
-            let (todo, items, keys, next, stop) = (&todo, &items, &keys, &next, &stop);
+            let (todo, items, keys, next, stop, printed) =
+                (&todo, &items, &keys, &next, &stop, &printed);
             scope.spawn(move || loop {
                 if stop.load(std::sync::atomic::Ordering::Relaxed) {
                     return;
                 }
                 let k = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
                 let Some(&i) = todo.get(k) else { return };
+                // At most AHEAD results wait for a slow file before them to be
+                // printed: memory stays bounded whatever the number of files.
+                while k >= printed.load(std::sync::atomic::Ordering::Acquire) + AHEAD {
+                    if stop.load(std::sync::atomic::Ordering::Relaxed) {
+                        return;
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(1));
+                }
                 let r = check(&items[i].path, keys, key_args, audio_hash, inner);
                 if tx.send((i, r)).is_err() {
                     return;
@@ -773,109 +801,106 @@ pub fn run(
         }
         drop(tx);
         let mut ready = std::collections::BTreeMap::new();
-        let body = (|| -> Result<()> {
-            for (i, item) in items.iter().enumerate() {
-                let name = &names[i];
-                let mut text = String::new();
-                let verdict;
-                let mut doc = None;
-                if let Some(rec) = &recorded[i] {
-                    skipped += 1;
-                    verdict = rec.verdict;
-                    if json && verdict != Verdict::Ok {
-                        text = format!("{}\n", rec.doc);
-                    } else if verdict != Verdict::Ok {
-                        let msg = rec.doc["message"].as_str().unwrap_or("");
-                        text = escape_controls(&format!(
-                            "{name}: FAILED: {msg} (recorded in {})",
-                            report.as_ref().map(|r| r.name.as_str()).unwrap_or("")
-                        )) + "\n";
+        // On an error (a closed stdout, a full disk), the workers stop after their file.
+        let _stop = StopOnDrop(&stop);
+        for (i, item) in items.iter().enumerate() {
+            let name = &names[i];
+            let mut text = String::new();
+            let verdict;
+            let mut doc = None;
+            if let Some(rec) = &recorded[i] {
+                skipped += 1;
+                verdict = rec.verdict;
+                if json && verdict != Verdict::Ok {
+                    text = format!("{}\n", rec.doc);
+                } else if verdict != Verdict::Ok {
+                    let msg = rec.doc["message"].as_str().unwrap_or("");
+                    text = escape_controls(&format!(
+                        "{name}: FAILED: {msg} (recorded in {})",
+                        report.as_ref().map(|r| r.name.as_str()).unwrap_or("")
+                    )) + "\n";
+                }
+            } else if let Some(p) = &item.problem {
+                verdict = Verdict::Unreadable;
+                doc = Some(failure_json(name, None, p, None));
+                text = escape_controls(&format!("{name}: UNREADABLE: {p}")) + "\n";
+            } else {
+                let r = loop {
+                    if let Some(r) = ready.remove(&i) {
+                        break r;
                     }
-                } else if let Some(p) = &item.problem {
-                    verdict = Verdict::Unreadable;
-                    doc = Some(failure_json(name, None, p, None));
-                    text = escape_controls(&format!("{name}: UNREADABLE: {p}")) + "\n";
-                } else {
-                    let r = loop {
-                        if let Some(r) = ready.remove(&i) {
-                            break r;
+                    match rx.recv() {
+                        Ok((j, r)) => {
+                            ready.insert(j, r);
                         }
-                        match rx.recv() {
-                            Ok((j, r)) => {
-                                ready.insert(j, r);
-                            }
-                            Err(_) => anyhow::bail!("a verifying thread stopped"),
+                        Err(_) => anyhow::bail!("a verifying thread stopped"),
+                    }
+                };
+                printed.fetch_add(1, std::sync::atomic::Ordering::Release);
+                match r {
+                    Ok(rep) => {
+                        verdict = Verdict::Ok;
+                        doc = Some(ok_json(name, &rep));
+                        if !silent {
+                            text = ok_text(name, &rep);
                         }
-                    };
-                    match r {
-                        Ok(rep) => {
-                            verdict = Verdict::Ok;
-                            doc = Some(ok_json(name, &rep));
-                            if !silent {
-                                text = ok_text(name, &rep);
-                            }
-                            if let Some((_, _, Some(at))) = &rep.segments {
-                                // The file verifies exactly as it did before the torn append.
-                                note(format_args!(
-                                    "sasf: warning: {}: {}",
-                                    escape_controls(name),
-                                    super::history::torn_line(*at)
-                                ));
-                            }
-                        }
-                        Err(e) => {
-                            let core = e.downcast_ref::<Error>();
-                            let failed = core.is_some_and(|c| c.is_verification_failure());
-                            verdict = if failed {
-                                Verdict::Failed
-                            } else {
-                                Verdict::Unreadable
-                            };
-                            let msg = core
-                                .map(|c| c.to_string())
-                                .unwrap_or_else(|| format!("{e:#}"));
-                            let id = e.downcast_ref::<RecordingId>().map(|r| r.0.as_str());
-                            doc = Some(failure_json(name, core, &msg, id));
-                            let status = if failed { "FAILED" } else { "UNREADABLE" };
-                            // A message may quote strings from the file: shown escaped.
-                            text = escape_controls(&format!("{name}: {status}: {msg}")) + "\n";
+                        if let Some((_, _, Some(at))) = &rep.segments {
+                            // The file verifies exactly as it did before the torn append.
+                            note(format_args!(
+                                "sasf: warning: {}: {}",
+                                escape_controls(name),
+                                super::history::torn_line(*at)
+                            ));
                         }
                     }
-                }
-                match verdict {
-                    Verdict::Ok => tally.ok += 1,
-                    Verdict::Failed => tally.failed += 1,
-                    Verdict::Unreadable => tally.unreadable += 1,
-                }
-                if let Some(mut doc) = doc {
-                    doc["verdict"] = json!(verdict.name());
-                    if let Some((size, mtime)) = &item.ident {
-                        doc["size"] = json!(size);
-                        doc["mtime"] = json!(mtime);
+                    Err(e) => {
+                        let core = e.downcast_ref::<Error>();
+                        let failed = core.is_some_and(|c| c.is_verification_failure());
+                        verdict = if failed {
+                            Verdict::Failed
+                        } else {
+                            Verdict::Unreadable
+                        };
+                        let msg = core
+                            .map(|c| c.to_string())
+                            .unwrap_or_else(|| format!("{e:#}"));
+                        let id = e.downcast_ref::<RecordingId>().map(|r| r.0.as_str());
+                        doc = Some(failure_json(name, core, &msg, id));
+                        let status = if failed { "FAILED" } else { "UNREADABLE" };
+                        // A message may quote strings from the file: shown escaped.
+                        text = escape_controls(&format!("{name}: {status}: {msg}")) + "\n";
                     }
-                    if let Some(r) = report.as_mut() {
-                        r.append(&doc)?;
-                    }
-                    if json && !(silent && verdict == Verdict::Ok) {
-                        text = format!("{doc}\n");
-                    }
-                }
-                if !text.is_empty() {
-                    match &bar {
-                        Some(b) => b.suspend(|| out.write_all(text.as_bytes()))?,
-                        None => out.write_all(text.as_bytes())?,
-                    }
-                }
-                if let Some(b) = &bar {
-                    b.inc(1);
                 }
             }
-            Ok(())
-        })();
-        // On an error (a closed stdout, a full disk), the workers stop after their file.
-        stop.store(true, std::sync::atomic::Ordering::Relaxed);
-        drop(rx);
-        body
+            match verdict {
+                Verdict::Ok => tally.ok += 1,
+                Verdict::Failed => tally.failed += 1,
+                Verdict::Unreadable => tally.unreadable += 1,
+            }
+            if let Some(mut doc) = doc {
+                doc["verdict"] = json!(verdict.name());
+                if let Some((size, mtime)) = &item.ident {
+                    doc["size"] = json!(size);
+                    doc["mtime"] = json!(mtime);
+                }
+                if let Some(r) = report.as_mut() {
+                    r.append(&doc)?;
+                }
+                if json && !(silent && verdict == Verdict::Ok) {
+                    text = format!("{doc}\n");
+                }
+            }
+            if !text.is_empty() {
+                match &bar {
+                    Some(b) => b.suspend(|| out.write_all(text.as_bytes()))?,
+                    None => out.write_all(text.as_bytes())?,
+                }
+            }
+            if let Some(b) = &bar {
+                b.inc(1);
+            }
+        }
+        Ok(())
     });
     if let Some(b) = &bar {
         b.finish_and_clear();
