@@ -481,3 +481,13 @@ fn a_report_is_written_by_one_run_at_a_time() {
     assert!(first.wait().unwrap().success());
     assert_eq!(records(&d.join("r.jsonl")).len(), 4);
 }
+
+#[test]
+fn a_list_that_is_not_a_list_of_paths_is_refused() {
+    let t = tempfile::tempdir().unwrap();
+    let d = t.path();
+    fs::write(d.join("huge.txt"), vec![b'a'; 200_000]).unwrap();
+    let (code, _, err) = run(d, &["verify", "--files-from", "huge.txt"], &[]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("line 1 is longer than"), "{err}");
+}

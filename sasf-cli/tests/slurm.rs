@@ -31,13 +31,15 @@ fn tool(name: &str) -> PathBuf {
         })
 }
 
-/// A TCP port nobody listens on now.
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
+/// Two distinct TCP ports nobody listens on now (both held while the second is
+/// picked).
+fn free_ports() -> (u16, u16) {
+    let a = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    let b = std::net::TcpListener::bind("0.0.0.0:0").unwrap();
+    (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    )
 }
 
 fn output(cmd: &mut Command) -> (bool, String) {
@@ -163,6 +165,7 @@ fn start(dir: &Path) -> Cluster {
             .args(["--seed-file", &d("munge/seed")]),
     );
     assert!(ok, "munged: {log}\n{}", cluster.logs());
+    let ports = free_ports();
     let text = format!(
         "# Written by sasf-cli/tests/slurm.rs: one node, everything in this directory.
 ClusterName=sasftest
@@ -197,8 +200,8 @@ KillWait=5
 NodeName={host} CPUs=2 RealMemory={mem} State=UNKNOWN
 PartitionName=test Nodes={host} Default=YES MaxTime=10 State=UP
 ",
-        ctld = free_port(),
-        slurmd = free_port(),
+        ctld = ports.0,
+        slurmd = ports.1,
         sock = sock.display(),
         state = d("state"),
         spool = d("spool"),

@@ -491,13 +491,28 @@ impl Walk<'_> {
 /// CRLF lists work); empty lines are skipped.
 fn files_from(p: &std::path::Path) -> Result<Vec<PathBuf>> {
     use std::io::BufRead;
-    let r = std::io::BufReader::new(open_input(p)?);
+    let mut r = std::io::BufReader::new(open_input(p)?);
     let mut out = Vec::new();
-    for (i, line) in r.split(b'\n').enumerate() {
-        let mut line =
-            line.with_context(|| format!("--files-from {}: line {}", shown(p), i + 1))?;
+    for i in 1.. {
+        let mut line = Vec::new();
+        let n = Read::by_ref(&mut r)
+            .take(MAX_PATH as u64 + 2)
+            .read_until(b'\n', &mut line)
+            .with_context(|| format!("--files-from {}: line {i}", shown(p)))?;
+        if n == 0 {
+            break;
+        }
+        if line.last() == Some(&b'\n') {
+            line.pop();
+        }
         if line.last() == Some(&b'\r') {
             line.pop();
+        }
+        if line.len() > MAX_PATH {
+            anyhow::bail!(
+                "--files-from {}: line {i} is longer than {MAX_PATH} bytes: not a list of paths",
+                shown(p)
+            );
         }
         if line.is_empty() {
             continue;
@@ -508,13 +523,17 @@ fn files_from(p: &std::path::Path) -> Result<Vec<PathBuf>> {
             PathBuf::from(std::ffi::OsString::from_vec(line))
         };
         #[cfg(not(unix))]
-        let path = PathBuf::from(String::from_utf8(line).map_err(|_| {
-            anyhow::anyhow!("--files-from {}: line {}: not UTF-8", shown(p), i + 1)
-        })?);
+        let path = PathBuf::from(
+            String::from_utf8(line)
+                .map_err(|_| anyhow::anyhow!("--files-from {}: line {i}: not UTF-8", shown(p)))?,
+        );
         out.push(path);
     }
     Ok(out)
 }
+
+/// The longest path read from `--files-from` (Linux's PATH_MAX is 4096).
+const MAX_PATH: usize = 64 * 1024;
 
 /// The report being written: whole lines appended, one per file, each in one write.
 struct ReportOut {
