@@ -17,7 +17,7 @@ set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(dirname "$here")"
 corpus="$here/corpus"
-for t in decode chunked seek parity wav metadata roundtrip; do
+for t in decode chunked seek parity wav metadata roundtrip report; do
     mkdir -p "$corpus/$t"
 done
 
@@ -75,4 +75,6 @@ printf '{}' >"$corpus/metadata/empty"
 printf '{"recording":{"id":"x","started_at":"2026-11-23T10:15:00Z","channels":["a","b"]},"participants":[{"id":"a","role":"agent","channels":[0]}],"events":[{"at_ms":5,"type":"transfer","mode":"blind","participant":"a","to":"+1555"},{"at_sample":9,"type":"custom","key":"a.b","value":[1,{"x":null}]}],"annotations":[{"kind":"tag","value":"v"}]}' >"$corpus/metadata/full"
 printf '{"events":[{"at_ms":1,"type":"dtmf","digits":"12#","redacted":true},{"at_ms":2,"type":"conference","participants":[]}]}' >"$corpus/metadata/dtmf"
 
+printf '{"schema":"sasf.verify/1","file":"a/b.sasf","ok":true,"verdict":"ok","integrity":"keyless-sha256","chunks":3,"size":10,"mtime":"1796186929.000000001"}\n{"schema":"sasf.verify/1","file":"c.sasf","ok":false,"class":"auth-failed","message":"m","verdict":"failed"}\n{"schema":"sasf.ver' >"$corpus/report/torn"
+printf '{"schema":"sasf.verify/1","file":"x","ok":false,"class":"io","message":"cannot open x"}\n\n' >"$corpus/report/old-verify-json"
 echo "seeded: $(ls "$corpus/.seeds" | wc -l) writer seeds and $n v2 vectors into $sasf_targets; $(ls "$corpus/wav" | wc -l) wav; $(ls "$corpus/metadata" | wc -l) metadata; $(ls "$corpus/roundtrip" | wc -l) roundtrip"

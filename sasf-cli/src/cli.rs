@@ -318,6 +318,10 @@ e.g. \"18 OK, 1 FAILED, 1 unreadable\" (with -s, only when a file is not OK).
 Exit 1 if any file failed verification, even when another could not be read; 2 if
 none failed but one could not be read (missing, unreadable, no key); 0 if all are OK.
 
+Archives: -r walks directories, --shard or a scheduler's array index picks a share of
+the files, --report keeps one record per file (a re-run skips what is recorded), and
+`sasf report merge` sums the shards' reports with the same exit rule.
+
 With --signer, a file must also be signed by one of the signers; without any key, an
 authenticated or encrypted file is then audited: its stored bytes are checked against
 the signature, nothing is decrypted (\"OK, signed by ID (verified without the key:
@@ -329,11 +333,38 @@ Examples:
   sasf verify --key-file archive.key archive/*.sasf
   sasf verify --signer recorder.pub --require signed archive/*.sasf
   sasf verify --json call.sasf
-  sasf verify cut.sasf --source call.sasf --key-file archive.key")]
+  sasf verify cut.sasf --source call.sasf --key-file archive.key
+  sasf verify -r archive/ --report verify.jsonl
+  sasf verify -r archive/ --shard 2/8 --report shards/2.jsonl")]
     Verify {
-        /// Files to verify (- for stdin).
-        #[arg(required = true)]
+        /// Files to verify (- for stdin); with -r, directories too.
+        #[arg(required_unless_present = "files_from")]
         files: Vec<PathBuf>,
+        /// Verify every .sasf file under each directory given, on every core (-j).
+        /// A symlink loop, an unreadable directory or a dangling .sasf link is
+        /// reported for itself and counted unreadable.
+        #[arg(short = 'r', long)]
+        recursive: bool,
+        /// Also verify the paths in LIST, one a line (- for stdin).
+        #[arg(long, value_name = "LIST")]
+        files_from: Option<PathBuf>,
+        /// Append one sasf.verify/1 record per file to this JSON Lines file, each line
+        /// written whole. Run again with the same report, a file recorded with a verdict
+        /// at the same size and modification time is not verified again (a torn last
+        /// line of an interrupted run is removed first).
+        #[arg(long, value_name = "OUT.jsonl")]
+        report: Option<PathBuf>,
+        /// Verify only shard I of N (from 0): a file is in shard
+        /// first-8-bytes-of-SHA-256(its path under the directory given) mod N. Without
+        /// it, the shard comes from a scheduler's array index: SLURM_ARRAY_TASK_ID
+        /// (with SLURM_ARRAY_TASK_COUNT, or MIN/MAX/STEP), JOB_COMPLETION_INDEX or
+        /// AWS_BATCH_JOB_ARRAY_INDEX (with --shard-count).
+        #[arg(long, value_name = "I/N")]
+        shard: Option<String>,
+        /// The number of shards, for an array index from the environment that does
+        /// not say it (Kubernetes, AWS Batch).
+        #[arg(long, value_name = "N")]
+        shard_count: Option<u64>,
         /// One JSON object per line instead of text.
         #[arg(long)]
         json: bool,
@@ -354,6 +385,10 @@ Examples:
         #[command(flatten)]
         key: KeyArgs,
     },
+
+    /// Work with the reports of `sasf verify --report`.
+    #[command(subcommand)]
+    Report(ReportCommand),
 
     /// Show a file's format, integrity, duration, participants and timeline.
     #[command(after_help = "\
@@ -983,5 +1018,32 @@ Examples:
         new: NewRecipients,
         #[command(flatten)]
         key: KeyArgs,
+    },
+}
+
+/// `sasf report`.
+#[derive(Debug, Subcommand)]
+pub enum ReportCommand {
+    /// Sum the reports of `sasf verify --report` (the shards of one run) into one
+    /// summary and exit status.
+    #[command(after_help = "\
+Reads every line of every report (a malformed or torn line is refused with its
+number). A file recorded more than once counts once: its last record (the later
+report on the command line, the later line in a report) wins. Prints each file that
+is not OK, then the summary (\"198 OK, 1 FAILED, 1 unreadable\").
+
+Exit 1 if any file FAILED, else 2 if any was unreadable (or a report is malformed),
+else 0: the rule of `sasf verify`.
+
+Examples:
+  sasf report merge shards/*.jsonl
+  sasf report merge --json shards/*.jsonl")]
+    Merge {
+        /// The reports.
+        #[arg(required = true)]
+        reports: Vec<PathBuf>,
+        /// One sasf.report-summary/1 document instead of text.
+        #[arg(long)]
+        json: bool,
     },
 }

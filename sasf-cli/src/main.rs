@@ -11,13 +11,14 @@ mod cli;
 mod commands;
 mod io;
 mod output;
+mod reportfile;
 
 use std::process::ExitCode;
 
 use anyhow::Result;
 use clap::{CommandFactory, FromArgMatches};
 
-use cli::{Cli, Command, KeysCommand};
+use cli::{Cli, Command, KeysCommand, ReportCommand};
 
 fn run(cli: Cli) -> Result<ExitCode> {
     let name = match &cli.command {
@@ -85,20 +86,55 @@ fn run(cli: Cli) -> Result<ExitCode> {
         )?,
         Command::Verify {
             files,
+            recursive,
+            files_from,
+            report,
+            shard,
+            shard_count,
             json,
-            silent: _,
-            audio_hash: _,
             source: Some(source),
             key,
-        } => return commands::cut::verify_source(&files, &source, json, &key),
+            ..
+        } => {
+            if recursive
+                || files_from.is_some()
+                || report.is_some()
+                || shard.is_some()
+                || shard_count.is_some()
+            {
+                anyhow::bail!(
+                    "--source checks one excerpt against its source: -r, --files-from, \
+                     --report, --shard and --shard-count are for batch verification"
+                );
+            }
+            return commands::cut::verify_source(&files, &source, json, &key);
+        }
         Command::Verify {
             files,
+            recursive,
+            files_from,
+            report,
+            shard,
+            shard_count,
             json,
             silent,
             audio_hash,
             source: None,
             key,
-        } => return commands::verify::run(&files, json, silent || q, audio_hash, &key),
+        } => {
+            let batch = commands::verify::Batch {
+                recursive,
+                files_from,
+                report,
+                shard,
+                shard_count,
+                quiet: q,
+            };
+            return commands::verify::run(&files, json, silent || q, audio_hash, &key, &batch);
+        }
+        Command::Report(ReportCommand::Merge { reports, json }) => {
+            return commands::report::merge(&reports, json)
+        }
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Index { archive, key } => return commands::index::run(&archive, &key, q),
         Command::Search { archive, args } => return commands::search::run(&archive, &args),

@@ -117,6 +117,51 @@ fn every_json_output_meets_its_schema() {
     for doc in &docs {
         check("verify", doc, doc["file"].as_str().unwrap());
     }
+    // verify --report: the same records, one a line, with verdict, size and mtime;
+    // report merge --json sums them.
+    let files = [
+        "plain.sasf",
+        "enc.sasf",
+        "torn.sasf",
+        "cut.sasf",
+        "flipped.sasf",
+        "not.sasf",
+        "missing.sasf",
+    ];
+    let mut args = vec!["verify", "-s", "--key-file", "k.key", "--require", "any"];
+    args.extend(["--report", "r.jsonl"]);
+    args.extend(files);
+    run(d, &args);
+    let report = fs::read_to_string(d.join("r.jsonl")).unwrap();
+    let records: Vec<Value> = report
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), files.len(), "{report}");
+    for r in &records {
+        check("verify", r, r["file"].as_str().unwrap());
+        assert!(r["verdict"].is_string(), "{r}");
+        if r["file"] != "missing.sasf" {
+            assert!(r["size"].is_u64() && r["mtime"].is_string(), "{r}");
+        }
+    }
+    let summary: Value =
+        serde_json::from_str(&run(d, &["report", "merge", "--json", "r.jsonl"])).unwrap();
+    check("report-summary", &summary, "report merge --json");
+    // cut, flipped and not.sasf failed; missing.sasf unreadable.
+    assert_eq!(
+        (&summary["failed"], &summary["unreadable"], &summary["exit"]),
+        (&Value::from(3), &Value::from(1), &Value::from(1)),
+        "{summary}"
+    );
+    assert_eq!(
+        summary["problems"].as_array().unwrap().len(),
+        4,
+        "{summary}"
+    );
+    for p in summary["problems"].as_array().unwrap() {
+        check("verify", p, "a merged problem");
+    }
     // Structured failure fields (table: file, class, fields it must carry).
     let failures: &[(&str, &str, &[&str])] = &[
         (

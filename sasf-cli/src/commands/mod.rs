@@ -13,8 +13,10 @@ pub mod merge;
 pub mod pack;
 pub mod recover;
 pub mod redact;
+pub mod report;
 pub mod search;
 pub mod session;
+pub mod shard;
 pub mod sign;
 pub mod verify;
 
