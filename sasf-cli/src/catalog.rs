@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 /// The catalog's file name, in the archive's top folder.
 pub const FILE_NAME: &str = ".sasf-catalog.sqlite";
 /// The schema this build writes and reads; another one is rebuilt, never trusted.
-pub const SCHEMA_VERSION: i64 = 1;
+pub const SCHEMA_VERSION: i64 = 2;
 /// Bytes of a blind-index token (of the 32 of HMAC-SHA-256).
 const TOKEN_LEN: usize = 16;
 
@@ -41,7 +41,8 @@ CREATE TABLE rec (
     score_bp INTEGER,
     legal_hold INTEGER NOT NULL,
     display BLOB,
-    indexed_ms INTEGER NOT NULL
+    indexed_ms INTEGER NOT NULL,
+    mac BLOB
 );
 CREATE TABLE tok (rec INTEGER NOT NULL REFERENCES rec(id) ON DELETE CASCADE, t BLOB NOT NULL);
 CREATE INDEX tok_t ON tok (t, rec);
@@ -54,7 +55,26 @@ CREATE INDEX rec_started ON rec (started_ms);
 pub struct CatalogKeys {
     index: Zeroizing<[u8; 32]>,
     display: Zeroizing<[u8; 32]>,
+    row: Zeroizing<[u8; 32]>,
     check: [u8; 32],
+}
+
+/// The columns of a catalog row that its MAC covers (everything but the tokens and
+/// the indexing time).
+pub struct RowFields<'a> {
+    pub path: &'a [u8],
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub ino: i64,
+    pub level: Option<u8>,
+    pub sealed: bool,
+    pub verdict: &'a str,
+    pub error: Option<&'a str>,
+    pub started_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub score_bp: Option<i64>,
+    pub legal_hold: bool,
+    pub display: Option<&'a [u8]>,
 }
 
 /// The public "key" of keyless recordings' tokens: anyone can compute them, which is
@@ -73,15 +93,50 @@ impl CatalogKeys {
         let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-catalog-v1"), secret);
         let mut index = Zeroizing::new([0u8; 32]);
         let mut display = Zeroizing::new([0u8; 32]);
+        let mut row = Zeroizing::new([0u8; 32]);
         let mut check = [0u8; 32];
         hk.expand(b"blind-index", &mut index[..]).expect("32 bytes");
         hk.expand(b"display", &mut display[..]).expect("32 bytes");
+        hk.expand(b"row-mac", &mut row[..]).expect("32 bytes");
         hk.expand(b"key-check", &mut check).expect("32 bytes");
         CatalogKeys {
             index,
             display,
+            row,
             check,
         }
+    }
+
+    /// The MAC of a row: HMAC-SHA-256 under the row key of the row's columns in a
+    /// canonical JSON array (byte strings in hex), so that a row changed outside sasf
+    /// (a `failed` verdict set to `ok`) is found.
+    pub fn row_mac(&self, f: &RowFields) -> Vec<u8> {
+        let hex = |b: &[u8]| b.iter().map(|x| format!("{x:02x}")).collect::<String>();
+        let text = serde_json::json!([
+            hex(f.path),
+            f.size,
+            f.mtime_ns,
+            f.ino,
+            f.level,
+            f.sealed,
+            f.verdict,
+            f.error,
+            f.started_ms,
+            f.duration_ms,
+            f.score_bp,
+            f.legal_hold,
+            f.display.map(hex)
+        ])
+        .to_string();
+        let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.row[..]).expect("any key length");
+        m.update(text.as_bytes());
+        m.finalize().into_bytes().to_vec()
+    }
+
+    /// Whether `mac` is the MAC of `f` (compared in constant time).
+    pub fn row_mac_ok(&self, f: &RowFields, mac: Option<&[u8]>) -> bool {
+        use subtle::ConstantTimeEq;
+        mac.is_some_and(|m| bool::from(m.ct_eq(&self.row_mac(f))))
     }
 
     /// Seals a display record: nonce (12 bytes) ‖ AES-256-GCM ciphertext and tag.
@@ -107,6 +162,118 @@ impl CatalogKeys {
         let nonce: [u8; 12] = sealed[..12].try_into().ok()?;
         c.decrypt(&nonce.into(), &sealed[12..]).ok()
     }
+}
+
+/// The columns of `rec` that [`StoredRow::from_sql`] reads, in its order.
+pub const ROW_COLUMNS: &str = "id, path, size, mtime_ns, ino, level, sealed, verdict, error, \
+     started_ms, duration_ms, score_bp, legal_hold, display, mac";
+
+/// A row of `rec` as stored.
+pub struct StoredRow {
+    pub id: i64,
+    pub path: Vec<u8>,
+    pub size: i64,
+    pub mtime_ns: i64,
+    pub ino: i64,
+    pub level: Option<u8>,
+    pub sealed: bool,
+    pub verdict: String,
+    pub error: Option<String>,
+    pub started_ms: Option<i64>,
+    pub duration_ms: Option<i64>,
+    pub score_bp: Option<i64>,
+    pub legal_hold: bool,
+    pub display: Option<Vec<u8>>,
+    pub mac: Option<Vec<u8>>,
+}
+
+impl StoredRow {
+    /// Reads a row selected with [`ROW_COLUMNS`].
+    pub fn from_sql(r: &rusqlite::Row) -> rusqlite::Result<StoredRow> {
+        Ok(StoredRow {
+            id: r.get(0)?,
+            path: r.get(1)?,
+            size: r.get(2)?,
+            mtime_ns: r.get(3)?,
+            ino: r.get(4)?,
+            level: r.get(5)?,
+            sealed: r.get(6)?,
+            verdict: r.get(7)?,
+            error: r.get(8)?,
+            started_ms: r.get(9)?,
+            duration_ms: r.get(10)?,
+            score_bp: r.get(11)?,
+            legal_hold: r.get(12)?,
+            display: r.get(13)?,
+            mac: r.get(14)?,
+        })
+    }
+
+    /// The columns its MAC covers.
+    pub fn fields(&self) -> RowFields<'_> {
+        RowFields {
+            path: &self.path,
+            size: self.size,
+            mtime_ns: self.mtime_ns,
+            ino: self.ino,
+            level: self.level,
+            sealed: self.sealed,
+            verdict: &self.verdict,
+            error: self.error.as_deref(),
+            started_ms: self.started_ms,
+            duration_ms: self.duration_ms,
+            score_bp: self.score_bp,
+            legal_hold: self.legal_hold,
+            display: self.display.as_deref(),
+        }
+    }
+
+    /// Whether the row is as `sasf index` stored it: its MAC checks under the archive
+    /// key. Without a key nothing can be checked (the catalog of a keyless archive is
+    /// advisory: docs/CATALOG.md), and every row passes.
+    pub fn authentic(&self, keys: Option<&CatalogKeys>) -> bool {
+        keys.is_none_or(|k| k.row_mac_ok(&self.fields(), self.mac.as_deref()))
+    }
+}
+
+/// Holds the archive's index lock (`.sasf-catalog.lock`, an exclusive `flock`) while it
+/// lives: one `sasf index` at a time writes a catalog.
+pub struct IndexLock(#[allow(dead_code)] std::fs::File);
+
+/// Takes the index lock of `archive`, or says that another run holds it.
+pub fn lock_for_index(archive: &Path) -> Result<IndexLock> {
+    let p = archive.join(".sasf-catalog.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&p)
+        .with_context(|| format!("cannot open {}", p.display()))?;
+    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(IndexLock(f)),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => bail!(
+            "another `sasf index` is running on {}; try again when it is done",
+            archive.display()
+        ),
+        Err(e) => Err(anyhow::anyhow!("cannot lock {}: {e}", p.display())),
+    }
+}
+
+/// What a stored row's verdict was computed under; another policy re-verifies.
+pub fn read_meta(c: &Connection, k: &str) -> Result<Option<Vec<u8>>> {
+    Ok(
+        c.query_row("SELECT v FROM meta WHERE k = ?1", params![k], |r| r.get(0))
+            .optional()?,
+    )
+}
+
+/// Sets a `meta` value.
+pub fn write_meta(c: &Connection, k: &str, v: &[u8]) -> Result<()> {
+    c.execute(
+        "INSERT INTO meta (k, v) VALUES (?1, ?2) ON CONFLICT(k) DO UPDATE SET v = excluded.v",
+        params![k, v],
+    )?;
+    Ok(())
 }
 
 /// A blind-index token of `field` = `value` (already normalised) under `key`.

@@ -415,7 +415,18 @@ changed files (by size, modification time and inode) are verified on every core 
 and their verdict stored; each result is committed as it arrives, so an interrupted run
 keeps what it did and the next run goes on. Files that are gone are dropped; a file
 that changes while it is read is left for the next run; symbolic links are not
-followed. A damaged catalog, or one of another schema, is moved aside and rebuilt.
+followed; a file is opened without following a link. A damaged catalog, or one of
+another schema, is deleted and rebuilt. One `sasf index` runs on an archive at a time
+(.sasf-catalog.lock). A verdict holds for the policy it was computed under (--require,
+--signer, --expect-id, --expect-tenant): under another one every file is verified again,
+as are files that could not be read and, with a key, files that needed one.
+
+With an archive key every row carries a MAC under it: a row changed outside sasf (a
+verdict set to ok) is found, reported and verified again, and `search` leaves it out.
+A catalog built without a key is advisory (anyone who can write it can change it).
+
+Exits 0 when the catalog is up to date, whatever the verdicts (what failed is in the
+catalog: sasf search --status failed); 2 when it could not be brought up to date.
 
 The archive key is the first --key-file (or else the first -i identity file): the
 catalog holds the participants, roles, events, tags and attributes of an encrypted

@@ -331,7 +331,7 @@ fn a_re_index_reads_only_what_changed_and_a_bad_catalog_is_rebuilt() {
     assert_eq!(index(&a, Some(&a.key)).0, 0);
     let (_, out, _) = index(&a, Some(&a.key));
     assert!(
-        out.contains("0 new, 0 changed, 5 unchanged, 0 removed"),
+        out.contains("0 new, 0 changed, 1 verified again, 4 unchanged, 0 removed"),
         "{out}"
     );
     annotate(
@@ -342,7 +342,7 @@ fn a_re_index_reads_only_what_changed_and_a_bad_catalog_is_rebuilt() {
     fs::remove_file(a.root.join("notes.sasf")).unwrap();
     let (_, out, _) = index(&a, Some(&a.key));
     assert!(
-        out.contains("4 recordings in the catalog: 0 new, 1 changed, 3 unchanged, 1 removed"),
+        out.contains("4 recordings in the catalog: 0 new, 1 changed, 0 verified again, 3 unchanged, 1 removed"),
         "{out}"
     );
     assert_eq!(found(&a, true, &["--tag", "reviewed"]), ["auth-2.sasf"]);
@@ -390,4 +390,81 @@ fn a_re_index_reads_only_what_changed_and_a_bad_catalog_is_rebuilt() {
             .unwrap();
         assert_eq!(o.status.code(), Some(2), "{args:?}");
     }
+}
+
+#[test]
+fn verdicts_follow_the_policy_rows_are_authenticated_and_one_index_runs_at_a_time() {
+    let a = archive();
+    assert_eq!(index(&a, Some(&a.key)).0, 0);
+    assert_eq!(
+        found(&a, true, &["--status", "ok"]),
+        ["auth-2.sasf", "enc-1.sasf", "enc-3.sasf"]
+    );
+    // Under a stricter policy every file is verified again, and back.
+    let o = sasf()
+        .arg("index")
+        .arg(&a.root)
+        .args(["--require", "encrypted", "--key-file"])
+        .arg(&a.key)
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&o.stdout).into_owned();
+    assert!(out.contains("5 verified again, 0 unchanged"), "{out}");
+    assert_eq!(
+        found(&a, true, &["--status", "ok"]),
+        ["enc-1.sasf", "enc-3.sasf"]
+    );
+    let (_, out, _) = index(&a, Some(&a.key));
+    assert!(out.contains("5 verified again"), "{out}");
+    assert_eq!(
+        found(&a, true, &["--status", "ok"]),
+        ["auth-2.sasf", "enc-1.sasf", "enc-3.sasf"]
+    );
+
+    // A verdict changed outside sasf: left out of searches (exit 2), verified again by
+    // the next index.
+    let cat = a.root.join(".sasf-catalog.sqlite");
+    {
+        let c = rusqlite::Connection::open(&cat).unwrap();
+        let n = c
+            .execute(
+                "UPDATE rec SET verdict = 'ok', error = NULL WHERE verdict = 'failed'",
+                [],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    }
+    let o = sasf()
+        .arg("search")
+        .arg(&a.root)
+        .args(["--json", "--key-file"])
+        .arg(&a.key)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr_of(&o).contains("did not authenticate"),
+        "{}",
+        stderr_of(&o)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(!j.to_string().contains("tampered"), "{j}");
+    let (code, _, err) = index(&a, Some(&a.key));
+    assert_eq!(code, 0);
+    assert!(err.contains("1 catalog row did not authenticate"), "{err}");
+    assert_eq!(found(&a, true, &["--status", "failed"]), ["tampered.sasf"]);
+
+    // One index at a time.
+    let lock = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(a.root.join(".sasf-catalog.lock"))
+        .unwrap();
+    rustix::fs::flock(&lock, rustix::fs::FlockOperation::LockExclusive).unwrap();
+    let (code, _, err) = index(&a, Some(&a.key));
+    assert_eq!(code, 2);
+    assert!(err.contains("another `sasf index` is running"), "{err}");
+    drop(lock);
+    assert_eq!(index(&a, Some(&a.key)).0, 0);
 }

@@ -145,7 +145,7 @@ fn the_deploy_examples_parse_use_real_flags_and_cover_every_file_once() {
     let archive_dir = d.join("archive");
 
     // Kubernetes: an Indexed Job whose --shard-count is its completions.
-    let y: serde_yaml::Value = serde_yaml::from_str(
+    let y: serde_yaml_ng::Value = serde_yaml_ng::from_str(
         &fs::read_to_string(deploy("kubernetes/verify-indexed-job.yaml")).unwrap(),
     )
     .unwrap();

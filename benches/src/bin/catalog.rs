@@ -27,9 +27,9 @@ type Res<T> = Result<T, Box<dyn std::error::Error>>;
 /// Writes recording `i`: `frames` of noise, two participants, five events.
 fn recording(path: &Path, key: &Key, i: usize, frames: u64) -> Res<()> {
     let format = AudioFormat::new(Encoding::MuLaw, 1, 8000)?;
-    let start = Timestamp::from_utc(
-        time::OffsetDateTime::from_unix_timestamp(1_790_000_000 + 600 * i as i64)?,
-    )?;
+    let start = Timestamp::from_utc(time::OffsetDateTime::from_unix_timestamp(
+        1_790_000_000 + 600 * i as i64,
+    )?)?;
     let info = RecordingInfo::new()
         .with_id(format!("call-{i:06}"))
         .with_started_at(start);
@@ -108,7 +108,8 @@ fn catalog_bytes(dir: &Path) -> u64 {
 fn main() -> Res<()> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
     let (mut sasf, mut dir) = (root.join("target/release/sasf"), None::<PathBuf>);
-    let (mut files, mut seconds, mut search_files, mut runs) = (10_000usize, 20u64, 100_000usize, 3usize);
+    let (mut files, mut seconds, mut search_files, mut runs) =
+        (10_000usize, 20u64, 100_000usize, 3usize);
     let mut it = std::env::args().skip(1);
     while let Some(f) = it.next() {
         let v = it.next().ok_or("a flag needs a value")?;
@@ -138,7 +139,8 @@ fn main() -> Res<()> {
     let ad = a.display().to_string();
     let (mut t_verify, mut t_index) = (f64::MAX, f64::MAX);
     for _ in 0..runs {
-        t_verify = t_verify.min(time(&sasf, &["-q", "verify", "-r", &ad, "-s", "--key-file", &k])?.0);
+        t_verify =
+            t_verify.min(time(&sasf, &["-q", "verify", "-r", &ad, "-s", "--key-file", &k])?.0);
         remove_catalog(&a);
         t_index = t_index.min(time(&sasf, &["-q", "index", &ad, "--key-file", &k])?.0);
     }
@@ -154,8 +156,21 @@ fn main() -> Res<()> {
     let who = format!("Customer {}", search_files / 2);
     let queries: Vec<(&str, Vec<&str>)> = vec![
         ("participant (token)", vec!["--participant", &who]),
-        ("a day (time range)", vec!["--since", "2026-09-25", "--until", "2026-09-26"]),
-        ("agent and dtmf (tokens)", vec!["--participant", "Agent 7", "--event", "dtmf", "--limit", "20"]),
+        (
+            "a day (time range)",
+            vec!["--since", "2026-09-25", "--until", "2026-09-26"],
+        ),
+        (
+            "agent and dtmf (tokens)",
+            vec![
+                "--participant",
+                "Agent 7",
+                "--event",
+                "dtmf",
+                "--limit",
+                "20",
+            ],
+        ),
     ];
     let mut rows = Vec::new();
     for (what, q) in &queries {
@@ -175,7 +190,10 @@ fn main() -> Res<()> {
     println!("| what | best s | MiB/s |");
     println!("|---|---|---|");
     println!("| sasf verify -r, {files} encrypted files of {seconds} s ({bytes} bytes) | {t_verify:.3} | {:.0} |", mib(bytes, t_verify));
-    println!("| sasf index, the same, empty catalog | {t_index:.3} | {:.0} |", mib(bytes, t_index));
+    println!(
+        "| sasf index, the same, empty catalog | {t_index:.3} | {:.0} |",
+        mib(bytes, t_index)
+    );
     println!("| sasf index again, nothing changed | {t_reindex:.3} | |");
     println!("index/verify throughput ratio {:.2} (target >= 0.5); catalog {per_rec_1:.0} bytes per recording", t_verify / t_index);
     println!();

@@ -283,7 +283,7 @@ fn targets(
             if ch.is_empty() {
                 crate::io::note(format_args!(
                     "sasf: participant {} has no channel: no WAV for it",
-                    p.id
+                    crate::io::escape_controls(&p.id)
                 ));
                 continue;
             }

@@ -160,7 +160,7 @@ pub fn verify_source(
             out,
             "{}",
             escape_controls(&format!(
-                "{name}: OK, an excerpt of {src_name}: its frames are the source's {}–{} (frames {}–{}), source file digest {}",
+                "{name}: OK, an excerpt of {src_name}: its frames are the source's {}–{} (frames {}–{}), source file digest {} (the frames are compared; its events and participants are its own)",
                 format_time(c.from, rate),
                 format_time(c.to, rate),
                 c.from,

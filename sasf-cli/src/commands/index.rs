@@ -114,12 +114,33 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
+/// What tells that a file changed: size, modification time, inode, and the status
+/// change time (a `chmod` that makes an unreadable file readable changes only that),
+/// folded into the stored `mtime_ns` column as one 64-bit hash with the mtime.
 fn stamp(md: &std::fs::Metadata) -> (u64, i64, u64) {
-    (
-        md.len(),
-        md.mtime() * 1_000_000_000 + md.mtime_nsec(),
-        md.ino(),
-    )
+    let mtime = md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128;
+    let ctime = md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128;
+    let mut h = <sha2::Sha256 as sha2::Digest>::new();
+    sha2::Digest::update(&mut h, mtime.to_le_bytes());
+    sha2::Digest::update(&mut h, ctime.to_le_bytes());
+    let d = sha2::Digest::finalize(h);
+    let folded = i64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
+    (md.len(), folded, md.ino())
+}
+
+/// Opens `path` without following a symbolic link (one swapped in after the walk is
+/// refused), and its metadata from the open file.
+fn open_nofollow(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metadata)> {
+    use std::os::unix::fs::OpenOptionsExt;
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(path)?;
+    let md = f.metadata()?;
+    if !md.is_file() {
+        return Err(std::io::Error::other("not a regular file"));
+    }
+    Ok((f, md))
 }
 
 /// Verifies and reads one file into a row.
@@ -130,7 +151,16 @@ fn ingest(
     keys: &Keys,
     ck: Option<&CatalogKeys>,
 ) -> Option<Row> {
-    let before = std::fs::symlink_metadata(path).ok()?;
+    let (file, before) = match open_nofollow(path) {
+        Ok(x) => x,
+        Err(e) => {
+            note(format_args!(
+                "sasf: {}: cannot be opened ({e}); left for the next run",
+                escape_controls(&path.display().to_string())
+            ));
+            return None;
+        }
+    };
     let (size, mtime_ns, ino) = stamp(&before);
     let mut row = Row {
         rel,
@@ -148,7 +178,7 @@ fn ingest(
         display: None,
         tokens: Vec::new(),
     };
-    read_into(&mut row, path, args, keys, ck);
+    read_into(&mut row, file, args, keys, ck);
     // A file that changed while it was read is left for the next run.
     let after = std::fs::symlink_metadata(path).ok()?;
     if stamp(&after) != (size, mtime_ns, ino) {
@@ -161,14 +191,16 @@ fn ingest(
     Some(row)
 }
 
-fn read_into(row: &mut Row, path: &Path, args: &KeyArgs, keys: &Keys, ck: Option<&CatalogKeys>) {
+fn read_into(
+    row: &mut Row,
+    file: std::fs::File,
+    args: &KeyArgs,
+    keys: &Keys,
+    ck: Option<&CatalogKeys>,
+) {
     let fail = |row: &mut Row, verdict: &'static str, e: &dyn std::fmt::Display| {
         row.verdict = verdict;
         row.error = Some(escape_controls(&e.to_string()));
-    };
-    let file = match std::fs::File::open(path) {
-        Ok(f) => f,
-        Err(e) => return fail(row, "unreadable", &e),
     };
     let d = match Decoder::new(BufReader::with_capacity(1 << 20, file)) {
         Ok(d) => d,
@@ -238,7 +270,12 @@ fn read_into(row: &mut Row, path: &Path, args: &KeyArgs, keys: &Keys, ck: Option
     }
     // The annotation state: tags, attributes, scores, holds.
     if let Some(segs) = r.segments() {
-        if let Ok(st) = sasf_core::annotate::state(segs) {
+        let st = match sasf_core::annotate::state(segs) {
+            Ok(st) => st,
+            // A history that gives no state: not "ok" with no tags and no hold.
+            Err(e) => return fail(row, "failed", &e),
+        };
+        {
             for t in &st.tags {
                 toks.insert(tokens.token("tag", t));
             }
@@ -279,6 +316,7 @@ fn verdict_of(e: &sasf_core::Error) -> &'static str {
 struct Counts {
     new: u64,
     changed: u64,
+    retried: u64,
     unchanged: u64,
     removed: u64,
     left: u64,
@@ -292,30 +330,54 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
     let keys = load_keys(args)?;
     let secret = archive_secret(args, &keys)?;
     let ck = secret.as_deref().map(|s| CatalogKeys::derive(s));
+    let _lock = catalog::lock_for_index(archive)?;
     let db = catalog::open_for_index(archive, ck.as_ref())?;
     let files = walk(archive)?;
-    // What the catalog has: path → (rowid, size, mtime, inode).
-    // A file indexed without the key it needs is read again when a key is given.
+    // A verdict holds for the policy it was computed under (--require, --signer,
+    // --expect-id/--expect-tenant): under another one every file is verified again.
+    let mut signer_ids: Vec<String> = keys
+        .signers
+        .iter()
+        .map(|s| s.id().iter().map(|b| format!("{b:02x}")).collect())
+        .collect();
+    signer_ids.sort();
+    let policy = format!(
+        "require={:?};signers={};expect={:?}/{:?}",
+        args.require,
+        signer_ids.join(","),
+        args.expect_id,
+        args.expect_tenant
+    );
+    let same_policy = catalog::read_meta(&db, "policy")?.is_some_and(|p| p == policy.as_bytes());
+    if !same_policy {
+        catalog::write_meta(&db, "policy", policy.as_bytes())?;
+    }
+    // What the catalog has: path → (rowid, size, mtime, inode). Read again: a file
+    // indexed under another policy, one that could not be read (it may be readable
+    // now), one indexed without the key it needs when a key is given, and a row that
+    // does not authenticate (changed outside sasf).
     let mut known: HashMap<Vec<u8>, (i64, u64, i64, u64)> = HashMap::new();
+    let mut forged = 0u64;
     {
-        let mut q = db.prepare("SELECT id, path, size, mtime_ns, ino, verdict FROM rec")?;
-        let keyed = ck.is_some();
-        let rows = q.query_map([], |r| {
-            let stale = keyed && r.get::<_, String>(5)? == "no-key";
-            Ok((
-                r.get::<_, Vec<u8>>(1)?,
-                (
-                    r.get(0)?,
-                    if stale { u64::MAX } else { r.get(2)? },
-                    r.get(3)?,
-                    r.get(4)?,
-                ),
-            ))
-        })?;
+        let mut q = db.prepare(&format!("SELECT {} FROM rec", catalog::ROW_COLUMNS))?;
+        let rows = q.query_map([], catalog::StoredRow::from_sql)?;
         for row in rows {
-            let (p, v) = row?;
-            known.insert(p, v);
+            let r = row?;
+            let authentic = r.authentic(ck.as_ref());
+            forged += u64::from(!authentic);
+            let stale = !same_policy
+                || !authentic
+                || r.verdict == "unreadable"
+                || (ck.is_some() && r.verdict == "no-key");
+            let size = if stale { u64::MAX } else { r.size as u64 };
+            known.insert(r.path, (r.id, size, r.mtime_ns, r.ino as u64));
         }
+    }
+    if forged > 0 {
+        note(format_args!(
+            "sasf: {forged} catalog row{} did not authenticate (changed outside sasf): verified again",
+            if forged == 1 { "" } else { "s" }
+        ));
     }
     let mut counts = Counts::default();
     let mut todo = Vec::new();
@@ -334,6 +396,10 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
         let s = stamp(&md);
         match known.get(&rel) {
             Some(&(_, size, mtime, ino)) if (size, mtime, ino) == s => counts.unchanged += 1,
+            Some(&(_, u64::MAX, ..)) => {
+                counts.retried += 1;
+                todo.push((p, rel));
+            }
             Some(_) => {
                 counts.changed += 1;
                 todo.push((p, rel));
@@ -408,7 +474,7 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
                 row.error.as_deref().unwrap_or("")
             ));
         }
-        store(&txn, &row, now_ms)?;
+        store(&txn, &row, now_ms, ck.as_ref().as_ref())?;
         pending += 1;
         // Committed in small groups: an interrupted run keeps what it finished.
         if pending >= 32 {
@@ -418,25 +484,63 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
         }
     }
     txn.commit()?;
+    let mut panicked = 0;
     for h in handles {
-        let _ = h.join();
+        panicked += usize::from(h.join().is_err());
     }
     bar.finish();
+    if panicked > 0 {
+        bail!("{panicked} indexing thread(s) failed; the catalog keeps what was stored: run again");
+    }
     let total: i64 = db.query_row("SELECT count(*) FROM rec", [], |r| r.get(0))?;
+    let not_ok: i64 = db.query_row(
+        "SELECT count(*) FROM rec WHERE verdict NOT IN ('ok', 'recovered')",
+        [],
+        |r| r.get(0),
+    )?;
     println!(
-        "{total} recording{} in the catalog: {} new, {} changed, {} unchanged, {} removed, {} left for the next run; {} not verified OK",
+        "{total} recording{} in the catalog: {} new, {} changed, {} verified again, {} unchanged, \
+         {} removed, {} left for the next run; {} not verified OK in this run, {not_ok} in the catalog",
         if total == 1 { "" } else { "s" },
-        counts.new, counts.changed, counts.unchanged, counts.removed, counts.left, counts.failed
+        counts.new,
+        counts.changed,
+        counts.retried,
+        counts.unchanged,
+        counts.removed,
+        counts.left,
+        counts.failed
     );
     Ok(std::process::ExitCode::SUCCESS)
 }
 
-fn store(tx: &rusqlite::Transaction, row: &Row, now_ms: i64) -> Result<()> {
+fn store(
+    tx: &rusqlite::Transaction,
+    row: &Row,
+    now_ms: i64,
+    ck: Option<&CatalogKeys>,
+) -> Result<()> {
+    let mac = ck.map(|k| {
+        k.row_mac(&catalog::RowFields {
+            path: &row.rel,
+            size: row.size as i64,
+            mtime_ns: row.mtime_ns,
+            ino: row.ino as i64,
+            level: row.level,
+            sealed: row.sealed,
+            verdict: row.verdict,
+            error: row.error.as_deref(),
+            started_ms: row.started_ms,
+            duration_ms: row.duration_ms,
+            score_bp: row.score_bp,
+            legal_hold: row.legal_hold,
+            display: row.display.as_deref(),
+        })
+    });
     tx.execute("DELETE FROM rec WHERE path = ?1", params![row.rel])?;
     tx.execute(
         "INSERT INTO rec (path, size, mtime_ns, ino, level, sealed, verdict, error, started_ms,
-                          duration_ms, score_bp, legal_hold, display, indexed_ms)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+                          duration_ms, score_bp, legal_hold, display, indexed_ms, mac)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
         params![
             row.rel,
             row.size as i64,
@@ -451,7 +555,8 @@ fn store(tx: &rusqlite::Transaction, row: &Row, now_ms: i64) -> Result<()> {
             row.score_bp,
             row.legal_hold,
             row.display,
-            now_ms
+            now_ms,
+            mac
         ],
     )?;
     let id = tx.last_insert_rowid();

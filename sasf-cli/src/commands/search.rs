@@ -109,10 +109,7 @@ pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
         any_of.push(both("attr", kv));
     }
 
-    let mut sql = String::from(
-        "SELECT path, level, sealed, verdict, error, started_ms, duration_ms, score_bp, \
-         legal_hold, display FROM rec WHERE 1",
-    );
+    let mut sql = format!("SELECT {} FROM rec WHERE 1", catalog::ROW_COLUMNS);
     let mut args: Vec<Sql> = Vec::new();
     for toks in &any_of {
         sql.push_str(" AND id IN (SELECT rec FROM tok WHERE t IN (");
@@ -149,26 +146,35 @@ pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
     }
     sql.push_str(" ORDER BY started_ms IS NULL, started_ms, path");
     if let Some(n) = a.limit {
-        sql.push_str(&format!(" LIMIT {n}"));
+        sql.push_str(&format!(" LIMIT {}", n.min(i64::MAX as u64)));
     }
     let mut q = db.prepare(&sql)?;
-    let rows = q.query_map(rusqlite::params_from_iter(args), |r| {
-        Ok((
-            r.get::<_, Vec<u8>>(0)?,
-            r.get::<_, Option<u8>>(1)?,
-            r.get::<_, bool>(2)?,
-            r.get::<_, String>(3)?,
-            r.get::<_, Option<String>>(4)?,
-            r.get::<_, Option<i64>>(5)?,
-            r.get::<_, Option<i64>>(6)?,
-            r.get::<_, Option<i64>>(7)?,
-            r.get::<_, bool>(8)?,
-            r.get::<_, Option<Vec<u8>>>(9)?,
-        ))
-    })?;
+    let rows = q.query_map(
+        rusqlite::params_from_iter(args),
+        catalog::StoredRow::from_sql,
+    )?;
     let mut out = Vec::new();
+    let mut forged = 0;
     for row in rows {
-        let (path, level, sealed, verdict, error, started, duration, score, hold, display) = row?;
+        let row = row?;
+        // A row changed outside sasf is left out (with a key, rows carry a MAC).
+        if !row.authentic(ck.as_ref()) {
+            forged += 1;
+            continue;
+        }
+        let catalog::StoredRow {
+            path,
+            level,
+            sealed,
+            verdict,
+            error,
+            started_ms: started,
+            duration_ms: duration,
+            score_bp: score,
+            legal_hold: hold,
+            display,
+            ..
+        } = row;
         let shown: Option<Value> = display.and_then(|d| {
             let plain = if sealed { ck.as_ref()?.open(&d)? } else { d };
             serde_json::from_slice(&plain).ok()
@@ -237,6 +243,15 @@ pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
             "{n} recording{}",
             if n == 1 { "" } else { "s" }
         ));
+    }
+    if forged > 0 {
+        crate::io::note(format_args!(
+            "sasf: {forged} matching catalog row{} did not authenticate under the archive key \
+             (changed outside sasf) and {} left out: run `sasf index` to verify those files again",
+            if forged == 1 { "" } else { "s" },
+            if forged == 1 { "was" } else { "were" }
+        ));
+        return Ok(std::process::ExitCode::from(2));
     }
     Ok(std::process::ExitCode::SUCCESS)
 }
