@@ -8,7 +8,7 @@
 
 use std::path::Path;
 
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use rusqlite::types::Value as Sql;
 use serde_json::{json, Value};
 
@@ -148,15 +148,24 @@ pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
     if let Some(n) = a.limit {
         sql.push_str(&format!(" LIMIT {}", n.min(i64::MAX as u64)));
     }
-    let mut q = db.prepare(&sql)?;
-    let rows = q.query_map(
-        rusqlite::params_from_iter(args),
-        catalog::StoredRow::from_sql,
-    )?;
+    let damaged = || {
+        format!(
+            "the catalog of {} cannot be read: run `sasf index {}` to rebuild it",
+            archive.display(),
+            archive.display()
+        )
+    };
+    let mut q = db.prepare(&sql).with_context(damaged)?;
+    let rows = q
+        .query_map(
+            rusqlite::params_from_iter(args),
+            catalog::StoredRow::from_sql,
+        )
+        .with_context(damaged)?;
     let mut out = Vec::new();
     let mut forged = 0;
     for row in rows {
-        let row = row?;
+        let row = row.with_context(damaged)?;
         // A row changed outside sasf is left out (with a key, rows carry a MAC).
         if !row.authentic(ck.as_ref()) {
             forged += 1;
