@@ -46,3 +46,23 @@ pub fn write_file(
     f.sync_all()?;
     Ok(())
 }
+
+/// Runs `sasf ARGS` (which must succeed) and returns its wall time in seconds and its
+/// standard output.
+pub fn time_sasf(
+    sasf: &std::path::Path,
+    args: &[&str],
+) -> Result<(f64, String), Box<dyn std::error::Error>> {
+    let t = std::time::Instant::now();
+    let o = std::process::Command::new(sasf).args(args).output()?;
+    let s = t.elapsed().as_secs_f64();
+    if !o.status.success() {
+        return Err(format!(
+            "sasf {args:?}: {}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        )
+        .into());
+    }
+    Ok((s, String::from_utf8_lossy(&o.stdout).into_owned()))
+}

@@ -11,8 +11,6 @@
 //! second of the many files over the one file) >= 0.7.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
 use sasf_benches::write_file;
 use sasf_core::{AudioFormat, Encoding};
@@ -35,18 +33,7 @@ fn warm(p: &Path) -> Res<u64> {
 
 /// Seconds of wall time of `sasf ARGS`, which must succeed.
 fn time(sasf: &Path, args: &[&str]) -> Res<f64> {
-    let t = Instant::now();
-    let o = Command::new(sasf).args(args).output()?;
-    let s = t.elapsed().as_secs_f64();
-    if !o.status.success() {
-        return Err(format!(
-            "sasf {args:?}: {}{}",
-            String::from_utf8_lossy(&o.stdout),
-            String::from_utf8_lossy(&o.stderr)
-        )
-        .into());
-    }
-    Ok(s)
+    Ok(sasf_benches::time_sasf(sasf, args)?.0)
 }
 
 fn main() -> Res<()> {

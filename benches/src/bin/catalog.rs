@@ -15,8 +15,6 @@
 //! Prints a table, then one line `CATALOG_JSON {…}`.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
 
 use sasf_benches::noise;
 use sasf_core::meta::{Event, EventKind, Participant, RecordingInfo, Role, Timestamp};
@@ -80,16 +78,7 @@ fn archive(dir: &Path, key: &Key, n: usize, frames: u64) -> Res<u64> {
     Ok(bytes)
 }
 
-/// Seconds of wall time of `sasf ARGS`, which must succeed; and its stdout.
-fn time(sasf: &Path, args: &[&str]) -> Res<(f64, String)> {
-    let t = Instant::now();
-    let o = Command::new(sasf).args(args).output()?;
-    let s = t.elapsed().as_secs_f64();
-    if !o.status.success() {
-        return Err(format!("sasf {args:?}: {}", String::from_utf8_lossy(&o.stderr)).into());
-    }
-    Ok((s, String::from_utf8_lossy(&o.stdout).into_owned()))
-}
+use sasf_benches::time_sasf as time;
 
 fn remove_catalog(dir: &Path) {
     for ext in ["", "-wal", "-shm"] {
