@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 /// The catalog's file name, in the archive's top folder.
 pub const FILE_NAME: &str = ".sasf-catalog.sqlite";
 /// The schema this build writes and reads; another one is rebuilt, never trusted.
-pub const SCHEMA_VERSION: i64 = 2;
+pub const SCHEMA_VERSION: i64 = 3;
 /// Bytes of a blind-index token (of the 32 of HMAC-SHA-256).
 const TOKEN_LEN: usize = 16;
 
@@ -31,6 +31,7 @@ CREATE TABLE rec (
     path BLOB NOT NULL UNIQUE,
     size INTEGER NOT NULL,
     mtime_ns INTEGER NOT NULL,
+    ctime_ns INTEGER NOT NULL,
     ino INTEGER NOT NULL,
     level INTEGER,
     sealed INTEGER NOT NULL,
@@ -65,6 +66,7 @@ pub struct RowFields<'a> {
     pub path: &'a [u8],
     pub size: i64,
     pub mtime_ns: i64,
+    pub ctime_ns: i64,
     pub ino: i64,
     pub level: Option<u8>,
     pub sealed: bool,
@@ -79,11 +81,15 @@ pub struct RowFields<'a> {
 
 /// The public "key" of keyless recordings' tokens: anyone can compute them, which is
 /// the point (a keyless recording is indexed in clear; docs/CATALOG.md).
-fn keyless_index_key() -> [u8; 32] {
-    let mut k = [0u8; 32];
-    let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-catalog-v1"), b"keyless");
-    hk.expand(b"blind-index", &mut k).expect("32 bytes");
-    k
+/// Derived once per process: every keyless token needs it.
+fn keyless_index_key() -> &'static [u8; 32] {
+    static KEY: std::sync::OnceLock<[u8; 32]> = std::sync::OnceLock::new();
+    KEY.get_or_init(|| {
+        let mut k = [0u8; 32];
+        let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-catalog-v1"), b"keyless");
+        hk.expand(b"blind-index", &mut k).expect("32 bytes");
+        k
+    })
 }
 
 impl CatalogKeys {
@@ -116,6 +122,7 @@ impl CatalogKeys {
             hex(f.path),
             f.size,
             f.mtime_ns,
+            f.ctime_ns,
             f.ino,
             f.level,
             f.sealed,
@@ -166,7 +173,7 @@ impl CatalogKeys {
 
 /// The columns of `rec` that [`StoredRow::from_sql`] reads, in its order.
 pub const ROW_COLUMNS: &str = "id, path, size, mtime_ns, ino, level, sealed, verdict, error, \
-     started_ms, duration_ms, score_bp, legal_hold, display, mac";
+     started_ms, duration_ms, score_bp, legal_hold, display, mac, ctime_ns";
 
 /// A row of `rec` as stored.
 pub struct StoredRow {
@@ -174,6 +181,7 @@ pub struct StoredRow {
     pub path: Vec<u8>,
     pub size: i64,
     pub mtime_ns: i64,
+    pub ctime_ns: i64,
     pub ino: i64,
     pub level: Option<u8>,
     pub sealed: bool,
@@ -206,6 +214,7 @@ impl StoredRow {
             legal_hold: r.get(12)?,
             display: r.get(13)?,
             mac: r.get(14)?,
+            ctime_ns: r.get(15)?,
         })
     }
 
@@ -215,6 +224,7 @@ impl StoredRow {
             path: &self.path,
             size: self.size,
             mtime_ns: self.mtime_ns,
+            ctime_ns: self.ctime_ns,
             ino: self.ino,
             level: self.level,
             sealed: self.sealed,
@@ -298,7 +308,7 @@ impl Tokens<'_> {
     /// The token of `field` = `value` (normalised by the caller).
     pub fn token(&self, field: &str, value: &str) -> Vec<u8> {
         match self {
-            Tokens::Clear => token_with(&keyless_index_key(), field, value),
+            Tokens::Clear => token_with(keyless_index_key(), field, value),
             Tokens::Keyed(k) => token_with(&k.index, field, value),
         }
     }

@@ -411,7 +411,7 @@ Examples:
     #[command(after_help = "\
 An archive is a folder tree of .sasf files; its catalog is one SQLite file in it,
 .sasf-catalog.sqlite, that can always be deleted and rebuilt from the files. New and
-changed files (by size, modification time and inode) are verified on every core (-j)
+changed files (by size, modification and status-change times, and inode) are verified on every core (-j)
 and their verdict stored; each result is committed as it arrives, so an interrupted run
 keeps what it did and the next run goes on. Files that are gone are dropped; a file
 that changes while it is read is left for the next run; symbolic links are not

@@ -31,9 +31,7 @@ const MAX_DEPTH: usize = 64;
 /// What one file gave, ready to be stored.
 pub struct Row {
     rel: Vec<u8>,
-    size: u64,
-    mtime_ns: i64,
-    ino: u64,
+    stamp: Stamp,
     level: Option<u8>,
     sealed: bool,
     verdict: &'static str,
@@ -114,18 +112,23 @@ fn walk(root: &Path) -> Result<Vec<PathBuf>> {
     Ok(out)
 }
 
-/// What tells that a file changed: size, modification time, inode, and the status
-/// change time (a `chmod` that makes an unreadable file readable changes only that),
-/// folded into the stored `mtime_ns` column as one 64-bit hash with the mtime.
-fn stamp(md: &std::fs::Metadata) -> (u64, i64, u64) {
-    let mtime = md.mtime() as i128 * 1_000_000_000 + md.mtime_nsec() as i128;
-    let ctime = md.ctime() as i128 * 1_000_000_000 + md.ctime_nsec() as i128;
-    let mut h = <sha2::Sha256 as sha2::Digest>::new();
-    sha2::Digest::update(&mut h, mtime.to_le_bytes());
-    sha2::Digest::update(&mut h, ctime.to_le_bytes());
-    let d = sha2::Digest::finalize(h);
-    let folded = i64::from_le_bytes(d[..8].try_into().expect("8 bytes"));
-    (md.len(), folded, md.ino())
+/// What tells that a file changed: size, modification time, status-change time (a
+/// `chmod` that makes an unreadable file readable changes only that) and inode.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Stamp {
+    size: u64,
+    mtime_ns: i64,
+    ctime_ns: i64,
+    ino: u64,
+}
+
+fn stamp(md: &std::fs::Metadata) -> Stamp {
+    Stamp {
+        size: md.len(),
+        mtime_ns: md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+        ctime_ns: md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+        ino: md.ino(),
+    }
 }
 
 /// Opens `path` without following a symbolic link (one swapped in after the walk is
@@ -161,12 +164,10 @@ fn ingest(
             return None;
         }
     };
-    let (size, mtime_ns, ino) = stamp(&before);
+    let before = stamp(&before);
     let mut row = Row {
         rel,
-        size,
-        mtime_ns,
-        ino,
+        stamp: before,
         level: None,
         sealed: false,
         verdict: "unreadable",
@@ -181,7 +182,7 @@ fn ingest(
     read_into(&mut row, file, args, keys, ck);
     // A file that changed while it was read is left for the next run.
     let after = std::fs::symlink_metadata(path).ok()?;
-    if stamp(&after) != (size, mtime_ns, ino) {
+    if stamp(&after) != before {
         note(format_args!(
             "sasf: {}: changed while it was indexed; left for the next run",
             escape_controls(&path.display().to_string())
@@ -352,11 +353,11 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
     if !same_policy {
         catalog::write_meta(&db, "policy", policy.as_bytes())?;
     }
-    // What the catalog has: path → (rowid, size, mtime, inode). Read again: a file
+    // What the catalog has: path → (rowid, stamp, whether to read it again: a file
     // indexed under another policy, one that could not be read (it may be readable
     // now), one indexed without the key it needs when a key is given, and a row that
-    // does not authenticate (changed outside sasf).
-    let mut known: HashMap<Vec<u8>, (i64, u64, i64, u64)> = HashMap::new();
+    // does not authenticate (changed outside sasf)).
+    let mut known: HashMap<Vec<u8>, (i64, Stamp, bool)> = HashMap::new();
     let mut forged = 0u64;
     {
         let mut q = db.prepare(&format!("SELECT {} FROM rec", catalog::ROW_COLUMNS))?;
@@ -369,8 +370,13 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
                 || !authentic
                 || r.verdict == "unreadable"
                 || (ck.is_some() && r.verdict == "no-key");
-            let size = if stale { u64::MAX } else { r.size as u64 };
-            known.insert(r.path, (r.id, size, r.mtime_ns, r.ino as u64));
+            let s = Stamp {
+                size: r.size as u64,
+                mtime_ns: r.mtime_ns,
+                ctime_ns: r.ctime_ns,
+                ino: r.ino as u64,
+            };
+            known.insert(r.path, (r.id, s, stale));
         }
     }
     if forged > 0 {
@@ -381,6 +387,7 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
     }
     let mut counts = Counts::default();
     let mut todo = Vec::new();
+    let mut total_bytes = 0u64;
     let mut seen = HashSet::new();
     for p in files {
         let rel = p
@@ -394,21 +401,18 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
             continue;
         };
         let s = stamp(&md);
-        match known.get(&rel) {
-            Some(&(_, size, mtime, ino)) if (size, mtime, ino) == s => counts.unchanged += 1,
-            Some(&(_, u64::MAX, ..)) => {
-                counts.retried += 1;
-                todo.push((p, rel));
+        let counter = match known.get(&rel) {
+            Some(&(_, _, true)) => &mut counts.retried,
+            Some(&(_, k, false)) if k == s => {
+                counts.unchanged += 1;
+                continue;
             }
-            Some(_) => {
-                counts.changed += 1;
-                todo.push((p, rel));
-            }
-            None => {
-                counts.new += 1;
-                todo.push((p, rel));
-            }
-        }
+            Some(_) => &mut counts.changed,
+            None => &mut counts.new,
+        };
+        *counter += 1;
+        total_bytes += s.size;
+        todo.push((p, rel));
     }
     // Files that are gone.
     {
@@ -421,10 +425,6 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
         }
         tx.commit()?;
     }
-    let total_bytes: u64 = todo
-        .iter()
-        .filter_map(|(p, _)| std::fs::metadata(p).ok().map(|m| m.len()))
-        .sum();
     let bar = crate::io::Progress::new(Some(total_bytes), "indexing", quiet);
     let queue = Arc::new(Mutex::new(todo.into_iter().rev().collect::<Vec<_>>()));
     let (tx, rx) = mpsc::sync_channel::<Option<Row>>(64);
@@ -463,7 +463,7 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
             counts.left += 1;
             continue;
         };
-        done_bytes += row.size;
+        done_bytes += row.stamp.size;
         bar.set(done_bytes);
         if !matches!(row.verdict, "ok" | "recovered") {
             counts.failed += 1;
@@ -522,9 +522,10 @@ fn store(
     let mac = ck.map(|k| {
         k.row_mac(&catalog::RowFields {
             path: &row.rel,
-            size: row.size as i64,
-            mtime_ns: row.mtime_ns,
-            ino: row.ino as i64,
+            size: row.stamp.size as i64,
+            mtime_ns: row.stamp.mtime_ns,
+            ctime_ns: row.stamp.ctime_ns,
+            ino: row.stamp.ino as i64,
             level: row.level,
             sealed: row.sealed,
             verdict: row.verdict,
@@ -539,13 +540,13 @@ fn store(
     tx.execute("DELETE FROM rec WHERE path = ?1", params![row.rel])?;
     tx.execute(
         "INSERT INTO rec (path, size, mtime_ns, ino, level, sealed, verdict, error, started_ms,
-                          duration_ms, score_bp, legal_hold, display, indexed_ms, mac)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15)",
+                          duration_ms, score_bp, legal_hold, display, indexed_ms, mac, ctime_ns)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
         params![
             row.rel,
-            row.size as i64,
-            row.mtime_ns,
-            row.ino as i64,
+            row.stamp.size as i64,
+            row.stamp.mtime_ns,
+            row.stamp.ino as i64,
             row.level,
             row.sealed,
             row.verdict,
@@ -556,7 +557,8 @@ fn store(
             row.legal_hold,
             row.display,
             now_ms,
-            mac
+            mac,
+            row.stamp.ctime_ns
         ],
     )?;
     let id = tx.last_insert_rowid();

@@ -107,8 +107,9 @@ pub(crate) fn check_timestamp(s: &str, path: &str) -> Result<()> {
 }
 
 /// The INFO record. `channels` is the audio's channel count; `started` is the text of
-/// `started_at` when it comes from a document (a typed [`RecordingInfo`] holds only a
-/// valid one).
+/// `started_at` when it comes from a document, checked here in the order of the other
+/// members (a typed [`RecordingInfo`] holds only a valid one, so the writer passes
+/// `None`).
 pub(crate) fn check_info(
     i: &RecordingInfo,
     started: Option<&str>,
@@ -119,7 +120,7 @@ pub(crate) fn check_info(
     if let Some(id) = &i.id {
         check_id(id, &sub(path, "id"))?;
     }
-    if let Some(s) = started.or(i.started_at.as_ref().map(|t| t.as_str())) {
+    if let Some(s) = started {
         check_timestamp(s, &sub(path, "started_at"))?;
     }
     // The tenant (§9.3, for context binding) is kept among the extra members but is a
