@@ -49,6 +49,11 @@ fn ranges_read_through_the_index_match_the_stream() {
             (2900, 9999),
             (0, 0),
             (1000, 1001),
+            // A range that ends before an event inside the same audio chunk (the
+            // event's chunk comes before the audio chunk in the stream).
+            (200, 210),
+            (2700, 2710),
+            (1, 2),
         ] {
             let mut ra = Decoder::new(Cursor::new(&file))
                 .unwrap()

@@ -95,6 +95,7 @@ pub struct RandomAccess<R> {
     signatures: Vec<SignatureCheck>,
     summaries: Vec<IndexSummary>,
     participants: Vec<Participant>,
+    events: Vec<Event>,
     segment_crypto: SegmentCrypto,
     segments: Segments,
     /// Steps left to all of `find_end`'s walks over segment trailers.
@@ -135,6 +136,7 @@ impl<R: Read + Seek> Reader<R> {
             signatures: Vec::new(),
             summaries: Vec::new(),
             participants: Vec::new(),
+            events: Vec::new(),
             segment_crypto: p.segment_crypto,
             segments: Segments::default(),
             walk_budget: 2 * crate::format::segment::MAX_SEGMENTS,
@@ -199,6 +201,11 @@ impl<R: Read + Seek> RandomAccess<R> {
     /// Every participant of the recording.
     pub fn all_participants(&self) -> &[Participant] {
         &self.participants
+    }
+    /// Every event of the recording, in timeline order (kept while the structure was
+    /// verified, within the same metadata budget as the participants).
+    pub fn all_events(&self) -> &[Event] {
+        &self.events
     }
 
     fn end_chunk_size(&self) -> u64 {
@@ -569,18 +576,29 @@ impl<R: Read + Seek> RandomAccess<R> {
                     ));
                 }
                 let c = self.read_chunk_checked(e.offset, index, Some(&e.digest))?;
-                if let Checked::Participant(p) = v.accept(&c.body, &c.digest)? {
-                    // Kept whole for every range read: charged at its real size.
-                    budget += crate::ops::bridge::heap_bytes(&p.to_json());
-                    if budget > self.limits.max_metadata_bytes {
-                        return Err(Error::new(ErrorKind::LimitExceeded {
-                            what: "metadata budget in bytes",
-                            found: budget as u64,
-                            limit: self.limits.max_metadata_bytes as u64,
-                            place: Place::chunk(c.index, c.offset),
-                        }));
+                // Participants and events are kept whole (every range read and
+                // `all_events` use them): charged at their real size.
+                let charge = match v.accept(&c.body, &c.digest)? {
+                    Checked::Participant(p) => {
+                        let n = crate::ops::bridge::heap_bytes(&p.to_json());
+                        self.participants.push(p);
+                        n
                     }
-                    self.participants.push(p);
+                    Checked::Event(e) => {
+                        let n = crate::ops::bridge::heap_bytes(&e.to_json(self.header.format.sample_rate));
+                        self.events.push(e);
+                        n
+                    }
+                    _ => 0,
+                };
+                budget += charge;
+                if budget > self.limits.max_metadata_bytes {
+                    return Err(Error::new(ErrorKind::LimitExceeded {
+                        what: "metadata budget in bytes",
+                        found: budget as u64,
+                        limit: self.limits.max_metadata_bytes as u64,
+                        place: Place::chunk(c.index, c.offset),
+                    }));
                 }
             }
             if v.offset() != sum.offset {
@@ -763,7 +781,9 @@ impl<R: Read + Seek> RandomAccess<R> {
                         .map_err(|e| Error::malformed(e.to_string(), place))?;
                     meta.annotations.push(a);
                 }
-                _ if c.timestamp > to => break,
+                // Metadata about frames of an audio chunk comes before the chunk, so
+                // one past `to` ends the scan only once the range's audio is in.
+                _ if c.timestamp > to && delivered == to - from => break,
                 _ => {}
             }
         }
