@@ -96,6 +96,35 @@ pub struct SearchArgs {
     pub key: KeyArgs,
 }
 
+/// The options of `sasf serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address and port to listen on (loopback by default).
+    #[arg(long, value_name = "ADDR:PORT", default_value = "127.0.0.1:8080")]
+    pub listen: String,
+    /// The users who may log in (TOML); without it there is no login.
+    #[arg(long, value_name = "FILE")]
+    pub users: Option<PathBuf>,
+    /// A questionnaire form (JSON, as `sasf annotate --questionnaire` takes);
+    /// repeatable.
+    #[arg(long, value_name = "FORM.json", action = clap::ArgAction::Append)]
+    pub form: Vec<PathBuf>,
+    /// The annotator's name without --users (default: $USER).
+    #[arg(long, value_name = "WHO")]
+    pub by: Option<String>,
+    /// Sign every annotation segment with this Ed25519 signing key file.
+    #[arg(long, value_name = "FILE")]
+    pub signing_key: Option<PathBuf>,
+    /// Check the archive's audit log and exit (1 if the chain is broken).
+    #[arg(long)]
+    pub verify_audit: bool,
+    /// Read a password from stdin and print its Argon2id hash for a users file.
+    #[arg(long, conflicts_with_all = ["verify_audit", "users"])]
+    pub hash_password: bool,
+    #[command(flatten)]
+    pub key: KeyArgs,
+}
+
 /// Where the keys come from, and what a file must be to be accepted.
 #[derive(Debug, Args, Clone)]
 pub struct KeyArgs {
@@ -462,6 +491,39 @@ Examples:
         archive: PathBuf,
         #[command(flatten)]
         args: SearchArgs,
+    },
+    /// Search, play back and annotate an archive's recordings in a web browser.
+    #[command(after_help = "\
+Indexes the archive (as `sasf index`), then serves a local web application: search
+over the catalog, a recording page with the player (audio streamed from the file
+through the authenticated index, with HTTP range requests), the waveform, one lane per
+participant, the events, the verification status and the annotation history, and
+annotation (tags, attributes, questionnaires) under the logged-in user's name.
+
+By default it listens on loopback only. Without --users, whoever can reach it is the
+local supervisor (named by --by, or $USER). With --users, people log in; a users file:
+
+  [[user]]
+  name = \"sam\"
+  role = \"supervisor\"      # agent, supervisor or auditor
+  password = \"$argon2id$v=19$...\"   # from `sasf serve --hash-password < pw.txt`
+  participant = [\"sip:ann@example.com\"]   # agents: who they are in recordings
+
+An agent sees only the recordings they took part in; a supervisor plays and
+annotates; an auditor verifies and reads history but cannot play audio. Every
+playback, download, annotation and refusal goes to the archive's hash-chained audit
+log (.sasf-audit.jsonl), which `sasf serve ARCHIVE --verify-audit` checks.
+
+Examples:
+  sasf serve archive/ --key-file archive.key --form qa-form.json
+  sasf serve archive/ --key-file archive.key --users users.toml --listen 127.0.0.1:8080
+  sasf serve archive/ --key-file archive.key --verify-audit")]
+    Serve {
+        /// The archive's top folder.
+        #[arg(required_unless_present = "hash_password")]
+        archive: Option<PathBuf>,
+        #[command(flatten)]
+        args: ServeArgs,
     },
 
     /// Extract participants and events as JSON, and optionally the audio as WAV.

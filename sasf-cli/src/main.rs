@@ -12,6 +12,7 @@ mod commands;
 mod io;
 mod output;
 mod reportfile;
+mod serve;
 
 use std::process::ExitCode;
 
@@ -138,6 +139,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Index { archive, key } => return commands::index::run(&archive, &key, q),
         Command::Search { archive, args } => return commands::search::run(&archive, &args),
+        Command::Serve { archive, args } => return serve::run(archive.as_deref(), &args),
         Command::Extract {
             file,
             meta,

@@ -568,3 +568,24 @@ fn store(
     }
     Ok(())
 }
+
+/// Indexes one file of the archive again (after `sasf serve` appended an annotation
+/// to it), under the index lock, as `sasf index` would.
+pub fn index_one(
+    archive: &Path,
+    rel: &Path,
+    args: &KeyArgs,
+    keys: &Keys,
+    ck: Option<&CatalogKeys>,
+) -> Result<()> {
+    let _lock = catalog::lock_for_index(archive)?;
+    let db = catalog::open_for_index(archive, ck)?;
+    let path = archive.join(rel);
+    let Some(row) = ingest(&path, rel.as_os_str().as_bytes().to_vec(), args, keys, ck) else {
+        bail!("{} could not be indexed again: run `sasf index`", rel.display());
+    };
+    let txn = db.unchecked_transaction()?;
+    store(&txn, &row, crate::io::now_ms() as i64, ck)?;
+    txn.commit()?;
+    Ok(())
+}

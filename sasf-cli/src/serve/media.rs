@@ -1,0 +1,351 @@
+//! The audio a browser plays and the picture of it: a recording streamed as a 16-bit
+//! WAV (the file's own encoding decoded), with HTTP range requests mapped onto frames
+//! so that a seek reads only the chunks it needs, each authenticated before a byte of
+//! it is sent; and the waveform peaks and voice-activity lanes, computed once per
+//! version of a file and kept in memory only (never on disk: for an encrypted
+//! recording they would show when people spoke).
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Instant;
+
+use sasf_core::audio::decode_to_pcm16;
+use sasf_core::meta::sample_to_ms;
+use serde_json::{json, Value};
+
+use super::recording::{self, Opened, Stamp};
+use super::App;
+
+/// Most recordings kept open at once.
+pub const MAX_OPEN: usize = 32;
+/// Most waveforms kept.
+const MAX_PEAKS: usize = 64;
+/// Most buckets of a waveform, per channel.
+const MAX_BUCKETS: u64 = 30_000;
+/// The length of the WAV header sent.
+pub const WAV_HEADER: u64 = 44;
+
+/// Computed peaks, by file and version.
+type PeaksCache = HashMap<(PathBuf, Stamp), Arc<OnceLock<Result<Arc<Value>, String>>>>;
+
+/// Opened recordings and computed pictures.
+#[derive(Default)]
+pub struct Media {
+    /// Recordings opened by random access.
+    pub opened: Mutex<HashMap<PathBuf, Arc<Mutex<Opened>>>>,
+    peaks: Mutex<PeaksCache>,
+    /// When each user last had a playback of each recording logged.
+    pub plays: Mutex<HashMap<(String, PathBuf), Instant>>,
+}
+
+/// The layout of the WAV a recording is played as.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct WavLayout {
+    /// Channels.
+    pub channels: u16,
+    /// Frames per second.
+    pub rate: u32,
+    /// Frames sent (all of them, up to what a 32-bit RIFF size can hold).
+    pub frames: u64,
+}
+
+impl WavLayout {
+    /// For a recording of `frames` frames.
+    pub fn new(channels: u16, rate: u32, frames: u64) -> WavLayout {
+        let ba = 2 * channels as u64;
+        let max = (u32::MAX as u64 - WAV_HEADER) / ba;
+        WavLayout {
+            channels,
+            rate,
+            frames: frames.min(max),
+        }
+    }
+    /// Bytes per frame.
+    pub fn block(&self) -> u64 {
+        2 * self.channels as u64
+    }
+    /// The whole WAV's length.
+    pub fn len(&self) -> u64 {
+        WAV_HEADER + self.frames * self.block()
+    }
+    /// The 44-byte header: RIFF, `fmt ` (PCM, 16 bits), `data`.
+    pub fn header(&self) -> [u8; WAV_HEADER as usize] {
+        let data = (self.frames * self.block()) as u32;
+        let mut h = [0u8; WAV_HEADER as usize];
+        h[0..4].copy_from_slice(b"RIFF");
+        h[4..8].copy_from_slice(&(data + 36).to_le_bytes());
+        h[8..12].copy_from_slice(b"WAVE");
+        h[12..16].copy_from_slice(b"fmt ");
+        h[16..20].copy_from_slice(&16u32.to_le_bytes());
+        h[20..22].copy_from_slice(&1u16.to_le_bytes());
+        h[22..24].copy_from_slice(&self.channels.to_le_bytes());
+        h[24..28].copy_from_slice(&self.rate.to_le_bytes());
+        h[28..32].copy_from_slice(&(self.rate * self.block() as u32).to_le_bytes());
+        h[32..34].copy_from_slice(&(self.block() as u16).to_le_bytes());
+        h[34..36].copy_from_slice(&16u16.to_le_bytes());
+        h[36..40].copy_from_slice(b"data");
+        h[40..44].copy_from_slice(&data.to_le_bytes());
+        h
+    }
+}
+
+/// An HTTP `Range` header of one range, resolved against a body of `len` bytes:
+/// `Ok(Some((first, last)))` inclusive, `Ok(None)` for no header or one this server
+/// answers whole (several ranges), `Err(())` for a range that cannot be satisfied.
+pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
+    let Some(h) = header else { return Ok(None) };
+    let Some(spec) = h.trim().strip_prefix("bytes=") else {
+        return Ok(None);
+    };
+    if spec.contains(',') {
+        return Ok(None);
+    }
+    let (a, b) = spec.split_once('-').ok_or(())?;
+    let (a, b) = (a.trim(), b.trim());
+    if len == 0 {
+        return Err(());
+    }
+    let (first, last) = if a.is_empty() {
+        // The last N bytes.
+        let n: u64 = b.parse().map_err(|_| ())?;
+        if n == 0 {
+            return Err(());
+        }
+        (len.saturating_sub(n), len - 1)
+    } else {
+        let first: u64 = a.parse().map_err(|_| ())?;
+        let last = if b.is_empty() {
+            len - 1
+        } else {
+            b.parse::<u64>().map_err(|_| ())?.min(len - 1)
+        };
+        (first, last)
+    };
+    if first >= len || first > last {
+        return Err(());
+    }
+    Ok(Some((first, last)))
+}
+
+/// Produces the WAV bytes `[first, last]` of an opened recording, in pieces, each
+/// given to `send` (which returns false when the client has gone). Only chunks the
+/// range needs are read, each authenticated by the random-access reader.
+pub fn produce(
+    o: &Mutex<Opened>,
+    layout: WavLayout,
+    first: u64,
+    last: u64,
+    mut send: impl FnMut(Vec<u8>) -> bool,
+) -> sasf_core::Result<()> {
+    let mut pos = first;
+    if pos < WAV_HEADER {
+        let h = layout.header();
+        let end = (last + 1).min(WAV_HEADER);
+        if !send(h[pos as usize..end as usize].to_vec()) {
+            return Ok(());
+        }
+        pos = end;
+    }
+    let block = layout.block();
+    // A quarter of a second first, so that playback starts at once; then two seconds.
+    let mut step = (layout.rate as u64 / 4).max(1);
+    while pos <= last {
+        let frame = (pos - WAV_HEADER) / block;
+        let skip = ((pos - WAV_HEADER) % block) as usize;
+        let want_end = (last - WAV_HEADER) / block + 1;
+        let to = (frame + step).min(want_end).min(layout.frames);
+        if to <= frame {
+            break;
+        }
+        let (encoding, mut pcm) = {
+            let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
+            let encoding = g.ra.header().format.encoding;
+            let mut raw = Vec::with_capacity(((to - frame) * block) as usize);
+            g.ra.read_range(frame, to, |a| {
+                raw.extend_from_slice(a);
+                Ok(())
+            })?;
+            (encoding, raw)
+        };
+        let mut out = Vec::with_capacity(pcm.len() * 2);
+        decode_to_pcm16(encoding, &pcm, &mut out);
+        pcm.clear();
+        let start = skip;
+        let stop = ((last + 1 - WAV_HEADER) - frame * block).min(out.len() as u64) as usize;
+        if start >= stop {
+            break;
+        }
+        let n = (stop - start) as u64;
+        out.truncate(stop);
+        if start > 0 {
+            out.drain(..start);
+        }
+        if !send(out) {
+            return Ok(());
+        }
+        pos += n;
+        step = layout.rate as u64 * 2;
+    }
+    Ok(())
+}
+
+/// Voice activity of one channel: the spans (ms) where its level is above the noise
+/// floor, from per-bucket RMS levels in dBFS.
+fn activity(db: &[f32], bucket_ms: f64) -> Vec<[u64; 2]> {
+    if db.is_empty() {
+        return Vec::new();
+    }
+    let mut sorted: Vec<f32> = db.to_vec();
+    sorted.sort_by(f32::total_cmp);
+    let floor = sorted[sorted.len() / 10];
+    let threshold = (floor + 12.0).max(-55.0);
+    let mut spans: Vec<[u64; 2]> = Vec::new();
+    let mut start = None;
+    for (i, &v) in db.iter().chain(std::iter::once(&f32::MIN)).enumerate() {
+        match (v > threshold, start) {
+            (true, None) => start = Some(i),
+            (false, Some(s)) => {
+                let (a, b) = ((s as f64 * bucket_ms) as u64, (i as f64 * bucket_ms) as u64);
+                match spans.last_mut() {
+                    // Pauses under 300 ms are one turn.
+                    Some(l) if a.saturating_sub(l[1]) < 300 => l[1] = b,
+                    _ => spans.push([a, b]),
+                }
+                start = None;
+            }
+            _ => {}
+        }
+    }
+    spans.retain(|s| s[1] - s[0] >= 150);
+    spans
+}
+
+/// Computes the waveform of a recording: per channel, per bucket, the peak (0 to
+/// 255, linear) and the activity spans; reads all of the audio once.
+fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
+    let mut o = recording::open(app, rel).map_err(|e| format!("{e:#}"))?;
+    let h = o.ra.header().clone();
+    let frames = o.ra.totals().samples;
+    let ch = h.format.channels as usize;
+    let rate = h.format.sample_rate;
+    let step = frames.div_ceil(MAX_BUCKETS).max(rate as u64 / 100).max(1);
+    let buckets = frames.div_ceil(step) as usize;
+    let mut peak = vec![vec![0u8; buckets]; ch];
+    let mut sums = vec![vec![0f64; buckets]; ch];
+    let mut frame = 0u64;
+    let mut pcm = Vec::new();
+    let names = recording::channel_names(o.ra.all_participants(), h.format.channels);
+    let encoding = h.format.encoding;
+    o.ra
+        .read_range(0, frames, |a| {
+            pcm.clear();
+            decode_to_pcm16(encoding, a, &mut pcm);
+            for f in pcm.chunks_exact(2 * ch) {
+                let b = (frame / step) as usize;
+                for c in 0..ch {
+                    let s = i16::from_le_bytes([f[2 * c], f[2 * c + 1]]) as i32;
+                    let m = (s.unsigned_abs() >> 7).min(255) as u8;
+                    if m > peak[c][b] {
+                        peak[c][b] = m;
+                    }
+                    sums[c][b] += (s * s) as f64;
+                }
+                frame += 1;
+            }
+            Ok(())
+        })
+        .map_err(|e| e.to_string())?;
+    let bucket_ms = step as f64 * 1000.0 / rate as f64;
+    let lanes: Vec<Value> = (0..ch)
+        .map(|c| {
+            let db: Vec<f32> = sums[c]
+                .iter()
+                .enumerate()
+                .map(|(b, s)| {
+                    let n = step.min(frames - b as u64 * step).max(1) as f64;
+                    let rms = (s / n).sqrt() / 32768.0;
+                    (20.0 * rms.max(1e-9).log10()) as f32
+                })
+                .collect();
+            json!({"channel": c, "name": names[c], "speech": activity(&db, bucket_ms)})
+        })
+        .collect();
+    Ok(Arc::new(json!({
+        "rate": rate,
+        "frames": frames,
+        "duration_ms": sample_to_ms(frames, rate),
+        "step": step,
+        "bucket_ms": bucket_ms,
+        "peaks": peak,
+        "lanes": lanes,
+    })))
+}
+
+/// The waveform of `rel` (computed on first use, then kept while the file is
+/// unchanged).
+pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
+    let (_, stamp) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
+    let key = (rel.to_path_buf(), stamp);
+    let cell = {
+        let mut cache = app.media.peaks.lock().unwrap_or_else(|e| e.into_inner());
+        if !cache.contains_key(&key) && cache.len() >= MAX_PEAKS {
+            cache.clear();
+        }
+        cache.entry(key).or_default().clone()
+    };
+    cell.get_or_init(|| compute(app, rel)).clone()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_resolve_as_rfc_9110_says() {
+        let len = 1000;
+        for (h, want) in [
+            (None, Ok(None)),
+            (Some("bytes=0-"), Ok(Some((0, 999)))),
+            (Some("bytes=100-199"), Ok(Some((100, 199)))),
+            (Some("bytes=900-5000"), Ok(Some((900, 999)))),
+            (Some("bytes=-100"), Ok(Some((900, 999)))),
+            (Some("bytes=-5000"), Ok(Some((0, 999)))),
+            (Some("bytes=0-1,5-6"), Ok(None)),
+            (Some("items=0-1"), Ok(None)),
+            (Some("bytes=1000-"), Err(())),
+            (Some("bytes=5-4"), Err(())),
+            (Some("bytes=-0"), Err(())),
+            (Some("bytes=x-"), Err(())),
+            (Some("bytes=99999999999999999999999-"), Err(())),
+        ] {
+            assert_eq!(parse_range(h, len), want, "{h:?}");
+        }
+    }
+
+    #[test]
+    fn the_wav_header_describes_the_frames_sent() {
+        let l = WavLayout::new(2, 8000, 80_000);
+        let h = l.header();
+        assert_eq!(&h[0..4], b"RIFF");
+        assert_eq!(u32::from_le_bytes(h[40..44].try_into().unwrap()), 320_000);
+        assert_eq!(l.len(), 44 + 320_000);
+        // A recording too long for a 32-bit RIFF size is cut to what fits.
+        let big = WavLayout::new(1, 8000, u64::MAX / 4);
+        assert!(big.len() <= u32::MAX as u64);
+    }
+
+    #[test]
+    fn activity_finds_speech_and_joins_short_pauses() {
+        // 10 ms buckets: silence, 1 s of speech, a 200 ms pause, 0.5 s, silence.
+        let mut db = vec![-80.0f32; 100];
+        db.extend(vec![-20.0; 100]);
+        db.extend(vec![-80.0; 20]);
+        db.extend(vec![-20.0; 50]);
+        db.extend(vec![-80.0; 100]);
+        db.extend(vec![-20.0; 5]); // 50 ms: too short
+        db.extend(vec![-80.0; 100]);
+        assert_eq!(activity(&db, 10.0), vec![[1000, 2700]]);
+        assert!(activity(&[-80.0; 50], 10.0).is_empty());
+    }
+}

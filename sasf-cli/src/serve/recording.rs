@@ -1,0 +1,317 @@
+//! One recording for the browser: opened by random access through its authenticated
+//! index (or, when that fails, what a streaming read authenticated before the
+//! damage), described as the JSON the recording page shows.
+
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::BufReader;
+use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use sasf_core::crypto::hex;
+use sasf_core::io::random::RandomAccess;
+use sasf_core::io::segments::Segments;
+use sasf_core::meta::annotation::Record;
+use sasf_core::meta::{sample_to_ms, Event, EventKind, Metadata, Participant, RecordingInfo};
+use sasf_core::{Decoder, Integrity, VerifyingKey};
+use serde_json::{json, Value};
+
+use super::auth::{Role, Who};
+use super::App;
+use crate::catalog::{normalize_address, normalize_name};
+use crate::commands::history::{authenticated, op_summary};
+
+/// What identifies a version of a file: size, modification time, inode.
+pub type Stamp = (u64, i64, u64);
+
+/// A recording opened by random access.
+pub struct Opened {
+    /// The reader; every range read authenticates the chunks it reads.
+    pub ra: RandomAccess<File>,
+    /// The version of the file it was opened on.
+    pub stamp: Stamp,
+}
+
+/// Opens `rel` in the archive without following a link, checking that it is a
+/// regular file inside it.
+pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
+    let path = app.archive.join(rel);
+    let f = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        .open(&path)
+        .with_context(|| format!("cannot open {}", rel.display()))?;
+    let md = f.metadata()?;
+    if !md.is_file() {
+        anyhow::bail!("{} is not a regular file", rel.display());
+    }
+    // A folder on the way replaced by a link to elsewhere is refused too.
+    let real = path.canonicalize()?;
+    if !real.starts_with(&app.archive) {
+        anyhow::bail!("{} leads outside the archive", rel.display());
+    }
+    Ok((f, (md.len(), md.mtime() * 1_000_000_000 + md.mtime_nsec(), md.ino())))
+}
+
+/// Opens `rel` by random access (under the server's keys and policy).
+pub fn open(app: &App, rel: &Path) -> Result<Opened> {
+    let (f, stamp) = open_file(app, rel)?;
+    let d = crate::io::policy(Decoder::new(f)?, &app.key_args, &app.keys)?;
+    let ra = d.open_with(&app.keys.ring)?.into_random_access()?;
+    Ok(Opened { ra, stamp })
+}
+
+/// The opened recording `rel`, from the cache while the file is unchanged.
+pub fn cached(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
+    let (_, stamp) = open_file(app, rel)?;
+    {
+        let cache = app.media.opened.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(o) = cache.get(rel) {
+            if o.lock().map(|o| o.stamp == stamp).unwrap_or(false) {
+                return Ok(o.clone());
+            }
+        }
+    }
+    let o = Arc::new(Mutex::new(open(app, rel)?));
+    let mut cache = app.media.opened.lock().unwrap_or_else(|e| e.into_inner());
+    if cache.len() >= super::media::MAX_OPEN {
+        cache.clear();
+    }
+    cache.insert(rel.to_path_buf(), o.clone());
+    Ok(o)
+}
+
+/// Whether an agent named as `names` (names or addresses) is one of `people`.
+pub fn takes_part(names: &[String], people: &[Participant]) -> bool {
+    let mine: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (normalize_name(n), normalize_address(n)))
+        .collect();
+    people.iter().any(|p| {
+        let name = p.name.as_deref().map(normalize_name);
+        let addr = p.address.as_deref().map(normalize_address);
+        let id = normalize_name(&p.id);
+        mine.iter().any(|(n, a)| {
+            name.as_deref() == Some(n.as_str())
+                || addr.as_deref() == Some(a.as_str())
+                || id == *n
+        })
+    })
+}
+
+fn participants_json(ps: &[Participant]) -> Value {
+    Value::Array(
+        ps.iter()
+            .map(|p| {
+                json!({
+                    "id": p.id, "name": p.name, "role": p.role.name(),
+                    "address": p.address, "channels": p.channels,
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The events as the timeline shows them: time, type, label (as `info` names it),
+/// who, how long a region lasts (hold → resume, …), and whether DTMF was redacted.
+fn events_json(info: &RecordingInfo, ps: &[Participant], events: &[Event], rate: u32, end: u64) -> Value {
+    let meta = Metadata {
+        recording: info.clone(),
+        participants: ps.to_vec(),
+        events: events.to_vec(),
+        annotations: Vec::new(),
+    };
+    let markers = sasf_core::labels::timeline(&meta, end);
+    let mut sorted: Vec<&Event> = events.iter().collect();
+    sorted.sort_by_key(|e| e.at_sample);
+    Value::Array(
+        sorted
+            .iter()
+            .zip(&markers)
+            .map(|(e, m)| {
+                json!({
+                    "at_ms": sample_to_ms(e.at_sample, rate),
+                    "at_sample": e.at_sample,
+                    "type": e.kind.type_name(),
+                    "label": m.label,
+                    "participant": e.participant,
+                    "length_ms": m.length.map(|l| sample_to_ms(l, rate)),
+                    "redacted": matches!(e.kind, EventKind::Dtmf { digits: None }),
+                })
+            })
+            .collect(),
+    )
+}
+
+/// The annotation history and the state it gives.
+fn history_json(level: Integrity, segs: &Segments, trusted: &[VerifyingKey]) -> Value {
+    let list: Vec<Value> = segs
+        .list
+        .iter()
+        .map(|s| match Record::from_json(&s.record) {
+            Ok(r) => json!({
+                "number": s.number,
+                "at": r.at,
+                "by": r.by,
+                "ops": r.ops.iter().map(op_summary).collect::<Vec<_>>(),
+                "note": r.note,
+                "authenticated": authenticated(level, s, trusted),
+                "signer": s.signature.as_ref().map(|g| g.signer_hex()),
+            }),
+            Err(e) => json!({"number": s.number, "error": e.to_string()}),
+        })
+        .collect();
+    let state = match sasf_core::annotate::state(segs) {
+        Ok(st) => st.to_json(),
+        Err(e) => json!({"error": e.to_string()}),
+    };
+    json!({
+        "segments": list,
+        "state": state,
+        "chain_head": hex(&segs.head),
+        "incomplete_segment_at": segs.incomplete_at,
+    })
+}
+
+/// The signing keys whose annotation segments count as authenticated in a keyless
+/// file: the file signers given and the server's own.
+fn trusted_annotators(app: &App) -> Vec<VerifyingKey> {
+    let mut v = app.keys.signers.clone();
+    if let Some(s) = &app.signer {
+        v.push(s.verifying_key());
+    }
+    v
+}
+
+/// What the recording page shows of `rel`, for `who`. Errors are refusals for the
+/// caller to log (`Err(reason)`), e.g. an agent who is not in the recording.
+pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value, String> {
+    let shown = rel.display().to_string();
+    let can = |o: bool| json!(o);
+    let rights = json!({
+        "play": who.role.can_play(),
+        "annotate": who.role.can_annotate(),
+        "download": who.role.can_download(),
+    });
+    match cached(app, rel) {
+        Ok(o) => {
+            let o = o.lock().unwrap_or_else(|e| e.into_inner());
+            let ra = &o.ra;
+            let ps = ra.all_participants();
+            if who.role == Role::Agent && !takes_part(&who.participants, ps) {
+                return Err("an agent sees only the recordings they took part in".into());
+            }
+            let h = ra.header();
+            let rate = h.format.sample_rate;
+            let t = ra.totals();
+            let sigs: Vec<Value> = ra
+                .signatures()
+                .iter()
+                .map(|s| {
+                    json!({"signer": s.id, "valid": s.valid, "trusted": s.trusted,
+                           "signed_at": (s.signed_at_ms > 0).then(|| crate::io::utc_ms(s.signed_at_ms))})
+                })
+                .collect();
+            Ok(json!({
+                "path": shown,
+                "id": ra.info().id,
+                "started_at": ra.info().started_at.as_ref().map(|s| s.as_str().to_string()),
+                "rate": rate,
+                "channels": h.format.channels,
+                "encoding": h.format.encoding.name(),
+                "frames": t.samples,
+                "duration_ms": sample_to_ms(t.samples, rate),
+                "status": {
+                    "verdict": if t.recovered() { "recovered" } else { "verified" },
+                    "integrity": h.integrity.name(),
+                    "encrypted": h.integrity == Integrity::Encrypted,
+                    "file_digest": hex(ra.file_digest()),
+                    "signatures": sigs,
+                    "playable": true,
+                    "detail": if t.recovered() {
+                        "recovered by `sasf recover`: everything in it is authenticated; the lost end is not"
+                    } else {
+                        "every chunk authenticated"
+                    },
+                },
+                "participants": participants_json(ps),
+                "events": events_json(ra.info(), ps, ra.all_events(), rate, t.samples),
+                "history": history_json(h.integrity, ra.segments(), &trusted_annotators(app)),
+                "can": rights,
+                "forms": app.forms.iter().map(|f| serde_json::from_slice::<Value>(&f.to_json()).unwrap_or(Value::Null)).collect::<Vec<_>>(),
+            }))
+        }
+        Err(e) => {
+            // What a streaming read authenticated before the damage; never audio.
+            let reason = format!("{e:#}");
+            let mut doc = json!({
+                "path": shown,
+                "status": {"verdict": "failed", "detail": reason, "playable": false,
+                           "signatures": []},
+                "participants": [], "events": [], "history": null,
+                "can": {"play": false, "annotate": false, "download": can(who.role.can_download())},
+                "forms": [],
+            });
+            if let Ok((f, _)) = open_file(app, rel) {
+                let opened = Decoder::new(BufReader::new(f))
+                    .map_err(anyhow::Error::from)
+                    .and_then(|d| crate::io::policy(d, &app.key_args, &app.keys))
+                    .and_then(|d| Ok(d.open_with(&app.keys.ring)?));
+                if let Ok(mut r) = opened {
+                    let rate = r.header().format.sample_rate;
+                    doc["rate"] = json!(rate);
+                    doc["channels"] = json!(r.header().format.channels);
+                    doc["status"]["integrity"] = json!(r.header().integrity.name());
+                    let (meta, until) =
+                        match sasf_core::bridge::read_all_partial(&mut r, crate::commands::MAX_RECORDS, |_| Ok(())) {
+                            Ok(c) => (c.metadata, None),
+                            Err(b) => {
+                                let (p, err) = *b;
+                                doc["status"]["detail"] = json!(format!("{err}"));
+                                (p.metadata, Some(r.samples()))
+                            }
+                        };
+                    let ps = &meta.participants;
+                    if who.role == Role::Agent && !takes_part(&who.participants, ps) {
+                        return Err("an agent sees only the recordings they took part in".into());
+                    }
+                    let end = until.unwrap_or(0);
+                    doc["id"] = json!(meta.recording.id);
+                    doc["participants"] = participants_json(ps);
+                    doc["events"] = events_json(&meta.recording, ps, &meta.events, rate, end);
+                    doc["status"]["authenticated_ms"] = json!(sample_to_ms(end, rate));
+                    doc["status"]["authenticated"] = json!(format!(
+                        "the first {} s of audio and the metadata before the damage were authenticated; nothing is played",
+                        sample_to_ms(end, rate) / 1000
+                    ));
+                } else if who.role == Role::Agent {
+                    return Err("an agent sees only the recordings they took part in".into());
+                }
+            } else if who.role == Role::Agent {
+                return Err("an agent sees only the recordings they took part in".into());
+            }
+            Ok(doc)
+        }
+    }
+}
+
+/// Names of participants per channel, from the channel map: `["Ann Agent", "Gina
+/// Customer"]`; a channel nobody is mapped to is `channel N`.
+pub fn channel_names(ps: &[Participant], channels: u16) -> Vec<String> {
+    let mut by: HashMap<u16, Vec<String>> = HashMap::new();
+    for p in ps {
+        for &c in &p.channels {
+            by.entry(c)
+                .or_default()
+                .push(p.name.clone().unwrap_or_else(|| p.id.clone()));
+        }
+    }
+    (0..channels)
+        .map(|c| match by.get(&c) {
+            Some(v) => v.join(", "),
+            None => format!("channel {}", c + 1),
+        })
+        .collect()
+}
