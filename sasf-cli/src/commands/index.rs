@@ -582,7 +582,10 @@ pub fn index_one(
     let db = catalog::open_for_index(archive, ck)?;
     let path = archive.join(rel);
     let Some(row) = ingest(&path, rel.as_os_str().as_bytes().to_vec(), args, keys, ck) else {
-        bail!("{} could not be indexed again: run `sasf index`", rel.display());
+        bail!(
+            "{} could not be indexed again: run `sasf index`",
+            rel.display()
+        );
     };
     let txn = db.unchecked_transaction()?;
     store(&txn, &row, crate::io::now_ms() as i64, ck)?;

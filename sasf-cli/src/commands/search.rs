@@ -123,7 +123,12 @@ fn sort_column(name: &str) -> Option<&'static str> {
 }
 
 /// Runs `q` on the catalog `db` of `archive`.
-pub fn find(db: &rusqlite::Connection, archive: &Path, ck: Option<&CatalogKeys>, q: &Query) -> Result<Found> {
+pub fn find(
+    db: &rusqlite::Connection,
+    archive: &Path,
+    ck: Option<&CatalogKeys>,
+    q: &Query,
+) -> Result<Found> {
     q.check()?;
     // Each token filter: the recording has one of these tokens (the value under each
     // key that may have made it).
@@ -152,7 +157,12 @@ pub fn find(db: &rusqlite::Connection, archive: &Path, ck: Option<&CatalogKeys>,
         any_of.push(both("role", r));
     }
     if !q.any_participant.is_empty() {
-        any_of.push(q.any_participant.iter().flat_map(|p| person(p, None)).collect());
+        any_of.push(
+            q.any_participant
+                .iter()
+                .flat_map(|p| person(p, None))
+                .collect(),
+        );
     }
     for e in &q.event {
         any_of.push(both("event", e));
@@ -221,7 +231,10 @@ pub fn find(db: &rusqlite::Connection, archive: &Path, ck: Option<&CatalogKeys>,
     sql.push_str(&format!(" ORDER BY {col} IS NULL, {col} {dir}, path {dir}"));
     if q.limit.is_some() || q.offset > 0 {
         let n = q.limit.unwrap_or(i64::MAX as u64).min(i64::MAX as u64);
-        sql.push_str(&format!(" LIMIT {n} OFFSET {}", q.offset.min(i64::MAX as u64)));
+        sql.push_str(&format!(
+            " LIMIT {n} OFFSET {}",
+            q.offset.min(i64::MAX as u64)
+        ));
     }
     let sql = format!("SELECT {}{sql}", catalog::ROW_COLUMNS);
     let mut stmt = db.prepare(&sql).with_context(damaged)?;

@@ -74,7 +74,9 @@ pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check>
     let mut buf = Vec::new();
     loop {
         buf.clear();
-        let got = (&mut r).take(MAX_LINE as u64 + 1).read_until(b'\n', &mut buf)?;
+        let got = (&mut r)
+            .take(MAX_LINE as u64 + 1)
+            .read_until(b'\n', &mut buf)?;
         if got == 0 {
             return Ok(Check::Ok {
                 entries: n,
@@ -103,7 +105,9 @@ pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check>
             return broken("no mac");
         };
         if m.get("seq").and_then(Value::as_u64) != Some(line) {
-            return broken(&format!("seq is not {line} (a line removed, added or moved)"));
+            return broken(&format!(
+                "seq is not {line} (a line removed, added or moved)"
+            ));
         }
         let want_chain = chain_name(key);
         match m.get("chain").and_then(Value::as_str) {
@@ -159,13 +163,14 @@ impl Audit {
             .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
             .open(&path)
             .with_context(|| format!("cannot open the audit log {}", path.display()))?;
-        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive)
-            .map_err(|_| {
+        rustix::fs::flock(&file, rustix::fs::FlockOperation::NonBlockingLockExclusive).map_err(
+            |_| {
                 anyhow::anyhow!(
                     "the audit log {} is in use: another `sasf serve` runs on this archive",
                     path.display()
                 )
-            })?;
+            },
+        )?;
         let (seq, prev) = match check(&file, key.as_deref()).context("cannot read the audit log")? {
             Check::Ok { entries, head } => (entries, head),
             Check::Broken { line, reason } => bail!(
@@ -227,9 +232,13 @@ fn now_utc() -> String {
 }
 
 /// `sasf serve ARCHIVE --verify-audit`.
-pub fn verify_file(archive: &Path, key: Option<&Zeroizing<[u8; 32]>>) -> Result<std::process::ExitCode> {
+pub fn verify_file(
+    archive: &Path,
+    key: Option<&Zeroizing<[u8; 32]>>,
+) -> Result<std::process::ExitCode> {
     let path = archive.join(FILE_NAME);
-    let f = File::open(&path).with_context(|| format!("cannot open the audit log {}", path.display()))?;
+    let f = File::open(&path)
+        .with_context(|| format!("cannot open the audit log {}", path.display()))?;
     match check(f, key.map(|k| &**k)).context("cannot read the audit log")? {
         Check::Ok { entries, head } => {
             println!(
@@ -257,7 +266,14 @@ mod tests {
         {
             let a = Audit::open(dir.path(), key).unwrap();
             for i in 0..n {
-                a.log("sam", "supervisor", "play", &format!("c{i}.sasf"), true, "from 0 s");
+                a.log(
+                    "sam",
+                    "supervisor",
+                    "play",
+                    &format!("c{i}.sasf"),
+                    true,
+                    "from 0 s",
+                );
             }
         }
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
@@ -274,10 +290,20 @@ mod tests {
         // Reopening continues the chain.
         {
             let a = Audit::open(dir.path(), Some(k.clone())).unwrap();
-            a.log("ann", "agent", "refused", "x.sasf", false, "not a participant");
+            a.log(
+                "ann",
+                "agent",
+                "refused",
+                "x.sasf",
+                false,
+                "not a participant",
+            );
         }
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
-        assert!(matches!(check(&bytes[..], Some(&k)).unwrap(), Check::Ok { entries: 5, .. }));
+        assert!(matches!(
+            check(&bytes[..], Some(&k)).unwrap(),
+            Check::Ok { entries: 5, .. }
+        ));
         let text = String::from_utf8(bytes.clone()).unwrap();
         let lines: Vec<&str> = text.lines().collect();
         let join = |ls: &[&str]| ls.iter().map(|l| format!("{l}\n")).collect::<String>();
@@ -298,23 +324,38 @@ mod tests {
             }
         }
         // Without the key, a keyed log is not taken as chained.
-        assert!(matches!(check(&bytes[..], None).unwrap(), Check::Broken { line: 1, .. }));
+        assert!(matches!(
+            check(&bytes[..], None).unwrap(),
+            Check::Broken { line: 1, .. }
+        ));
         // A keyless log recomputed without the key is still refused by a keyed check.
         let (_d, plain) = log_with(None, 2);
-        assert!(matches!(check(&plain[..], None).unwrap(), Check::Ok { entries: 2, .. }));
-        assert!(matches!(check(&plain[..], Some(&k)).unwrap(), Check::Broken { line: 1, .. }));
+        assert!(matches!(
+            check(&plain[..], None).unwrap(),
+            Check::Ok { entries: 2, .. }
+        ));
+        assert!(matches!(
+            check(&plain[..], Some(&k)).unwrap(),
+            Check::Broken { line: 1, .. }
+        ));
     }
 
     #[test]
     fn a_broken_log_is_not_appended_to_and_one_server_holds_it() {
         let (dir, bytes) = log_with(None, 2);
         let a = Audit::open(dir.path(), None).unwrap();
-        assert!(Audit::open(dir.path(), None).is_err(), "a second server is refused");
+        assert!(
+            Audit::open(dir.path(), None).is_err(),
+            "a second server is refused"
+        );
         drop(a);
         let broken = String::from_utf8(bytes).unwrap().replacen("sam", "eve", 1);
         std::fs::write(dir.path().join(FILE_NAME), &broken).unwrap();
         let e = Audit::open(dir.path(), None).err().unwrap().to_string();
         assert!(e.contains("broken at line 1"), "{e}");
-        assert_eq!(std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(), broken);
+        assert_eq!(
+            std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap(),
+            broken
+        );
     }
 }

@@ -125,8 +125,7 @@ impl Users {
         let mut by_name = HashMap::new();
         for (i, u) in f.user.into_iter().enumerate() {
             let at = format!("user {} ({:?})", i + 1, u.name);
-            if u.name.is_empty() || u.name.len() > 256 || u.name.chars().any(char::is_control)
-            {
+            if u.name.is_empty() || u.name.len() > 256 || u.name.chars().any(char::is_control) {
                 bail!("{at}: a name is 1 to 256 bytes without control characters");
             }
             let parsed = PasswordHash::new(&u.password).map_err(|e| {
@@ -136,7 +135,10 @@ impl Users {
                 )
             })?;
             if !parsed.algorithm.as_str().starts_with("argon2") {
-                bail!("{at}: the password hash is {}, not Argon2", parsed.algorithm);
+                bail!(
+                    "{at}: the password hash is {}, not Argon2",
+                    parsed.algorithm
+                );
             }
             match u.role {
                 Role::Agent if u.participant.is_empty() => bail!(
@@ -145,7 +147,10 @@ impl Users {
                 ),
                 Role::Agent => {}
                 _ if !u.participant.is_empty() => {
-                    bail!("{at}: participant is for agents (a {} sees every recording)", u.role.name())
+                    bail!(
+                        "{at}: participant is for agents (a {} sees every recording)",
+                        u.role.name()
+                    )
                 }
                 _ => {}
             }
@@ -179,7 +184,11 @@ impl Users {
         let user = self.by_name.get(name);
         let hash = user.map_or_else(|| dummy_hash().as_str(), |u| u.hash.as_str());
         let ok = PasswordHash::new(hash)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false);
         match user {
             Some(u) if ok => Ok(u),
@@ -212,8 +221,8 @@ fn hex(b: &[u8]) -> String {
 
 /// Hashes a password with Argon2id (the crate's default parameters) and a random salt.
 pub fn hash_password(password: &str) -> Result<String> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| anyhow::anyhow!("salt: {e}"))?;
+    let salt =
+        SaltString::encode_b64(&random_bytes::<16>()).map_err(|e| anyhow::anyhow!("salt: {e}"))?;
     Ok(Argon2::default()
         .hash_password(password.as_bytes(), &salt)
         .map_err(|e| anyhow::anyhow!("cannot hash the password: {e}"))?
@@ -359,13 +368,22 @@ mod tests {
              [[user]]\nname = \"ann\"\nrole = \"agent\"\npassword = \"{h}\"\nparticipant = [\"Ann Agent\"]\n"
         );
         let u = Users::parse(&text).unwrap();
-        assert_eq!(u.check("sam", "correct horse").unwrap().role, Role::Supervisor);
+        assert_eq!(
+            u.check("sam", "correct horse").unwrap().role,
+            Role::Supervisor
+        );
         assert!(u.check("sam", "wrong").is_err());
         assert!(u.check("nobody", "correct horse").is_err());
-        assert_eq!(u.check("ann", "correct horse").unwrap().participants, ["Ann Agent"]);
+        assert_eq!(
+            u.check("ann", "correct horse").unwrap().participants,
+            ["Ann Agent"]
+        );
         for (bad, says) in [
             (text.replace("supervisor", "admin"), "unknown variant"),
-            (text.replace("participant = [\"Ann Agent\"]", ""), "an agent needs"),
+            (
+                text.replace("participant = [\"Ann Agent\"]", ""),
+                "an agent needs",
+            ),
             (text.replace(&h, "plain-text"), "not a PHC hash"),
             (format!("{text}\nextra = 1\n"), "unknown field"),
             (text.replace("\"ann\"", "\"sam\""), "a second user"),
@@ -403,7 +421,10 @@ mod tests {
         assert!(s.get("00").is_none());
         s.remove(&t);
         assert!(s.get(&t).is_none());
-        assert_eq!(cookie("a=1; sasf_session=xyz; b=2", SESSION_COOKIE), Some("xyz"));
+        assert_eq!(
+            cookie("a=1; sasf_session=xyz; b=2", SESSION_COOKIE),
+            Some("xyz")
+        );
         assert_eq!(cookie("sasf_sessionx=1", SESSION_COOKIE), None);
         assert!(same_token("abc", "abc") && !same_token("abc", "abd") && !same_token("a", "ab"));
     }

@@ -12,6 +12,7 @@ use std::time::Instant;
 
 use sasf_core::audio::decode_to_pcm16;
 use sasf_core::meta::sample_to_ms;
+use sasf_core::{Encoding, Item};
 use serde_json::{json, Value};
 
 use super::recording::{self, Opened, Stamp};
@@ -221,55 +222,136 @@ fn activity(db: &[f32], bucket_ms: f64) -> Vec<[u64; 2]> {
     spans
 }
 
-/// Computes the waveform of a recording: per channel, per bucket, the peak (0 to
-/// 255, linear) and the activity spans; reads all of the audio once.
+/// Per channel and bucket: the largest magnitude (0 to 32768) and the sum of
+/// squares, of 16-bit samples.
+struct Buckets {
+    ch: usize,
+    step: u64,
+    peak: Vec<Vec<u16>>,
+    sq: Vec<Vec<u64>>,
+    frame: u64,
+}
+
+impl Buckets {
+    fn add(&mut self, c: usize, s: i32) {
+        let b = (self.frame / self.step) as usize;
+        let m = s.unsigned_abs() as u16;
+        let p = &mut self.peak[c][b];
+        if m > *p {
+            *p = m;
+        }
+        self.sq[c][b] += (s * s) as u64;
+    }
+
+    /// Adds whole frames of `encoding`.
+    fn frames(&mut self, encoding: Encoding, data: &[u8], lut: &[i16; 256]) {
+        let ch = self.ch;
+        match encoding.bytes_per_sample() {
+            1 => {
+                for f in data.chunks_exact(ch) {
+                    for (c, &b) in f.iter().enumerate() {
+                        self.add(c, lut[b as usize] as i32);
+                    }
+                    self.frame += 1;
+                }
+            }
+            2 if encoding == Encoding::S16 => {
+                for f in data.chunks_exact(2 * ch) {
+                    for c in 0..ch {
+                        self.add(c, i16::from_le_bytes([f[2 * c], f[2 * c + 1]]) as i32);
+                    }
+                    self.frame += 1;
+                }
+            }
+            _ => {
+                let mut pcm = Vec::with_capacity(data.len());
+                decode_to_pcm16(encoding, data, &mut pcm);
+                for f in pcm.chunks_exact(2 * ch) {
+                    for c in 0..ch {
+                        self.add(c, i16::from_le_bytes([f[2 * c], f[2 * c + 1]]) as i32);
+                    }
+                    self.frame += 1;
+                }
+            }
+        }
+    }
+}
+
+/// Computes the waveform of a recording that verified: per channel, per bucket, the
+/// peak (0 to 255, linear) and the speech spans. Reads all of the audio once, with the
+/// streaming reader (every chunk authenticated, on every core).
 fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
-    let mut o = recording::open(app, rel).map_err(|e| format!("{e:#}"))?;
-    let h = o.ra.header().clone();
-    let frames = o.ra.totals().samples;
+    recording::playable(app, rel).map_err(|e| format!("cannot be played: {e:#}"))?;
+    let err = |e: &dyn std::fmt::Display| e.to_string();
+    let (file, _) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
+    let d = sasf_core::Decoder::new(std::io::BufReader::with_capacity(1 << 20, file))
+        .map_err(|e| err(&e))?
+        // One core is left to the requests (a player seeking while this runs).
+        .threads(crate::io::threads().saturating_sub(1).max(1));
+    let mut r = crate::io::policy(d, &app.key_args, &app.keys)
+        .map_err(|e| err(&e))?
+        .open_with(&app.keys.ring)
+        .map_err(|e| err(&e))?;
+    let h = r.header().clone();
+    let frames = {
+        let o = recording::cached(app, rel).map_err(|e| format!("{e:#}"))?;
+        let o = o.lock().unwrap_or_else(|e| e.into_inner());
+        o.ra.totals().samples
+    };
     let ch = h.format.channels as usize;
     let rate = h.format.sample_rate;
     let step = frames.div_ceil(MAX_BUCKETS).max(rate as u64 / 100).max(1);
-    let buckets = frames.div_ceil(step) as usize;
-    let mut peak = vec![vec![0u8; buckets]; ch];
-    let mut sums = vec![vec![0f64; buckets]; ch];
-    let mut frame = 0u64;
-    let mut pcm = Vec::new();
-    let names = recording::channel_names(o.ra.all_participants(), h.format.channels);
+    let buckets = (frames.div_ceil(step) as usize).max(1);
     let encoding = h.format.encoding;
-    o.ra
-        .read_range(0, frames, |a| {
-            pcm.clear();
-            decode_to_pcm16(encoding, a, &mut pcm);
-            for f in pcm.chunks_exact(2 * ch) {
-                let b = (frame / step) as usize;
-                for c in 0..ch {
-                    let s = i16::from_le_bytes([f[2 * c], f[2 * c + 1]]) as i32;
-                    let m = (s.unsigned_abs() >> 7).min(255) as u8;
-                    if m > peak[c][b] {
-                        peak[c][b] = m;
-                    }
-                    sums[c][b] += (s * s) as f64;
+    let mut lut = [0i16; 256];
+    if encoding.bytes_per_sample() == 1 {
+        for (i, v) in lut.iter_mut().enumerate() {
+            let mut o = Vec::with_capacity(2);
+            decode_to_pcm16(encoding, &[i as u8], &mut o);
+            *v = i16::from_le_bytes([o[0], o[1]]);
+        }
+    }
+    let mut acc = Buckets {
+        ch,
+        step,
+        peak: vec![vec![0u16; buckets]; ch],
+        sq: vec![vec![0u64; buckets]; ch],
+        frame: 0,
+    };
+    let mut people = Vec::new();
+    while let Some(item) = r.next_item().map_err(|e| err(&e))? {
+        match item {
+            Item::Audio { data, .. } => {
+                if acc.frame + (data.len() / (ch * encoding.bytes_per_sample())) as u64 > frames {
+                    return Err("more audio than the END chunk says".into());
                 }
-                frame += 1;
+                acc.frames(encoding, data, &lut)
             }
-            Ok(())
-        })
-        .map_err(|e| e.to_string())?;
+            Item::Participant { participant, .. } => people.push(participant),
+            Item::End(_) => break,
+            _ => {}
+        }
+    }
+    let names = recording::channel_names(&people, h.format.channels);
     let bucket_ms = step as f64 * 1000.0 / rate as f64;
     let lanes: Vec<Value> = (0..ch)
         .map(|c| {
-            let db: Vec<f32> = sums[c]
+            let db: Vec<f32> = acc.sq[c]
                 .iter()
                 .enumerate()
-                .map(|(b, s)| {
-                    let n = step.min(frames - b as u64 * step).max(1) as f64;
-                    let rms = (s / n).sqrt() / 32768.0;
+                .map(|(b, &s)| {
+                    let n = step.min(frames.saturating_sub(b as u64 * step)).max(1) as f64;
+                    let rms = (s as f64 / n).sqrt() / 32768.0;
                     (20.0 * rms.max(1e-9).log10()) as f32
                 })
                 .collect();
             json!({"channel": c, "name": names[c], "speech": activity(&db, bucket_ms)})
         })
+        .collect();
+    let peaks: Vec<Vec<u8>> = acc
+        .peak
+        .iter()
+        .map(|p| p.iter().map(|&m| (m >> 7).min(255) as u8).collect())
         .collect();
     Ok(Arc::new(json!({
         "rate": rate,
@@ -277,7 +359,7 @@ fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
         "duration_ms": sample_to_ms(frames, rate),
         "step": step,
         "bucket_ms": bucket_ms,
-        "peaks": peak,
+        "peaks": peaks,
         "lanes": lanes,
     })))
 }

@@ -127,8 +127,7 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
     let users = a.users.as_deref().map(auth::Users::load).transpose()?;
     let mut forms = Vec::new();
     for p in &a.form {
-        let text =
-            std::fs::read(p).with_context(|| format!("cannot read form {}", p.display()))?;
+        let text = std::fs::read(p).with_context(|| format!("cannot read form {}", p.display()))?;
         forms.push(Form::from_json(&text).with_context(|| format!("form {}", p.display()))?);
     }
     let signer = a
@@ -136,10 +135,12 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
         .as_ref()
         .map(|p| read_signing_key(p, a.key.allow_loose_permissions))
         .transpose()?;
-    let addr: SocketAddr = a
-        .listen
-        .parse()
-        .map_err(|_| anyhow!("--listen {:?}: give ADDR:PORT, e.g. 127.0.0.1:8080", a.listen))?;
+    let addr: SocketAddr = a.listen.parse().map_err(|_| {
+        anyhow!(
+            "--listen {:?}: give ADDR:PORT, e.g. 127.0.0.1:8080",
+            a.listen
+        )
+    })?;
     if !addr.ip().is_loopback() && users.is_none() {
         bail!(
             "--listen {addr} is not a loopback address: give --users, so that people log in \

@@ -4,6 +4,10 @@
 //! recording path for staying in the archive and being in its catalog; each refusal
 //! is written to the audit log.
 
+// A refusal is an axum Response, returned at most once per request: boxing it would
+// only add an allocation.
+#![allow(clippy::result_large_err)]
+
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -61,7 +65,10 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
         .and_then(|h| h.to_str().ok())
         .unwrap_or("");
     if !app.hosts.iter().any(|h| h == host) {
-        return (StatusCode::MISDIRECTED_REQUEST, "this server does not answer to that host name")
+        return (
+            StatusCode::MISDIRECTED_REQUEST,
+            "this server does not answer to that host name",
+        )
             .into_response();
     }
     let mut r = next.run(req).await;
@@ -74,8 +81,14 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
              base-uri 'none'",
         ),
     );
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("same-origin"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
@@ -133,7 +146,14 @@ fn who(app: &App, headers: &HeaderMap) -> Option<Who> {
 }
 
 /// Logs a refusal and answers it.
-fn refuse(app: &App, who: Option<&Who>, what: &str, path: &str, status: StatusCode, why: &str) -> Response {
+fn refuse(
+    app: &App,
+    who: Option<&Who>,
+    what: &str,
+    path: &str,
+    status: StatusCode,
+    why: &str,
+) -> Response {
     app.audit.log(
         who.map_or("-", |w| w.name.as_str()),
         who.map_or("-", |w| w.role.name()),
@@ -153,7 +173,16 @@ fn login_redirect(next: &str) -> Response {
 fn recording_rel(app: &App, who: &Who, what: &str, raw: &str) -> Result<PathBuf, Response> {
     let rel = match app.checked_rel(raw) {
         Ok(r) => r,
-        Err(why) => return Err(refuse(app, Some(who), what, raw, StatusCode::BAD_REQUEST, why)),
+        Err(why) => {
+            return Err(refuse(
+                app,
+                Some(who),
+                what,
+                raw,
+                StatusCode::BAD_REQUEST,
+                why,
+            ))
+        }
     };
     let known = {
         let db = app.db.lock().unwrap_or_else(|e| e.into_inner());
@@ -215,7 +244,11 @@ fn page(who: &Who, title: &str, body: &str, script: Option<&str>) -> Response {
             who.role.name()
         )
     } else {
-        format!("<span class=user>{} ({})</span>", esc(&who.name), who.role.name())
+        format!(
+            "<span class=user>{} ({})</span>",
+            esc(&who.name),
+            who.role.name()
+        )
     };
     let script = script
         .map(|s| format!("<script src=\"/assets/{s}\"></script>"))
@@ -230,11 +263,7 @@ fn page(who: &Who, title: &str, body: &str, script: Option<&str>) -> Response {
         csrf = esc(&who.csrf),
         title = esc(title),
     );
-    (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response()
+    ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response()
 }
 
 // ------------------------------------------------------------------ search
@@ -273,7 +302,10 @@ struct SearchForm {
 impl SearchForm {
     fn query(&self, who: &Who) -> anyhow::Result<Search> {
         let opt = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
-        let page: u64 = opt(&self.page).map_or(Ok(1), |p| p.parse()).unwrap_or(1).max(1);
+        let page: u64 = opt(&self.page)
+            .map_or(Ok(1), |p| p.parse())
+            .unwrap_or(1)
+            .max(1);
         let q = Search {
             participant: opt(&self.participant),
             any_participant: if who.role == Role::Agent {
@@ -292,7 +324,10 @@ impl SearchForm {
                 .map(|s| search::parse_when(&s, "until"))
                 .transpose()?,
             score_below: opt(&self.score_below)
-                .map(|s| s.parse::<f64>().map_err(|_| anyhow::anyhow!("score below {s:?}: a number")))
+                .map(|s| {
+                    s.parse::<f64>()
+                        .map_err(|_| anyhow::anyhow!("score below {s:?}: a number"))
+                })
                 .transpose()?,
             status: opt(&self.status),
             legal_hold: !self.hold.is_empty(),
@@ -373,7 +408,10 @@ fn people(r: &Value) -> String {
             .iter()
             .map(|p| {
                 let name = p["name"].as_str().or(p["id"].as_str()).unwrap_or("?");
-                let addr = p["address"].as_str().map(|a| format!(" <{a}>")).unwrap_or_default();
+                let addr = p["address"]
+                    .as_str()
+                    .map(|a| format!(" <{a}>"))
+                    .unwrap_or_default();
                 format!("{name}{addr} ({})", p["role"].as_str().unwrap_or("?"))
             })
             .collect::<Vec<_>>()
@@ -397,7 +435,11 @@ fn duration_text(ms: Option<i64>) -> String {
     }
 }
 
-async fn search_page(State(app): AppState, headers: HeaderMap, Query(f): Query<SearchForm>) -> Response {
+async fn search_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(f): Query<SearchForm>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
         return login_redirect("/");
     };
@@ -436,15 +478,47 @@ async fn search_page(State(app): AppState, headers: HeaderMap, Query(f): Query<S
     };
     let mut b = String::new();
     b.push_str("<h1>Recordings</h1><form class=search method=get action=\"/\">");
-    b.push_str(&field("participant", "Participant or number", &f.participant, "Gina Customer, +15550100199"));
-    b.push_str(&select("role", "Role", &f.role, &["", "agent", "customer", "supervisor", "ivr", "system", "other"]));
+    b.push_str(&field(
+        "participant",
+        "Participant or number",
+        &f.participant,
+        "Gina Customer, +15550100199",
+    ));
+    b.push_str(&select(
+        "role",
+        "Role",
+        &f.role,
+        &[
+            "",
+            "agent",
+            "customer",
+            "supervisor",
+            "ivr",
+            "system",
+            "other",
+        ],
+    ));
     b.push_str(&field("tag", "Tag", &f.tag, "escalated"));
     b.push_str(&field("attr", "Attribute", &f.attr, "queue=billing"));
     b.push_str(&select(
         "event",
         "Event",
         &f.event,
-        &["", "hold", "resume", "dtmf", "transfer", "conference", "mute", "unmute", "pause", "unpause", "marker", "disconnect", "redaction"],
+        &[
+            "",
+            "hold",
+            "resume",
+            "dtmf",
+            "transfer",
+            "conference",
+            "mute",
+            "unmute",
+            "pause",
+            "unpause",
+            "marker",
+            "disconnect",
+            "redaction",
+        ],
     ));
     b.push_str(&format!(
         "<label>From<input type=date name=since value=\"{}\"></label><label>To<input type=date name=until value=\"{}\"></label>",
@@ -452,13 +526,29 @@ async fn search_page(State(app): AppState, headers: HeaderMap, Query(f): Query<S
         esc(&f.until)
     ));
     b.push_str(&field("score_below", "Score below %", &f.score_below, "70"));
-    b.push_str(&select("status", "Verdict", &f.status, &["", "ok", "recovered", "failed", "truncated", "unreadable", "no-key"]));
+    b.push_str(&select(
+        "status",
+        "Verdict",
+        &f.status,
+        &[
+            "",
+            "ok",
+            "recovered",
+            "failed",
+            "truncated",
+            "unreadable",
+            "no-key",
+        ],
+    ));
     b.push_str(&format!(
         "<label class=check><input type=checkbox name=hold value=1{}> Legal hold</label>",
         if f.hold.is_empty() { "" } else { " checked" }
     ));
     if !f.sort.is_empty() {
-        b.push_str(&format!("<input type=hidden name=sort value=\"{}\">", esc(&f.sort)));
+        b.push_str(&format!(
+            "<input type=hidden name=sort value=\"{}\">",
+            esc(&f.sort)
+        ));
         if !f.desc.is_empty() {
             b.push_str("<input type=hidden name=desc value=1>");
         }
@@ -484,8 +574,19 @@ async fn search_page(State(app): AppState, headers: HeaderMap, Query(f): Query<S
         let (cur, desc) = q.sort.clone().unwrap_or(("started".into(), false));
         let th = |key: &str, label: &str| {
             let d = cur == key && !desc;
-            let arrow = if cur == key { if desc { " ▼" } else { " ▲" } } else { "" };
-            format!("<th><a href=\"{}\">{label}{arrow}</a></th>", esc(&f.url(Some((key, d)), 1)))
+            let arrow = if cur == key {
+                if desc {
+                    " ▼"
+                } else {
+                    " ▲"
+                }
+            } else {
+                ""
+            };
+            format!(
+                "<th><a href=\"{}\">{label}{arrow}</a></th>",
+                esc(&f.url(Some((key, d)), 1))
+            )
         };
         b.push_str("<table class=results><thead><tr>");
         b.push_str(&th("started", "Start (UTC)"));
@@ -515,17 +616,27 @@ async fn search_page(State(app): AppState, headers: HeaderMap, Query(f): Query<S
         }
         b.push_str("</tbody></table><nav class=pages>");
         if page > 1 {
-            b.push_str(&format!("<a href=\"{}\">← previous</a> ", esc(&f.url(None, page - 1))));
+            b.push_str(&format!(
+                "<a href=\"{}\">← previous</a> ",
+                esc(&f.url(None, page - 1))
+            ));
         }
         if page < pages {
-            b.push_str(&format!("<a href=\"{}\" id=next-page>next →</a>", esc(&f.url(None, page + 1))));
+            b.push_str(&format!(
+                "<a href=\"{}\" id=next-page>next →</a>",
+                esc(&f.url(None, page + 1))
+            ));
         }
         b.push_str("</nav>");
     }
     page(&who, "Search", &b, None)
 }
 
-async fn api_search(State(app): AppState, headers: HeaderMap, Query(f): Query<SearchForm>) -> Response {
+async fn api_search(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(f): Query<SearchForm>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
         return (StatusCode::UNAUTHORIZED, "log in first").into_response();
     };
@@ -554,7 +665,11 @@ struct PathQuery {
     path: String,
 }
 
-async fn recording_page(State(app): AppState, headers: HeaderMap, Query(q): Query<PathQuery>) -> Response {
+async fn recording_page(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<PathQuery>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
         return login_redirect(&format!("/recording?path={}", enc(&q.path)));
     };
@@ -569,7 +684,9 @@ async fn recording_page(State(app): AppState, headers: HeaderMap, Query(q): Quer
             let _ = media::peaks(&a, &r);
         });
     }
-    let cfg = json!({"path": q.path, "role": who.role.name()}).to_string().replace("</", "<\\/");
+    let cfg = json!({"path": q.path, "role": who.role.name()})
+        .to_string()
+        .replace("</", "<\\/");
     let body = format!(
         "<script type=application/json id=cfg>{cfg}</script>\
          <div id=recording><h1 id=title>{}</h1><p class=loading>Loading…</p></div>",
@@ -578,7 +695,11 @@ async fn recording_page(State(app): AppState, headers: HeaderMap, Query(q): Quer
     page(&who, &q.path, &body, Some("app.js"))
 }
 
-async fn api_recording(State(app): AppState, headers: HeaderMap, Query(q): Query<PathQuery>) -> Response {
+async fn api_recording(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<PathQuery>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
         return (StatusCode::UNAUTHORIZED, "log in first").into_response();
     };
@@ -591,7 +712,14 @@ async fn api_recording(State(app): AppState, headers: HeaderMap, Query(q): Query
     let r = tokio::task::spawn_blocking(move || recording::page_json(&a, &rel, &w)).await;
     match r {
         Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(why)) => refuse(&app, Some(&who), "view", &q.path, StatusCode::FORBIDDEN, &why),
+        Ok(Err(why)) => refuse(
+            &app,
+            Some(&who),
+            "view",
+            &q.path,
+            StatusCode::FORBIDDEN,
+            &why,
+        ),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
     }
 }
@@ -620,7 +748,10 @@ fn log_play(app: &App, who: &Who, rel: &Path, detail: &str) {
     let now = Instant::now();
     {
         let mut plays = app.media.plays.lock().unwrap_or_else(|e| e.into_inner());
-        if plays.get(&key).is_some_and(|t| now.duration_since(*t) < PLAY_LOG_EVERY) {
+        if plays
+            .get(&key)
+            .is_some_and(|t| now.duration_since(*t) < PLAY_LOG_EVERY)
+        {
             return;
         }
         if plays.len() > 100_000 {
@@ -628,15 +759,40 @@ fn log_play(app: &App, who: &Who, rel: &Path, detail: &str) {
         }
         plays.insert(key, now);
     }
-    app.audit.log(&who.name, who.role.name(), "play", &rel.display().to_string(), true, detail);
+    app.audit.log(
+        &who.name,
+        who.role.name(),
+        "play",
+        &rel.display().to_string(),
+        true,
+        detail,
+    );
 }
 
-async fn api_audio(State(app): AppState, headers: HeaderMap, Query(q): Query<PathQuery>) -> Response {
+async fn api_audio(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<PathQuery>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
-        return refuse(&app, None, "play", &q.path, StatusCode::UNAUTHORIZED, "not logged in");
+        return refuse(
+            &app,
+            None,
+            "play",
+            &q.path,
+            StatusCode::UNAUTHORIZED,
+            "not logged in",
+        );
     };
     if !who.role.can_play() {
-        return refuse(&app, Some(&who), "play", &q.path, StatusCode::FORBIDDEN, "an auditor cannot play audio");
+        return refuse(
+            &app,
+            Some(&who),
+            "play",
+            &q.path,
+            StatusCode::FORBIDDEN,
+            "an auditor cannot play audio",
+        );
     }
     let rel = match recording_rel(&app, &who, "play", &q.path) {
         Ok(r) => r,
@@ -645,8 +801,12 @@ async fn api_audio(State(app): AppState, headers: HeaderMap, Query(q): Query<Pat
     let (a, r2, w) = (app.clone(), rel.clone(), who.clone());
     let opened = tokio::task::spawn_blocking(move || {
         agent_check(&a, &w, "play", &r2)?;
-        recording::cached(&a, &r2).map_err(|e| {
-            (StatusCode::CONFLICT, format!("cannot be played (nothing unauthenticated is): {e:#}")).into_response()
+        recording::playable(&a, &r2).map_err(|e| {
+            (
+                StatusCode::CONFLICT,
+                format!("cannot be played (nothing unauthenticated is): {e:#}"),
+            )
+                .into_response()
         })
     })
     .await;
@@ -679,7 +839,11 @@ async fn api_audio(State(app): AppState, headers: HeaderMap, Query(q): Query<Pat
         media::produce(&opened, layout, first, last, send).map_err(|e| e.to_string())
     });
     let mut b = Response::builder()
-        .status(if partial { StatusCode::PARTIAL_CONTENT } else { StatusCode::OK })
+        .status(if partial {
+            StatusCode::PARTIAL_CONTENT
+        } else {
+            StatusCode::OK
+        })
         .header(header::CONTENT_TYPE, "audio/wav")
         .header(header::ACCEPT_RANGES, "bytes")
         .header(header::CONTENT_LENGTH, last - first + 1)
@@ -691,12 +855,23 @@ async fn api_audio(State(app): AppState, headers: HeaderMap, Query(q): Query<Pat
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
 
-async fn api_peaks(State(app): AppState, headers: HeaderMap, Query(q): Query<PathQuery>) -> Response {
+async fn api_peaks(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<PathQuery>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
         return (StatusCode::UNAUTHORIZED, "log in first").into_response();
     };
     if !who.role.can_play() {
-        return refuse(&app, Some(&who), "waveform", &q.path, StatusCode::FORBIDDEN, "an auditor cannot play audio");
+        return refuse(
+            &app,
+            Some(&who),
+            "waveform",
+            &q.path,
+            StatusCode::FORBIDDEN,
+            "an auditor cannot play audio",
+        );
     }
     let rel = match recording_rel(&app, &who, "waveform", &q.path) {
         Ok(r) => r,
@@ -715,12 +890,30 @@ async fn api_peaks(State(app): AppState, headers: HeaderMap, Query(q): Query<Pat
     }
 }
 
-async fn api_download(State(app): AppState, headers: HeaderMap, Query(q): Query<PathQuery>) -> Response {
+async fn api_download(
+    State(app): AppState,
+    headers: HeaderMap,
+    Query(q): Query<PathQuery>,
+) -> Response {
     let Some(who) = who(&app, &headers) else {
-        return refuse(&app, None, "download", &q.path, StatusCode::UNAUTHORIZED, "not logged in");
+        return refuse(
+            &app,
+            None,
+            "download",
+            &q.path,
+            StatusCode::UNAUTHORIZED,
+            "not logged in",
+        );
     };
     if !who.role.can_download() {
-        return refuse(&app, Some(&who), "download", &q.path, StatusCode::FORBIDDEN, "an agent cannot download recordings");
+        return refuse(
+            &app,
+            Some(&who),
+            "download",
+            &q.path,
+            StatusCode::FORBIDDEN,
+            "an agent cannot download recordings",
+        );
     }
     let rel = match recording_rel(&app, &who, "download", &q.path) {
         Ok(r) => r,
@@ -730,7 +923,14 @@ async fn api_download(State(app): AppState, headers: HeaderMap, Query(q): Query<
         Ok(x) => x,
         Err(e) => return (StatusCode::NOT_FOUND, format!("{e:#}")).into_response(),
     };
-    app.audit.log(&who.name, who.role.name(), "download", &q.path, true, &format!("{size} bytes"));
+    app.audit.log(
+        &who.name,
+        who.role.name(),
+        "download",
+        &q.path,
+        true,
+        &format!("{size} bytes"),
+    );
     let name = rel
         .file_name()
         .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
@@ -752,7 +952,10 @@ async fn api_download(State(app): AppState, headers: HeaderMap, Query(q): Query<
     Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
         .header(header::CONTENT_LENGTH, size)
-        .header(header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\""))
+        .header(
+            header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"{name}\""),
+        )
         .body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
 }
@@ -812,10 +1015,14 @@ fn build_record(app: &App, who: &Who, b: AnnotateBody) -> anyhow::Result<Record>
             .forms
             .iter()
             .find(|f| f.id == id && Some(f.version) == q["version"].as_u64())
-            .ok_or_else(|| anyhow::anyhow!("no questionnaire form {id:?} of that version on this server"))?
+            .ok_or_else(|| {
+                anyhow::anyhow!("no questionnaire form {id:?} of that version on this server")
+            })?
             .clone();
         let answers = Answers::from_json(&serde_json::to_vec(&q)?, &form)?;
-        ops.push(Op::Questionnaire(Box::new(Questionnaire::new(form, answers)?)));
+        ops.push(Op::Questionnaire(Box::new(Questionnaire::new(
+            form, answers,
+        )?)));
     }
     if ops.is_empty() {
         anyhow::bail!("nothing to save");
@@ -837,11 +1044,25 @@ async fn api_annotate(
     body: Bytes,
 ) -> Response {
     let Some(who) = who(&app, &headers) else {
-        return refuse(&app, None, "annotate", &q.path, StatusCode::UNAUTHORIZED, "not logged in");
+        return refuse(
+            &app,
+            None,
+            "annotate",
+            &q.path,
+            StatusCode::UNAUTHORIZED,
+            "not logged in",
+        );
     };
     let token = headers.get("x-csrf-token").and_then(|h| h.to_str().ok());
     if !csrf_ok(&who, token) || !same_origin(&app, &headers) {
-        return refuse(&app, Some(&who), "annotate", &q.path, StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+        return refuse(
+            &app,
+            Some(&who),
+            "annotate",
+            &q.path,
+            StatusCode::FORBIDDEN,
+            "missing or wrong CSRF token",
+        );
     }
     if !who.role.can_annotate() {
         return refuse(
@@ -878,7 +1099,11 @@ async fn api_annotate(
             o.ra.header().integrity
         };
         let empty = Keyring::new();
-        let ring = if level == Integrity::Keyless { &empty } else { &a.keys.ring };
+        let ring = if level == Integrity::Keyless {
+            &empty
+        } else {
+            &a.keys.ring
+        };
         let policy = annotate::Policy {
             require: a.key_args.require.map(Into::into),
             expect: None,
@@ -898,7 +1123,9 @@ async fn api_annotate(
             true,
             &format!("segment {}: {}", done.number, summary.join("; ")),
         );
-        if let Err(e) = crate::commands::index::index_one(&a.archive, &rel, &a.key_args, &a.keys, a.ck.as_ref()) {
+        if let Err(e) =
+            crate::commands::index::index_one(&a.archive, &rel, &a.key_args, &a.keys, a.ck.as_ref())
+        {
             crate::io::note(format_args!("sasf serve: {e:#}"));
         }
         let page = recording::page_json(&a, &rel, &w).map_err(|e| (StatusCode::FORBIDDEN, e))?;
@@ -987,8 +1214,19 @@ async fn login(State(app): AppState, headers: HeaderMap, Form(f): Form<LoginBody
         .and_then(|c| c.to_str().ok())
         .and_then(|c| auth::cookie(c, auth::LOGIN_COOKIE));
     if !cookie.is_some_and(|c| auth::same_token(c, &f.csrf)) || !same_origin(&app, &headers) {
-        app.audit.log(&f.name, "-", "refused", "", false, "login: missing or wrong CSRF token");
-        return login_form(&f.next, Some("The form expired: try again."), StatusCode::FORBIDDEN);
+        app.audit.log(
+            &f.name,
+            "-",
+            "refused",
+            "",
+            false,
+            "login: missing or wrong CSRF token",
+        );
+        return login_form(
+            &f.next,
+            Some("The form expired: try again."),
+            StatusCode::FORBIDDEN,
+        );
     }
     let a = app.clone();
     let (name, password) = (f.name.clone(), zeroize::Zeroizing::new(f.password));
@@ -1034,7 +1272,14 @@ struct LogoutBody {
 async fn logout(State(app): AppState, headers: HeaderMap, Form(f): Form<LogoutBody>) -> Response {
     if let Some(w) = who(&app, &headers) {
         if !csrf_ok(&w, Some(&f.csrf)) {
-            return refuse(&app, Some(&w), "logout", "", StatusCode::FORBIDDEN, "missing or wrong CSRF token");
+            return refuse(
+                &app,
+                Some(&w),
+                "logout",
+                "",
+                StatusCode::FORBIDDEN,
+                "missing or wrong CSRF token",
+            );
         }
         if let Some(t) = headers
             .get(header::COOKIE)
@@ -1050,7 +1295,10 @@ async fn logout(State(app): AppState, headers: HeaderMap, Form(f): Form<LogoutBo
             (header::LOCATION, "/login".to_string()),
             (
                 header::SET_COOKIE,
-                format!("{}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0", auth::SESSION_COOKIE),
+                format!(
+                    "{}=; HttpOnly; Secure; SameSite=Strict; Path=/; Max-Age=0",
+                    auth::SESSION_COOKIE
+                ),
             ),
         ],
     )
@@ -1084,10 +1332,16 @@ mod tests {
 
     #[test]
     fn text_from_files_cannot_make_markup() {
-        assert_eq!(esc("<img src=x onerror='a()'>&\""), "&lt;img src=x onerror=&#39;a()&#39;&gt;&amp;&quot;");
+        assert_eq!(
+            esc("<img src=x onerror='a()'>&\""),
+            "&lt;img src=x onerror=&#39;a()&#39;&gt;&amp;&quot;"
+        );
         assert_eq!(enc("a b/../c?d=é"), "a%20b%2F..%2Fc%3Fd%3D%C3%A9");
         assert_eq!(local_next("//evil.example/"), "/");
         assert_eq!(local_next("https://evil.example/"), "/");
-        assert_eq!(local_next("/recording?path=a.sasf"), "/recording?path=a.sasf");
+        assert_eq!(
+            local_next("/recording?path=a.sasf"),
+            "/recording?path=a.sasf"
+        );
     }
 }

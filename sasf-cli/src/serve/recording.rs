@@ -23,8 +23,9 @@ use super::App;
 use crate::catalog::{normalize_address, normalize_name};
 use crate::commands::history::{authenticated, op_summary};
 
-/// What identifies a version of a file: size, modification time, inode.
-pub type Stamp = (u64, i64, u64);
+/// What identifies a version of a file: size, modification time, inode, status
+/// change time (as the catalog's stamp).
+pub type Stamp = (u64, i64, u64, i64);
 
 /// A recording opened by random access.
 pub struct Opened {
@@ -52,7 +53,67 @@ pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
     if !real.starts_with(&app.archive) {
         anyhow::bail!("{} leads outside the archive", rel.display());
     }
-    Ok((f, (md.len(), md.mtime() * 1_000_000_000 + md.mtime_nsec(), md.ino())))
+    Ok((
+        f,
+        (
+            md.len(),
+            md.mtime() * 1_000_000_000 + md.mtime_nsec(),
+            md.ino(),
+            md.ctime() * 1_000_000_000 + md.ctime_nsec(),
+        ),
+    ))
+}
+
+/// The verdict of a whole verification of this version of `rel` (every chunk read
+/// and authenticated): the catalog's, when its row is authentic and for the file as
+/// it is now, else `rel` is indexed again first. Random access alone authenticates
+/// only the chunks it reads, so a page says "verified" only from this.
+pub fn verdict(app: &App, rel: &Path, stamp: Stamp) -> Result<(String, Option<String>)> {
+    use std::os::unix::ffi::OsStrExt;
+    for attempt in 0..2 {
+        let row = {
+            let db = app.db.lock().unwrap_or_else(|e| e.into_inner());
+            let mut q = db.prepare_cached(&format!(
+                "SELECT {} FROM rec WHERE path = ?1",
+                crate::catalog::ROW_COLUMNS
+            ))?;
+            let mut rows = q.query_map(
+                [rel.as_os_str().as_bytes()],
+                crate::catalog::StoredRow::from_sql,
+            )?;
+            rows.next().transpose()?
+        };
+        if let Some(r) = row {
+            let now = (r.size as u64, r.mtime_ns, r.ino as u64, r.ctime_ns);
+            if r.authentic(app.ck.as_ref()) && now == stamp {
+                return Ok((r.verdict, r.error));
+            }
+        }
+        if attempt == 0 {
+            crate::commands::index::index_one(
+                &app.archive,
+                rel,
+                &app.key_args,
+                &app.keys,
+                app.ck.as_ref(),
+            )?;
+        }
+    }
+    anyhow::bail!(
+        "{} changed while it was verified: load the page again",
+        rel.display()
+    )
+}
+
+/// The opened recording `rel` if the whole of it verified (ok or recovered), else why
+/// it cannot be played.
+pub fn playable(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
+    let (_, stamp) = open_file(app, rel)?;
+    let (v, err) = verdict(app, rel, stamp)?;
+    if v != "ok" && v != "recovered" {
+        anyhow::bail!("it did not verify ({v}: {})", err.unwrap_or_default());
+    }
+    cached(app, rel)
 }
 
 /// Opens `rel` by random access (under the server's keys and policy).
@@ -94,9 +155,7 @@ pub fn takes_part(names: &[String], people: &[Participant]) -> bool {
         let addr = p.address.as_deref().map(normalize_address);
         let id = normalize_name(&p.id);
         mine.iter().any(|(n, a)| {
-            name.as_deref() == Some(n.as_str())
-                || addr.as_deref() == Some(a.as_str())
-                || id == *n
+            name.as_deref() == Some(n.as_str()) || addr.as_deref() == Some(a.as_str()) || id == *n
         })
     })
 }
@@ -116,7 +175,13 @@ fn participants_json(ps: &[Participant]) -> Value {
 
 /// The events as the timeline shows them: time, type, label (as `info` names it),
 /// who, how long a region lasts (hold → resume, …), and whether DTMF was redacted.
-fn events_json(info: &RecordingInfo, ps: &[Participant], events: &[Event], rate: u32, end: u64) -> Value {
+fn events_json(
+    info: &RecordingInfo,
+    ps: &[Participant],
+    events: &[Event],
+    rate: u32,
+    end: u64,
+) -> Value {
     let meta = Metadata {
         recording: info.clone(),
         participants: ps.to_vec(),
@@ -195,7 +260,7 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
         "annotate": who.role.can_annotate(),
         "download": who.role.can_download(),
     });
-    match cached(app, rel) {
+    match playable(app, rel) {
         Ok(o) => {
             let o = o.lock().unwrap_or_else(|e| e.into_inner());
             let ra = &o.ra;
@@ -264,15 +329,18 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                     doc["rate"] = json!(rate);
                     doc["channels"] = json!(r.header().format.channels);
                     doc["status"]["integrity"] = json!(r.header().integrity.name());
-                    let (meta, until) =
-                        match sasf_core::bridge::read_all_partial(&mut r, crate::commands::MAX_RECORDS, |_| Ok(())) {
-                            Ok(c) => (c.metadata, None),
-                            Err(b) => {
-                                let (p, err) = *b;
-                                doc["status"]["detail"] = json!(format!("{err}"));
-                                (p.metadata, Some(r.samples()))
-                            }
-                        };
+                    let (meta, until) = match sasf_core::bridge::read_all_partial(
+                        &mut r,
+                        crate::commands::MAX_RECORDS,
+                        |_| Ok(()),
+                    ) {
+                        Ok(c) => (c.metadata, None),
+                        Err(b) => {
+                            let (p, err) = *b;
+                            doc["status"]["detail"] = json!(format!("{err}"));
+                            (p.metadata, Some(r.samples()))
+                        }
+                    };
                     let ps = &meta.participants;
                     if who.role == Role::Agent && !takes_part(&who.participants, ps) {
                         return Err("an agent sees only the recordings they took part in".into());

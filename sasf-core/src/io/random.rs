@@ -585,7 +585,9 @@ impl<R: Read + Seek> RandomAccess<R> {
                         n
                     }
                     Checked::Event(e) => {
-                        let n = crate::ops::bridge::heap_bytes(&e.to_json(self.header.format.sample_rate));
+                        let n = crate::ops::bridge::heap_bytes(
+                            &e.to_json(self.header.format.sample_rate),
+                        );
                         self.events.push(e);
                         n
                     }
