@@ -9,21 +9,20 @@
 //! `--verify-audit` prints it. docs/SERVE.md says the same.
 
 use std::fs::{File, OpenOptions};
-use std::io::{BufRead, BufReader, Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
 use anyhow::{bail, Context, Result};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
+use sha2::Sha256;
+
+use super::wire::{chain_name, hex, mac_of, MAX_LINE};
+pub use super::wire::{check, Check};
 use zeroize::Zeroizing;
 
 /// The log's file name in the archive.
 pub const FILE_NAME: &str = ".sasf-audit.jsonl";
-/// The longest line read back.
-const MAX_LINE: usize = 64 * 1024;
-
 /// Derives the audit chain's key from the archive secret.
 pub fn derive_key(secret: &[u8]) -> Zeroizing<[u8; 32]> {
     let hk = hkdf::Hkdf::<Sha256>::new(Some(b"sasf-audit-v1"), secret);
@@ -31,109 +30,6 @@ pub fn derive_key(secret: &[u8]) -> Zeroizing<[u8; 32]> {
     hk.expand(b"audit-chain", &mut *k)
         .expect("32 bytes is a valid HKDF length");
     k
-}
-
-fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
-}
-
-/// The MAC of a line's text without its `mac` member.
-fn mac_of(key: Option<&[u8; 32]>, body: &[u8]) -> [u8; 32] {
-    match key {
-        Some(k) => {
-            let mut m = <Hmac<Sha256> as Mac>::new_from_slice(k).expect("any key length");
-            m.update(body);
-            m.finalize().into_bytes().into()
-        }
-        None => Sha256::digest(body).into(),
-    }
-}
-
-fn chain_name(key: Option<&[u8; 32]>) -> &'static str {
-    if key.is_some() {
-        "hmac-sha256"
-    } else {
-        "sha256"
-    }
-}
-
-/// What checking a log found.
-#[derive(Debug, PartialEq)]
-pub enum Check {
-    /// Every line chains: this many, and the last MAC (zeros for an empty log).
-    Ok { entries: u64, head: [u8; 32] },
-    /// The first line that does not, with why.
-    Broken { line: u64, reason: String },
-}
-
-/// Checks a whole log.
-pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check> {
-    let mut r = BufReader::new(input);
-    let mut prev = [0u8; 32];
-    let mut n = 0u64;
-    let mut buf = Vec::new();
-    loop {
-        buf.clear();
-        let got = (&mut r)
-            .take(MAX_LINE as u64 + 1)
-            .read_until(b'\n', &mut buf)?;
-        if got == 0 {
-            return Ok(Check::Ok {
-                entries: n,
-                head: prev,
-            });
-        }
-        let line = n + 1;
-        let broken = |reason: &str| {
-            Ok(Check::Broken {
-                line,
-                reason: reason.to_string(),
-            })
-        };
-        if buf.last() != Some(&b'\n') {
-            return broken(if buf.len() > MAX_LINE {
-                "a line longer than 64 KiB"
-            } else {
-                "the last line is cut off (no line break)"
-            });
-        }
-        buf.pop();
-        let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(&buf) else {
-            return broken("not a JSON object");
-        };
-        let Some(Value::String(mac)) = m.remove("mac") else {
-            return broken("no mac");
-        };
-        if m.get("seq").and_then(Value::as_u64) != Some(line) {
-            return broken(&format!(
-                "seq is not {line} (a line removed, added or moved)"
-            ));
-        }
-        let want_chain = chain_name(key);
-        match m.get("chain").and_then(Value::as_str) {
-            Some(c) if c == want_chain => {}
-            Some("hmac-sha256") => return broken("the log is keyed: give the archive key"),
-            Some(c) => {
-                return broken(&format!(
-                    "chained with {c}, not {want_chain} (a keyed log must stay keyed)"
-                ))
-            }
-            None => return broken("no chain"),
-        }
-        if m.get("prev").and_then(Value::as_str) != Some(hex(&prev).as_str()) {
-            return broken("prev is not the mac of the line before (a line removed or changed)");
-        }
-        let body = serde_json::to_vec(&Value::Object(m)).expect("a Value serializes");
-        let want = mac_of(key, &body);
-        if !bool::from(subtle::ConstantTimeEq::ct_eq(
-            hex(&want).as_bytes(),
-            mac.as_bytes(),
-        )) {
-            return broken("its mac does not match its contents (the line was changed)");
-        }
-        prev = want;
-        n = line;
-    }
 }
 
 struct State {

@@ -16,6 +16,7 @@ use sasf_core::{Encoding, Item};
 use serde_json::{json, Value};
 
 use super::recording::{self, Opened, Stamp};
+pub use super::wire::parse_range;
 use super::App;
 
 /// Most recordings kept open at once.
@@ -89,44 +90,6 @@ impl WavLayout {
         h[40..44].copy_from_slice(&data.to_le_bytes());
         h
     }
-}
-
-/// An HTTP `Range` header of one range, resolved against a body of `len` bytes:
-/// `Ok(Some((first, last)))` inclusive, `Ok(None)` for no header or one this server
-/// answers whole (several ranges), `Err(())` for a range that cannot be satisfied.
-pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
-    let Some(h) = header else { return Ok(None) };
-    let Some(spec) = h.trim().strip_prefix("bytes=") else {
-        return Ok(None);
-    };
-    if spec.contains(',') {
-        return Ok(None);
-    }
-    let (a, b) = spec.split_once('-').ok_or(())?;
-    let (a, b) = (a.trim(), b.trim());
-    if len == 0 {
-        return Err(());
-    }
-    let (first, last) = if a.is_empty() {
-        // The last N bytes.
-        let n: u64 = b.parse().map_err(|_| ())?;
-        if n == 0 {
-            return Err(());
-        }
-        (len.saturating_sub(n), len - 1)
-    } else {
-        let first: u64 = a.parse().map_err(|_| ())?;
-        let last = if b.is_empty() {
-            len - 1
-        } else {
-            b.parse::<u64>().map_err(|_| ())?.min(len - 1)
-        };
-        (first, last)
-    };
-    if first >= len || first > last {
-        return Err(());
-    }
-    Ok(Some((first, last)))
 }
 
 /// Produces the WAV bytes `[first, last]` of an opened recording, in pieces, each
@@ -382,28 +345,6 @@ pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn ranges_resolve_as_rfc_9110_says() {
-        let len = 1000;
-        for (h, want) in [
-            (None, Ok(None)),
-            (Some("bytes=0-"), Ok(Some((0, 999)))),
-            (Some("bytes=100-199"), Ok(Some((100, 199)))),
-            (Some("bytes=900-5000"), Ok(Some((900, 999)))),
-            (Some("bytes=-100"), Ok(Some((900, 999)))),
-            (Some("bytes=-5000"), Ok(Some((0, 999)))),
-            (Some("bytes=0-1,5-6"), Ok(None)),
-            (Some("items=0-1"), Ok(None)),
-            (Some("bytes=1000-"), Err(())),
-            (Some("bytes=5-4"), Err(())),
-            (Some("bytes=-0"), Err(())),
-            (Some("bytes=x-"), Err(())),
-            (Some("bytes=99999999999999999999999-"), Err(())),
-        ] {
-            assert_eq!(parse_range(h, len), want, "{h:?}");
-        }
-    }
 
     #[test]
     fn the_wav_header_describes_the_frames_sent() {

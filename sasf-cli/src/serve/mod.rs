@@ -21,6 +21,7 @@ mod auth;
 mod media;
 mod pages;
 mod recording;
+pub mod wire;
 
 use std::net::SocketAddr;
 use std::path::{Component, Path, PathBuf};
