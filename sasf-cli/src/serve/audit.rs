@@ -85,6 +85,15 @@ impl Audit {
     /// Appends one entry and flushes it to disk. A failure to write is reported on
     /// stderr; the chain in memory then stays at the last entry written.
     pub fn log(&self, user: &str, role: &str, action: &str, path: &str, ok: bool, detail: &str) {
+        // Fields from a request are cut so that a line always fits what is read back.
+        let cut = |t: &str, n: usize| -> String {
+            if t.len() <= n {
+                t.to_string()
+            } else {
+                format!("{}…", t.chars().take(n).collect::<String>())
+            }
+        };
+        let (user, path, detail) = (&cut(user, 256), &cut(path, 1024), &cut(detail, 2048));
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         let seq = st.seq + 1;
         let mut m = Map::new();
@@ -103,12 +112,6 @@ impl Audit {
         m.insert("mac".into(), json!(hex(&mac)));
         let mut line = serde_json::to_vec(&Value::Object(m)).expect("a Value serializes");
         line.push(b'\n');
-        if line.len() > MAX_LINE {
-            // A detail too long to read back is cut, never the chain.
-            drop(st);
-            let cut: String = detail.chars().take(1024).collect();
-            return self.log(user, role, action, path, ok, &format!("{cut}…"));
-        }
         let written = st.file.write_all(&line).and_then(|_| st.file.sync_data());
         match written {
             Ok(()) => {
@@ -233,6 +236,21 @@ mod tests {
         assert!(matches!(
             check(&plain[..], Some(&k)).unwrap(),
             Check::Broken { line: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn long_fields_from_a_request_are_cut_and_the_log_still_checks() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Audit::open(dir.path(), None).unwrap();
+        let long = "\u{1}".repeat(100_000);
+        a.log(&long, "-", "refused", &long, false, &long);
+        drop(a);
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        assert!(bytes.len() < MAX_LINE);
+        assert!(matches!(
+            check(&bytes[..], None).unwrap(),
+            Check::Ok { entries: 1, .. }
         ));
     }
 

@@ -1149,7 +1149,13 @@ struct NextQuery {
 
 /// A `next` that stays on this server.
 fn local_next(n: &str) -> &str {
-    if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') {
+    let b = n.as_bytes();
+    if b.first() == Some(&b'/')
+        && !matches!(b.get(1), Some(b'/' | b'\\'))
+        && !n
+            .chars()
+            .any(|c| c.is_control() || c.is_whitespace() || c == '\\')
+    {
         n
     } else {
         "/"
@@ -1339,6 +1345,8 @@ mod tests {
         assert_eq!(enc("a b/../c?d=é"), "a%20b%2F..%2Fc%3Fd%3D%C3%A9");
         assert_eq!(local_next("//evil.example/"), "/");
         assert_eq!(local_next("https://evil.example/"), "/");
+        assert_eq!(local_next("/\t/evil.example"), "/");
+        assert_eq!(local_next("/\\evil.example"), "/");
         assert_eq!(
             local_next("/recording?path=a.sasf"),
             "/recording?path=a.sasf"

@@ -279,6 +279,24 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                            "signed_at": (s.signed_at_ms > 0).then(|| crate::io::utc_ms(s.signed_at_ms))})
                 })
                 .collect();
+            // A keyless file's digests check, but anyone can make one: only a valid
+            // signature by a trusted signer says who did.
+            let signed = ra.signatures().iter().any(|s| s.valid && s.trusted);
+            let (verdict_word, detail) = match (h.integrity, t.recovered(), signed) {
+                (Integrity::Keyless, _, false) => (
+                    "keyless",
+                    "every chunk's digest checks, but a keyless file is not authenticated: \
+                     anyone can write one (no trusted signature)",
+                ),
+                (_, true, _) => (
+                    "recovered",
+                    "recovered by `sasf recover`: everything in it is authenticated; the lost end is not",
+                ),
+                (Integrity::Keyless, false, true) => {
+                    ("verified", "every chunk's digest checks and a trusted signer signed it")
+                }
+                _ => ("verified", "every chunk authenticated"),
+            };
             Ok(json!({
                 "path": shown,
                 "id": ra.info().id,
@@ -289,17 +307,13 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                 "frames": t.samples,
                 "duration_ms": sample_to_ms(t.samples, rate),
                 "status": {
-                    "verdict": if t.recovered() { "recovered" } else { "verified" },
+                    "verdict": verdict_word,
                     "integrity": h.integrity.name(),
                     "encrypted": h.integrity == Integrity::Encrypted,
                     "file_digest": hex(ra.file_digest()),
                     "signatures": sigs,
                     "playable": true,
-                    "detail": if t.recovered() {
-                        "recovered by `sasf recover`: everything in it is authenticated; the lost end is not"
-                    } else {
-                        "every chunk authenticated"
-                    },
+                    "detail": detail,
                 },
                 "participants": participants_json(ps),
                 "events": events_json(ra.info(), ps, ra.all_events(), rate, t.samples),
