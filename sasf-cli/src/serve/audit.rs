@@ -17,7 +17,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::{json, Map, Value};
 use sha2::Sha256;
 
-use super::wire::{chain_name, hex, mac_of, MAX_LINE};
+use super::wire::{chain_name, hex, mac_of};
 pub use super::wire::{check, Check};
 use zeroize::Zeroizing;
 
@@ -247,7 +247,7 @@ mod tests {
         a.log(&long, "-", "refused", &long, false, &long);
         drop(a);
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
-        assert!(bytes.len() < MAX_LINE);
+        assert!(bytes.len() < crate::serve::wire::MAX_LINE);
         assert!(matches!(
             check(&bytes[..], None).unwrap(),
             Check::Ok { entries: 1, .. }
