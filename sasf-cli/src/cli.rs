@@ -115,9 +115,19 @@ pub struct ServeArgs {
     /// Sign every annotation segment with this Ed25519 signing key file.
     #[arg(long, value_name = "FILE")]
     pub signing_key: Option<PathBuf>,
+    /// The address people use, when it is not the one listened on: the
+    /// TLS-terminating proxy in front (`https://recordings.example.com`). Needed to
+    /// listen on anything but loopback; its host is then the only one accepted.
+    #[arg(long, value_name = "URL")]
+    pub public_url: Option<String>,
     /// Check the archive's audit log and exit (1 if the chain is broken).
     #[arg(long)]
     pub verify_audit: bool,
+    /// With --verify-audit: a head printed by an earlier check, kept elsewhere; the
+    /// check fails unless some line of the log has it (so lines cut off the end are
+    /// found).
+    #[arg(long, value_name = "HEX", requires = "verify_audit")]
+    pub expect_head: Option<String>,
     /// Read a password from stdin and print its Argon2id hash for a users file.
     #[arg(long, conflicts_with_all = ["verify_audit", "users"])]
     pub hash_password: bool,

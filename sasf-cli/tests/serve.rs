@@ -106,6 +106,31 @@ fn a_damaged_recording_is_shown_with_what_was_authenticated_and_never_played() {
         .unwrap()
         .iter()
         .any(|e| e["type"] == "hold" && e["length_ms"] == 1500));
+    drop(s);
+
+    // The catalog knows the files; then the folder they are in is swapped for a
+    // symbolic link to a copy, and a file for a FIFO. Nothing is read through the
+    // link, and the FIFO is refused at once (not waited on).
+    let root = a.root();
+    let s = a.serve(false);
+    std::fs::rename(root.join("2026/11"), root.join("2026/elsewhere")).unwrap();
+    std::os::unix::fs::symlink("elsewhere", root.join("2026/11")).unwrap();
+    let audio = s.get(&format!("/api/audio?path={SAMPLE}"), &[]);
+    assert_eq!(audio.status, 409, "{}", audio.text());
+    assert!(audio.text().contains("symbolic link"), "{}", audio.text());
+    let dl = s.get(&format!("/api/download?path={SAMPLE}"), &[]);
+    assert_eq!(dl.status, 404, "{}", dl.text());
+    std::fs::remove_file(root.join("2026/11")).unwrap();
+    std::fs::rename(root.join("2026/elsewhere"), root.join("2026/11")).unwrap();
+    let bob = root.join("2026/11/bob-call.sasf");
+    std::fs::remove_file(&bob).unwrap();
+    let st = Command::new("mkfifo").arg(&bob).status().unwrap();
+    assert!(st.success());
+    let t = std::time::Instant::now();
+    let dl = s.get(&format!("/api/download?path={BOB}"), &[]);
+    assert_eq!(dl.status, 404, "{}", dl.text());
+    assert!(dl.text().contains("not a regular file"), "{}", dl.text());
+    assert!(t.elapsed() < std::time::Duration::from_secs(5));
 }
 
 #[test]
@@ -115,6 +140,7 @@ fn requests_without_the_right_are_refused_and_logged() {
     let sam = s.login("sam", "sam-password-1");
     let ann = s.login("ann", "ann-password-2");
     let aud = s.login("aud", "aud-password-4");
+    let gin = s.login("gin", "gin-password-5");
     let csrf = |cookie: &str| -> String {
         let page = s.get("/", &[("Cookie", cookie)]).text();
         page.split("name=csrf content=\"")
@@ -232,6 +258,62 @@ fn requests_without_the_right_are_refused_and_logged() {
             "download: an agent cannot download",
         ),
         (
+            "another agent's waveform",
+            Box::new(|| {
+                s.get(&format!("/api/peaks?path={BOB}"), &[("Cookie", &ann)])
+                    .status
+            }),
+            403,
+            "waveform: an agent sees only",
+        ),
+        (
+            "another agent's recording page",
+            Box::new(|| {
+                s.get(&format!("/recording?path={BOB}"), &[("Cookie", &ann)])
+                    .status
+            }),
+            403,
+            "view: an agent sees only",
+        ),
+        (
+            "an agent named as a call's customer (and as its id)",
+            Box::new(|| {
+                s.get(&format!("/api/recording?path={BOB}"), &[("Cookie", &gin)])
+                    .status
+            }),
+            403,
+            "view: an agent sees only",
+        ),
+        (
+            "an auditor downloading a recording in clear",
+            Box::new(|| {
+                s.get(
+                    "/api/download?path=2026%2F11%2Fbob-clear.sasf",
+                    &[("Cookie", &aud)],
+                )
+                .status
+            }),
+            403,
+            "download: an auditor downloads only encrypted recordings",
+        ),
+        (
+            "another site's page loading the audio",
+            Box::new(|| {
+                s.get(
+                    &format!("/api/audio?path={SAMPLE}"),
+                    &[
+                        ("Cookie", &sam),
+                        ("Sec-Fetch-Site", "cross-site"),
+                        ("Sec-Fetch-Mode", "no-cors"),
+                        ("Sec-Fetch-Dest", "audio"),
+                    ],
+                )
+                .status
+            }),
+            403,
+            "/api/audio: a request made by another site's page",
+        ),
+        (
             "no session",
             Box::new(|| s.get(&format!("/api/audio?path={SAMPLE}"), &[]).status),
             401,
@@ -263,6 +345,21 @@ fn requests_without_the_right_are_refused_and_logged() {
             "{what}: {e}"
         );
     }
+    // A link followed from another site to a page is let through (and shows the
+    // page); every response says no other site may load it.
+    let linked = s.get(
+        "/",
+        &[
+            ("Cookie", &sam),
+            ("Sec-Fetch-Site", "cross-site"),
+            ("Sec-Fetch-Mode", "navigate"),
+        ],
+    );
+    assert_eq!(linked.status, 200);
+    assert_eq!(
+        linked.header("cross-origin-resource-policy"),
+        Some("same-origin")
+    );
     // A Host that is not this server (DNS rebinding) gets nothing.
     let r = s.get("/", &[("Host", "attacker.example:80"), ("Cookie", &sam)]);
     assert_eq!(r.status, 421);
@@ -332,6 +429,26 @@ fn requests_without_the_right_are_refused_and_logged() {
         .map(|r| r["rel"].as_str().unwrap())
         .collect();
     assert_eq!(rels, ["2026/11/sample-call.sasf"], "{found}");
+    assert_eq!(found["total"], 1, "{found}");
+    // Her search for someone else finds nothing of his; a search for her own
+    // customer finds her call. An agent who is only ever the customer's namesake
+    // finds none (a customer is no agent; ids are per recording).
+    for (cookie, query, want) in [
+        (&ann, "participant=Bob+Agent", 0),
+        (&ann, "participant=Carl+Customer", 1),
+        (&gin, "", 0),
+        (&gin, "participant=Gina+Customer", 0),
+    ] {
+        let r = s
+            .get(&format!("/api/search?{query}"), &[("Cookie", cookie)])
+            .json();
+        assert_eq!(r["total"], want, "{query}: {r}");
+        assert_eq!(r["recordings"].as_array().unwrap().len(), want as usize);
+    }
+    // Bob's two calls are his.
+    let bob = s.login("bob", "bob-password-3");
+    let r = s.get("/api/search", &[("Cookie", &bob)]).json();
+    assert_eq!(r["total"], 2, "{r}");
     // The supervisor's tag is searchable at once (the file was indexed again).
     let tagged = s.get("/api/search?tag=checked", &[("Cookie", &sam)]).json();
     assert_eq!(tagged["total"], 1, "{tagged}");
@@ -351,7 +468,35 @@ fn requests_without_the_right_are_refused_and_logged() {
     };
     let o = verify();
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
+    let said = String::from_utf8_lossy(&o.stdout).into_owned();
+    let head = said.split("head ").nth(1).unwrap().trim().to_string();
     let path = a.root().join(".sasf-audit.jsonl");
+    // The head kept elsewhere finds the last line cut off; the log itself still
+    // chains without it.
+    let whole = std::fs::read_to_string(&path).unwrap();
+    let cut: String = whole
+        .lines()
+        .take(whole.lines().count() - 1)
+        .map(|l| format!("{l}\n"))
+        .collect();
+    std::fs::write(&path, &cut).unwrap();
+    let with_head = |h: &str| {
+        Command::new(sasf_bin())
+            .arg("serve")
+            .arg(a.root())
+            .arg("--key-file")
+            .arg(&a.key)
+            .args(["--verify-audit", "--expect-head", h])
+            .output()
+            .unwrap()
+    };
+    assert!(verify().status.success());
+    let o = with_head(&head);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&o.stdout).contains("no line has the head"));
+    std::fs::write(&path, &whole).unwrap();
+    let o = with_head(&head);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stdout));
     let text = std::fs::read_to_string(&path).unwrap();
     std::fs::write(
         &path,
@@ -394,6 +539,23 @@ fn the_server_refuses_what_would_expose_it() {
         .unwrap();
     assert_eq!(o.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&o.stderr).contains("not a loopback address"));
+    // Nor with logins but no TLS proxy in front: passwords would cross in clear.
+    let o = Command::new(sasf_bin())
+        .arg("serve")
+        .arg(a.root())
+        .arg("--key-file")
+        .arg(&a.key)
+        .arg("--users")
+        .arg(&a.users)
+        .args(["--listen", "0.0.0.0:0"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("--public-url"),
+        "{}",
+        String::from_utf8_lossy(&o.stderr)
+    );
     // A users file with a plain-text password.
     let bad = a.dir.path().join("bad.toml");
     std::fs::write(

@@ -294,6 +294,28 @@ pub fn find(
     })
 }
 
+/// A result's participants as one line: `Ann Agent (agent), Gina Customer (customer)`,
+/// with `<address>` after each name when `addresses`; `no_key` for an encrypted
+/// recording whose participants the catalog could not open.
+pub fn people_text(r: &Value, addresses: bool, no_key: &str) -> String {
+    match &r["participants"] {
+        Value::Array(ps) => ps
+            .iter()
+            .map(|p| {
+                let name = p["name"].as_str().or(p["id"].as_str()).unwrap_or("?");
+                let addr = match p["address"].as_str() {
+                    Some(a) if addresses => format!(" <{a}>"),
+                    _ => String::new(),
+                };
+                format!("{name}{addr} ({})", p["role"].as_str().unwrap_or("?"))
+            })
+            .collect::<Vec<_>>()
+            .join(", "),
+        _ if r["encrypted"] == true => no_key.into(),
+        _ => "-".into(),
+    }
+}
+
 pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
     let keys = load_keys(&a.key)?;
     let secret = super::index::archive_secret(&a.key, &keys)?;
@@ -353,18 +375,7 @@ pub fn run(archive: &Path, a: &SearchArgs) -> Result<std::process::ExitCode> {
         use std::io::Write;
         let mut w = std::io::stdout().lock();
         for r in &out {
-            let people = match &r["participants"] {
-                Value::Array(ps) => ps
-                    .iter()
-                    .map(|p| {
-                        let name = p["name"].as_str().or(p["id"].as_str()).unwrap_or("?");
-                        format!("{name} ({})", p["role"].as_str().unwrap_or("?"))
-                    })
-                    .collect::<Vec<_>>()
-                    .join(", "),
-                _ if r["encrypted"] == true => "(encrypted: give the archive key)".into(),
-                _ => "-".into(),
-            };
+            let people = people_text(r, false, "(encrypted: give the archive key)");
             let dur = r["duration_ms"]
                 .as_i64()
                 .map(|d| format!("{}.{:03}s", d / 1000, d % 1000))

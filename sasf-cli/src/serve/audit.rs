@@ -36,6 +36,26 @@ struct State {
     file: File,
     seq: u64,
     prev: [u8; 32],
+    /// The log's length after the last entry written.
+    len: u64,
+    /// Set when an entry could not be written: the log then takes nothing more and
+    /// every action that must be logged is refused until the server is restarted.
+    failed: Option<String>,
+}
+
+/// An entry that could not be written: the action it records must not happen.
+#[derive(Debug)]
+pub struct Unlogged(pub String);
+
+impl std::fmt::Display for Unlogged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "the audit log cannot be written ({}): nothing that must be logged is done \
+             until the server is restarted",
+            self.0
+        )
+    }
 }
 
 /// The open log, appended to under a lock.
@@ -75,16 +95,33 @@ impl Audit {
                 path.display()
             ),
         };
+        let len = file.metadata()?.len();
         Ok(Audit {
-            state: Mutex::new(State { file, seq, prev }),
+            state: Mutex::new(State {
+                file,
+                seq,
+                prev,
+                len,
+                failed: None,
+            }),
             key,
             path,
         })
     }
 
-    /// Appends one entry and flushes it to disk. A failure to write is reported on
-    /// stderr; the chain in memory then stays at the last entry written.
-    pub fn log(&self, user: &str, role: &str, action: &str, path: &str, ok: bool, detail: &str) {
+    /// Appends one entry and flushes it to disk before returning. A failure to write
+    /// cuts what was written of the entry off again (the log ends at its last whole
+    /// entry), is reported on stderr, and makes this and every later call fail: the
+    /// caller must then not do what it was logging.
+    pub fn log(
+        &self,
+        user: &str,
+        role: &str,
+        action: &str,
+        path: &str,
+        ok: bool,
+        detail: &str,
+    ) -> Result<(), Unlogged> {
         // Fields from a request are cut so that a line always fits what is read back.
         let cut = |t: &str, n: usize| -> String {
             if t.len() <= n {
@@ -95,6 +132,9 @@ impl Audit {
         };
         let (user, path, detail) = (&cut(user, 256), &cut(path, 1024), &cut(detail, 2048));
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = &st.failed {
+            return Err(Unlogged(why.clone()));
+        }
         let seq = st.seq + 1;
         let mut m = Map::new();
         m.insert("seq".into(), seq.into());
@@ -117,12 +157,33 @@ impl Audit {
             Ok(()) => {
                 st.seq = seq;
                 st.prev = mac;
+                st.len += line.len() as u64;
+                Ok(())
             }
-            Err(e) => crate::io::note(format_args!(
-                "sasf serve: cannot append to the audit log {}: {e}",
-                self.path.display()
-            )),
+            Err(e) => {
+                let len = st.len;
+                let cut = st.file.set_len(len).and_then(|_| st.file.sync_data());
+                let why = match cut {
+                    Ok(()) => format!("{}: {e}", self.path.display()),
+                    Err(c) => format!(
+                        "{}: {e}; cutting the partial entry off failed too ({c}): \
+                         --verify-audit names its line",
+                        self.path.display()
+                    ),
+                };
+                crate::io::note(format_args!(
+                    "sasf serve: cannot append to the audit log {why}"
+                ));
+                st.failed = Some(why.clone());
+                Err(Unlogged(why))
+            }
         }
+    }
+
+    /// Makes every later entry fail, as a write failure does (tests).
+    #[cfg(test)]
+    fn fail_for_test(&self) {
+        self.state.lock().unwrap().failed = Some("test".into());
     }
 }
 
@@ -134,16 +195,39 @@ fn now_utc() -> String {
 pub fn verify_file(
     archive: &Path,
     key: Option<&Zeroizing<[u8; 32]>>,
+    expect_head: Option<&str>,
 ) -> Result<std::process::ExitCode> {
     let path = archive.join(FILE_NAME);
     let f = File::open(&path)
         .with_context(|| format!("cannot open the audit log {}", path.display()))?;
-    match check(f, key.map(|k| &**k)).context("cannot read the audit log")? {
-        Check::Ok { entries, head } => {
+    let mut seen_at = None;
+    let checked = super::wire::check_each(f, key.map(|k| &**k), |line, mac| {
+        if expect_head.is_some_and(|h| h == hex(mac)) {
+            seen_at = Some(line);
+        }
+    })
+    .context("cannot read the audit log")?;
+    let n = |entries: u64| format!("{entries} entr{}", if entries == 1 { "y" } else { "ies" });
+    match checked {
+        Check::Ok { entries, .. } if expect_head.is_some() && seen_at.is_none() => {
             println!(
-                "{}: {entries} entr{} chained ({}), head {}",
+                "{}: BROKEN: {} chained ({}), but no line has the head {} expected: \
+                 entries were cut off the end, or this is another log",
                 path.display(),
-                if entries == 1 { "y" } else { "ies" },
+                n(entries),
+                chain_name(key.map(|k| &**k)),
+                expect_head.unwrap_or_default()
+            );
+            Ok(std::process::ExitCode::from(1))
+        }
+        Check::Ok { entries, head } => {
+            let since = seen_at
+                .map(|l| format!("; the head expected is line {l}"))
+                .unwrap_or_default();
+            println!(
+                "{}: {} chained ({}), head {}{since}",
+                path.display(),
+                n(entries),
                 chain_name(key.map(|k| &**k)),
                 hex(&head)
             );
@@ -172,7 +256,8 @@ mod tests {
                     &format!("c{i}.sasf"),
                     true,
                     "from 0 s",
-                );
+                )
+                .unwrap();
             }
         }
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
@@ -196,7 +281,8 @@ mod tests {
                 "x.sasf",
                 false,
                 "not a participant",
-            );
+            )
+            .unwrap();
         }
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
         assert!(matches!(
@@ -222,6 +308,24 @@ mod tests {
                 ok => panic!("{what} not found: {ok:?}"),
             }
         }
+        // A change that parses the same (an escape for a letter, a duplicate key in
+        // front) is a change: the MAC covers the line's bytes.
+        for (what, t) in [
+            ("an escape", text.replacen("\"sam\"", "\"\\u0073am\"", 1)),
+            (
+                "a duplicate key",
+                text.replacen("{\"seq\":1,", "{\"user\":\"eve\",\"seq\":1,", 1),
+            ),
+        ] {
+            assert_ne!(t, text, "{what}");
+            assert!(
+                matches!(
+                    check(t.as_bytes(), Some(&k)).unwrap(),
+                    Check::Broken { line: 1, .. }
+                ),
+                "{what} not found"
+            );
+        }
         // Without the key, a keyed log is not taken as chained.
         assert!(matches!(
             check(&bytes[..], None).unwrap(),
@@ -244,10 +348,57 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let a = Audit::open(dir.path(), None).unwrap();
         let long = "\u{1}".repeat(100_000);
-        a.log(&long, "-", "refused", &long, false, &long);
+        a.log(&long, "-", "refused", &long, false, &long).unwrap();
         drop(a);
         let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
         assert!(bytes.len() < crate::serve::wire::MAX_LINE);
+        assert!(matches!(
+            check(&bytes[..], None).unwrap(),
+            Check::Ok { entries: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn an_entry_that_cannot_be_written_stops_what_it_logs() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Audit::open(dir.path(), None).unwrap();
+        a.log("sam", "supervisor", "play", "a.sasf", true, "")
+            .unwrap();
+        a.fail_for_test();
+        let e = a
+            .log("sam", "supervisor", "play", "b.sasf", true, "")
+            .unwrap_err();
+        assert!(e.to_string().contains("audit log cannot be written"), "{e}");
+        drop(a);
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        assert!(matches!(
+            check(&bytes[..], None).unwrap(),
+            Check::Ok { entries: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn a_full_disk_leaves_the_log_at_its_last_whole_entry() {
+        // /dev/full takes no bytes: a write fails as on a full disk. The log file is
+        // the real one; only the descriptor written to is swapped.
+        let Ok(full) = OpenOptions::new().append(true).open("/dev/full") else {
+            return;
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let a = Audit::open(dir.path(), None).unwrap();
+        a.log("sam", "supervisor", "play", "a.sasf", true, "")
+            .unwrap();
+        let real = std::mem::replace(&mut a.state.lock().unwrap().file, full);
+        assert!(a
+            .log("sam", "supervisor", "play", "b.sasf", true, "")
+            .is_err());
+        a.state.lock().unwrap().file = real;
+        // Once failed, the log takes nothing more.
+        assert!(a
+            .log("sam", "supervisor", "play", "c.sasf", true, "")
+            .is_err());
+        drop(a);
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
         assert!(matches!(
             check(&bytes[..], None).unwrap(),
             Check::Ok { entries: 1, .. }

@@ -24,6 +24,11 @@ const MAX_SESSIONS: usize = 10_000;
 /// Failed logins of one name in [`FAIL_WINDOW`] before it is refused for a while.
 const MAX_FAILS: u32 = 5;
 const FAIL_WINDOW: Duration = Duration::from_secs(300);
+/// Most names whose failed logins are counted at once.
+const MAX_TRACKED: usize = 10_000;
+/// Longest name and password a login takes (longer ones fail without a hash).
+const MAX_NAME: usize = 256;
+const MAX_PASSWORD: usize = 1024;
 /// Largest users file read.
 const MAX_USERS_FILE: u64 = 1 << 20;
 
@@ -171,8 +176,14 @@ impl Users {
     }
 
     /// The user `name` if `password` is theirs. An unknown name costs the same time
-    /// as a wrong password; a name with too many recent failures is refused.
+    /// as a wrong password. A try counts against the name before its password is
+    /// checked (so tries at once cannot pass the limit together), and a name with
+    /// [`MAX_FAILS`] in [`FAIL_WINDOW`] is refused; a success clears its count.
     pub fn check(&self, name: &str, password: &str) -> std::result::Result<&User, &'static str> {
+        if name.len() > MAX_NAME {
+            // No user has such a name (the users file refuses it).
+            return Err("wrong name or password");
+        }
         let now = Instant::now();
         {
             let mut fails = self.fails.lock().unwrap_or_else(|e| e.into_inner());
@@ -180,6 +191,24 @@ impl Users {
             if fails.get(name).is_some_and(|(n, _)| *n >= MAX_FAILS) {
                 return Err("too many failed logins: wait five minutes");
             }
+            if !fails.contains_key(name) && fails.len() >= MAX_TRACKED {
+                // Full: the oldest count of a name nobody has goes first, so that
+                // made-up names cannot wash a real user's count out.
+                let victim = fails
+                    .iter()
+                    .filter(|(k, _)| !self.by_name.contains_key(*k))
+                    .min_by_key(|(_, (_, t))| *t)
+                    .or_else(|| fails.iter().min_by_key(|(_, (_, t))| *t))
+                    .map(|(k, _)| k.clone());
+                if let Some(k) = victim {
+                    fails.remove(&k);
+                }
+            }
+            let e = fails.entry(name.to_string()).or_insert((0, now));
+            e.0 += 1;
+        }
+        if password.len() > MAX_PASSWORD {
+            return Err("wrong name or password");
         }
         let user = self.by_name.get(name);
         let hash = user.map_or_else(|| dummy_hash().as_str(), |u| u.hash.as_str());
@@ -191,13 +220,14 @@ impl Users {
             })
             .unwrap_or(false);
         match user {
-            Some(u) if ok => Ok(u),
-            _ => {
-                let mut fails = self.fails.lock().unwrap_or_else(|e| e.into_inner());
-                let e = fails.entry(name.to_string()).or_insert((0, now));
-                e.0 += 1;
-                Err("wrong name or password")
+            Some(u) if ok => {
+                self.fails
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .remove(name);
+                Ok(u)
             }
+            _ => Err("wrong name or password"),
         }
     }
 }
@@ -405,6 +435,48 @@ mod tests {
             assert_eq!(u.check("sam", "no").unwrap_err(), "wrong name or password");
         }
         assert!(u.check("sam", "pw").unwrap_err().starts_with("too many"));
+    }
+
+    #[test]
+    fn tries_at_once_count_before_their_check_and_made_up_names_are_bounded() {
+        let h = hash_password("pw").unwrap();
+        let u = std::sync::Arc::new(
+            Users::parse(&format!(
+                "[[user]]\nname = \"sam\"\nrole = \"auditor\"\npassword = \"{h}\"\n"
+            ))
+            .unwrap(),
+        );
+        // 16 wrong tries at once: at most MAX_FAILS of them reach Argon2, the rest are
+        // refused as too many, and the right password is then refused too.
+        let tries: Vec<_> = (0..16)
+            .map(|_| {
+                let u = u.clone();
+                std::thread::spawn(move || u.check("sam", "no").unwrap_err())
+            })
+            .collect();
+        let said: Vec<&str> = tries.into_iter().map(|t| t.join().unwrap()).collect();
+        let wrong = said
+            .iter()
+            .filter(|s| **s == "wrong name or password")
+            .count();
+        assert!(
+            wrong <= MAX_FAILS as usize,
+            "{wrong} tries checked: {said:?}"
+        );
+        assert!(u.check("sam", "pw").unwrap_err().starts_with("too many"));
+        // Made-up names fill the table up to its bound and no further, and do not
+        // push the real name's count out.
+        for i in 0..MAX_TRACKED + 50 {
+            let _ = u.check(&format!("nobody{i}"), &"x".repeat(MAX_PASSWORD + 1));
+        }
+        let n = u.fails.lock().unwrap().len();
+        assert!(n <= MAX_TRACKED, "{n}");
+        assert!(u.check("sam", "pw").unwrap_err().starts_with("too many"));
+        // Over-long names and passwords fail at once.
+        assert_eq!(
+            u.check(&"s".repeat(MAX_NAME + 1), "pw").unwrap_err(),
+            "wrong name or password"
+        );
     }
 
     #[test]

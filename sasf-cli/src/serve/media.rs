@@ -8,7 +8,6 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
-use std::time::Instant;
 
 use sasf_core::audio::decode_to_pcm16;
 use sasf_core::meta::sample_to_ms;
@@ -37,8 +36,6 @@ pub struct Media {
     /// Recordings opened by random access.
     pub opened: Mutex<HashMap<PathBuf, Arc<Mutex<Opened>>>>,
     peaks: Mutex<PeaksCache>,
-    /// When each user last had a playback of each recording logged.
-    pub plays: Mutex<HashMap<(String, PathBuf), Instant>>,
 }
 
 /// The layout of the WAV a recording is played as.
@@ -53,15 +50,19 @@ pub struct WavLayout {
 }
 
 impl WavLayout {
-    /// For a recording of `frames` frames.
-    pub fn new(channels: u16, rate: u32, frames: u64) -> WavLayout {
+    /// For a recording of `frames` frames; `None` when a 16-bit WAV cannot describe
+    /// the format (a byte rate over 32 bits: a rate and channel count no call has).
+    pub fn new(channels: u16, rate: u32, frames: u64) -> Option<WavLayout> {
         let ba = 2 * channels as u64;
+        if channels == 0 || rate == 0 || ba * rate as u64 > u32::MAX as u64 {
+            return None;
+        }
         let max = (u32::MAX as u64 - WAV_HEADER) / ba;
-        WavLayout {
+        Some(WavLayout {
             channels,
             rate,
             frames: frames.min(max),
-        }
+        })
     }
     /// Bytes per frame.
     pub fn block(&self) -> u64 {
@@ -92,66 +93,80 @@ impl WavLayout {
     }
 }
 
-/// Produces the WAV bytes `[first, last]` of an opened recording, in pieces, each
-/// given to `send` (which returns false when the client has gone). Only chunks the
-/// range needs are read, each authenticated by the random-access reader.
-pub fn produce(
+/// Where a response's production of WAV bytes is.
+#[derive(Debug, Clone, Copy)]
+pub struct Cursor {
+    /// The next byte to send.
+    pub pos: u64,
+    /// The last byte to send (inclusive).
+    pub last: u64,
+    /// Frames read at a time: a quarter of a second first, so that playback starts at
+    /// once; then two seconds.
+    step: u64,
+}
+
+impl Cursor {
+    /// For the WAV bytes `[first, last]`.
+    pub fn new(layout: WavLayout, first: u64, last: u64) -> Cursor {
+        Cursor {
+            pos: first,
+            last,
+            step: (layout.rate as u64 / 4).max(1),
+        }
+    }
+}
+
+/// The next piece of the WAV bytes a cursor is at, or `None` when all are sent. Only
+/// the chunks the piece needs are read, each authenticated by the random-access
+/// reader. A response calls this once per piece, on a blocking thread it gives back
+/// between pieces (so that a slow client holds no thread while it reads).
+pub fn next_piece(
     o: &Mutex<Opened>,
     layout: WavLayout,
-    first: u64,
-    last: u64,
-    mut send: impl FnMut(Vec<u8>) -> bool,
-) -> sasf_core::Result<()> {
-    let mut pos = first;
-    if pos < WAV_HEADER {
+    c: &mut Cursor,
+) -> sasf_core::Result<Option<Vec<u8>>> {
+    if c.pos > c.last {
+        return Ok(None);
+    }
+    if c.pos < WAV_HEADER {
         let h = layout.header();
-        let end = (last + 1).min(WAV_HEADER);
-        if !send(h[pos as usize..end as usize].to_vec()) {
-            return Ok(());
-        }
-        pos = end;
+        let end = (c.last + 1).min(WAV_HEADER);
+        let piece = h[c.pos as usize..end as usize].to_vec();
+        c.pos = end;
+        return Ok(Some(piece));
     }
     let block = layout.block();
-    // A quarter of a second first, so that playback starts at once; then two seconds.
-    let mut step = (layout.rate as u64 / 4).max(1);
-    while pos <= last {
-        let frame = (pos - WAV_HEADER) / block;
-        let skip = ((pos - WAV_HEADER) % block) as usize;
-        let want_end = (last - WAV_HEADER) / block + 1;
-        let to = (frame + step).min(want_end).min(layout.frames);
-        if to <= frame {
-            break;
-        }
-        let (encoding, mut pcm) = {
-            let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
-            let encoding = g.ra.header().format.encoding;
-            let mut raw = Vec::with_capacity(((to - frame) * block) as usize);
-            g.ra.read_range(frame, to, |a| {
-                raw.extend_from_slice(a);
-                Ok(())
-            })?;
-            (encoding, raw)
-        };
-        let mut out = Vec::with_capacity(pcm.len() * 2);
-        decode_to_pcm16(encoding, &pcm, &mut out);
-        pcm.clear();
-        let start = skip;
-        let stop = ((last + 1 - WAV_HEADER) - frame * block).min(out.len() as u64) as usize;
-        if start >= stop {
-            break;
-        }
-        let n = (stop - start) as u64;
-        out.truncate(stop);
-        if start > 0 {
-            out.drain(..start);
-        }
-        if !send(out) {
-            return Ok(());
-        }
-        pos += n;
-        step = layout.rate as u64 * 2;
+    let frame = (c.pos - WAV_HEADER) / block;
+    let skip = ((c.pos - WAV_HEADER) % block) as usize;
+    let want_end = (c.last - WAV_HEADER) / block + 1;
+    let to = (frame + c.step).min(want_end).min(layout.frames);
+    if to <= frame {
+        return Ok(None);
     }
-    Ok(())
+    let (encoding, mut pcm) = {
+        let mut g = o.lock().unwrap_or_else(|e| e.into_inner());
+        let encoding = g.ra.header().format.encoding;
+        let mut raw = Vec::with_capacity(((to - frame) * block) as usize);
+        g.ra.read_range(frame, to, |a| {
+            raw.extend_from_slice(a);
+            Ok(())
+        })?;
+        (encoding, raw)
+    };
+    let mut out = Vec::with_capacity(pcm.len() * 2);
+    decode_to_pcm16(encoding, &pcm, &mut out);
+    pcm.clear();
+    let stop = ((c.last + 1 - WAV_HEADER) - frame * block).min(out.len() as u64) as usize;
+    if skip >= stop {
+        return Ok(None);
+    }
+    out.truncate(stop);
+    if skip > 0 {
+        out.drain(..skip);
+    }
+    c.pos += out.len() as u64;
+    c.step = layout.rate as u64 * 2;
+    Ok(Some(out))
 }
 
 /// Voice activity of one channel: the spans (ms) where its level is above the noise
@@ -244,7 +259,7 @@ impl Buckets {
 /// peak (0 to 255, linear) and the speech spans. Reads all of the audio once, with the
 /// streaming reader (every chunk authenticated, on every core).
 fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
-    recording::playable(app, rel).map_err(|e| format!("cannot be played: {e:#}"))?;
+    recording::playable(app, rel).map_err(|e| format!("cannot be played: {e}"))?;
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let (file, _) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
     let d = sasf_core::Decoder::new(std::io::BufReader::with_capacity(1 << 20, file))
@@ -328,7 +343,7 @@ fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
 }
 
 /// The waveform of `rel` (computed on first use, then kept while the file is
-/// unchanged).
+/// unchanged; a failure is not kept, so the next request tries again).
 pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
     let (_, stamp) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
     let key = (rel.to_path_buf(), stamp);
@@ -337,9 +352,16 @@ pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
         if !cache.contains_key(&key) && cache.len() >= MAX_PEAKS {
             cache.clear();
         }
-        cache.entry(key).or_default().clone()
+        cache.entry(key.clone()).or_default().clone()
     };
-    cell.get_or_init(|| compute(app, rel)).clone()
+    let r = cell.get_or_init(|| compute(app, rel)).clone();
+    if r.is_err() {
+        let mut cache = app.media.peaks.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.get(&key).is_some_and(|c| Arc::ptr_eq(c, &cell)) {
+            cache.remove(&key);
+        }
+    }
+    r
 }
 
 #[cfg(test)]
@@ -348,14 +370,17 @@ mod tests {
 
     #[test]
     fn the_wav_header_describes_the_frames_sent() {
-        let l = WavLayout::new(2, 8000, 80_000);
+        let l = WavLayout::new(2, 8000, 80_000).unwrap();
         let h = l.header();
         assert_eq!(&h[0..4], b"RIFF");
         assert_eq!(u32::from_le_bytes(h[40..44].try_into().unwrap()), 320_000);
         assert_eq!(l.len(), 44 + 320_000);
         // A recording too long for a 32-bit RIFF size is cut to what fits.
-        let big = WavLayout::new(1, 8000, u64::MAX / 4);
+        let big = WavLayout::new(1, 8000, u64::MAX / 4).unwrap();
         assert!(big.len() <= u32::MAX as u64);
+        // A byte rate a 32-bit field cannot hold is refused, not wrapped.
+        assert!(WavLayout::new(u16::MAX, u32::MAX, 10).is_none());
+        assert!(WavLayout::new(0, 8000, 10).is_none());
     }
 
     #[test]

@@ -62,6 +62,12 @@ pub struct App {
     pub media: media::Media,
     /// The Host header values accepted (against DNS rebinding).
     pub hosts: Vec<String>,
+    /// The `Origin` values of this server's own pages.
+    pub origins: Vec<String>,
+    /// The archive's folder, open: recordings are opened beneath it.
+    pub dir: std::os::fd::OwnedFd,
+    /// Password checks running at once (Argon2 takes 19 MiB and a core each).
+    pub logins: Arc<tokio::sync::Semaphore>,
     /// The catalog, opened once (checked as `sasf search` checks it).
     pub db: std::sync::Mutex<rusqlite::Connection>,
 }
@@ -95,16 +101,62 @@ fn local_name(a: &ServeArgs) -> String {
         .unwrap_or_else(|| "local".into())
 }
 
-/// The Host header values that name this server.
-fn hosts(addr: &SocketAddr) -> Vec<String> {
-    let port = addr.port();
-    let mut v = vec![addr.to_string()];
-    if addr.ip().is_loopback() {
-        v.push(format!("localhost:{port}"));
-        v.push(format!("127.0.0.1:{port}"));
-        v.push(format!("[::1]:{port}"));
+/// The Host header values that name this server, and the origins of its pages: the
+/// public URL's alone when one is given (a proxy in front), else the address listened
+/// on (and on loopback its other names). A browser leaves `:80` out of Host.
+fn names(addr: &SocketAddr, public: Option<&PublicUrl>) -> (Vec<String>, Vec<String>) {
+    if let Some(p) = public {
+        return (vec![p.host.clone()], vec![p.origin.clone()]);
     }
-    v
+    let port = addr.port();
+    let mut hosts = vec![addr.to_string()];
+    if addr.ip().is_loopback() {
+        for h in ["localhost", "127.0.0.1", "[::1]"] {
+            hosts.push(format!("{h}:{port}"));
+        }
+    }
+    if port == 80 {
+        let bare: Vec<String> = hosts
+            .iter()
+            .filter_map(|h| h.strip_suffix(":80").map(String::from))
+            .collect();
+        hosts.extend(bare);
+    }
+    let mut seen = std::collections::HashSet::new();
+    hosts.retain(|h| seen.insert(h.clone()));
+    let origins = hosts.iter().map(|h| format!("http://{h}")).collect();
+    (hosts, origins)
+}
+
+/// `--public-url`: where people reach the server.
+#[derive(Debug, PartialEq)]
+struct PublicUrl {
+    /// `host` or `host:port`, as a browser sends it in Host.
+    host: String,
+    /// `https://host[:port]`, as a browser sends it in Origin.
+    origin: String,
+}
+
+fn public_url(u: &str) -> Result<PublicUrl> {
+    let bad = || anyhow!("--public-url {u:?}: give https://HOST[:PORT] (no path)");
+    let (scheme, rest) = u.split_once("://").ok_or_else(bad)?;
+    if scheme != "https" && scheme != "http" {
+        return Err(bad());
+    }
+    let host = rest.strip_suffix('/').unwrap_or(rest);
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-.:[]".contains(c);
+    if host.is_empty() || !host.chars().all(ok) {
+        return Err(bad());
+    }
+    let default_port = if scheme == "https" { ":443" } else { ":80" };
+    let host = host
+        .strip_suffix(default_port)
+        .unwrap_or(host)
+        .to_ascii_lowercase();
+    Ok(PublicUrl {
+        origin: format!("{scheme}://{host}"),
+        host,
+    })
 }
 
 pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
@@ -123,7 +175,7 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
     let ck = secret.as_deref().map(|s| CatalogKeys::derive(s));
     let audit_key = secret.as_deref().map(|s| audit::derive_key(s));
     if a.verify_audit {
-        return audit::verify_file(&archive, audit_key.as_ref());
+        return audit::verify_file(&archive, audit_key.as_ref(), a.expect_head.as_deref());
     }
     let users = a.users.as_deref().map(auth::Users::load).transpose()?;
     let mut forms = Vec::new();
@@ -148,6 +200,20 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
              (without it whoever reaches the server is a supervisor)"
         );
     }
+    let public = a.public_url.as_deref().map(public_url).transpose()?;
+    if !addr.ip().is_loopback() && public.is_none() {
+        bail!(
+            "--listen {addr} is not a loopback address: put a TLS-terminating proxy in front \
+             and give its address as --public-url https://HOST (passwords and session \
+             cookies must not cross a network in clear)"
+        );
+    }
+    let dir = rustix::fs::open(
+        &archive,
+        rustix::fs::OFlags::RDONLY | rustix::fs::OFlags::DIRECTORY | rustix::fs::OFlags::CLOEXEC,
+        rustix::fs::Mode::empty(),
+    )
+    .with_context(|| format!("cannot open {}", archive.display()))?;
     // The audit log is checked before anything is appended to it.
     let audit = audit::Audit::open(&archive, audit_key)?;
     // The catalog, brought up to date (verifying new and changed files).
@@ -177,10 +243,19 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
             forms,
             signer,
             media: media::Media::default(),
-            hosts: hosts(&bound),
+            hosts: names(&bound, public.as_ref()).0,
+            origins: names(&bound, public.as_ref()).1,
+            dir,
+            logins: Arc::new(tokio::sync::Semaphore::new(crate::io::threads().max(1))),
             db: std::sync::Mutex::new(db),
         });
-        println!("sasf serve: listening on http://{bound}/ (Ctrl-C stops it)");
+        match &public {
+            Some(p) => println!(
+                "sasf serve: listening on {bound}, reached as {}/ (Ctrl-C stops it)",
+                p.origin
+            ),
+            None => println!("sasf serve: listening on http://{bound}/ (Ctrl-C stops it)"),
+        }
         use std::io::Write as _;
         let _ = std::io::stdout().flush();
         let router = pages::router(app);
@@ -192,4 +267,42 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
         Ok::<_, anyhow::Error>(())
     })?;
     Ok(ExitCode::SUCCESS)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_names_a_server_answers_to() {
+        let lo: SocketAddr = "127.0.0.1:8080".parse().unwrap();
+        let (h, o) = names(&lo, None);
+        assert_eq!(h, ["127.0.0.1:8080", "localhost:8080", "[::1]:8080"]);
+        assert!(o.contains(&"http://localhost:8080".to_string()));
+        let (h80, _) = names(&"127.0.0.1:80".parse().unwrap(), None);
+        assert!(h80.contains(&"localhost".to_string()) && h80.contains(&"127.0.0.1".to_string()));
+        let p = public_url("https://Rec.Example.com:443/").unwrap();
+        assert_eq!(
+            p,
+            PublicUrl {
+                host: "rec.example.com".into(),
+                origin: "https://rec.example.com".into()
+            }
+        );
+        let (h, o) = names(&"0.0.0.0:8080".parse().unwrap(), Some(&p));
+        assert_eq!((h, o), (vec![p.host.clone()], vec![p.origin.clone()]));
+        assert_eq!(
+            public_url("https://r.example:8443").unwrap().origin,
+            "https://r.example:8443"
+        );
+        for bad in [
+            "rec.example.com",
+            "ftp://x",
+            "https://x/path",
+            "https://",
+            "https://a b",
+        ] {
+            assert!(public_url(bad).is_err(), "{bad}");
+        }
+    }
 }

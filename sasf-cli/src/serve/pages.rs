@@ -10,7 +10,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, Request, State};
@@ -35,8 +35,8 @@ type AppState = State<Arc<App>>;
 
 /// Results per search page.
 const PAGE: u64 = 25;
-/// A user's playback of a recording is logged once per this long.
-const PLAY_LOG_EVERY: Duration = Duration::from_secs(600);
+/// The last page number taken (past it, a page is this one).
+const MAX_PAGE: u64 = 1_000_000;
 
 pub fn router(app: Arc<App>) -> Router {
     Router::new()
@@ -71,6 +71,29 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
         )
             .into_response();
     }
+    // A request another site's page made (an <audio src>, a form, a fetch): only a
+    // link followed to a page is let through. Without --users no cookie stands
+    // between such a request and a supervisor's rights, so this is what refuses it.
+    let site = req
+        .headers()
+        .get("sec-fetch-site")
+        .and_then(|h| h.to_str().ok());
+    if matches!(site, Some("cross-site" | "same-site")) {
+        let mode = req
+            .headers()
+            .get("sec-fetch-mode")
+            .and_then(|h| h.to_str().ok());
+        let page = matches!(req.uri().path(), "/" | "/recording" | "/login");
+        if !(page && mode == Some("navigate") && req.method() == axum::http::Method::GET) {
+            let (a, path) = (app.clone(), req.uri().path().to_string());
+            let why = "a request made by another site's page";
+            return tokio::task::spawn_blocking(move || {
+                refuse(&a, None, &path, "", StatusCode::FORBIDDEN, why)
+            })
+            .await
+            .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+        }
+    }
     let mut r = next.run(req).await;
     let h = r.headers_mut();
     h.insert(
@@ -90,6 +113,15 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
         HeaderValue::from_static("same-origin"),
     );
     h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    // No other site's page may load what this one sends (an <audio> or <img> of it).
+    h.insert(
+        "cross-origin-resource-policy",
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        "cross-origin-opener-policy",
+        HeaderValue::from_static("same-origin"),
+    );
     if !h.contains_key(header::CACHE_CONTROL) {
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
@@ -154,7 +186,8 @@ fn refuse(
     status: StatusCode,
     why: &str,
 ) -> Response {
-    app.audit.log(
+    // A refusal that cannot be logged is still a refusal (the log says why on stderr).
+    let _ = app.audit.log(
         who.map_or("-", |w| w.name.as_str()),
         who.map_or("-", |w| w.role.name()),
         "refused",
@@ -207,30 +240,175 @@ fn recording_rel(app: &App, who: &Who, what: &str, raw: &str) -> Result<PathBuf,
     Ok(rel)
 }
 
-/// Checks that an agent took part in `rel` (others may see every recording).
-fn agent_check(app: &App, who: &Who, what: &str, rel: &Path) -> Result<(), Response> {
+/// Whether an agent took part in a recording, as its random-access index says.
+#[derive(Debug, PartialEq)]
+enum Part {
+    /// They did (or the user is no agent: they see every recording).
+    Yes,
+    /// They did not.
+    No,
+    /// The recording cannot be opened by random access (damaged): the page decides
+    /// from what a streaming read authenticated.
+    Unknown,
+}
+
+fn takes_part(app: &App, who: &Who, rel: &Path) -> Part {
     if who.role != Role::Agent {
-        return Ok(());
+        return Part::Yes;
     }
-    let ok = recording::cached(app, rel)
-        .ok()
-        .map(|o| {
+    match recording::cached(app, rel) {
+        Ok(o) => {
             let o = o.lock().unwrap_or_else(|e| e.into_inner());
-            recording::takes_part(&who.participants, o.ra.all_participants())
-        })
-        .unwrap_or(false);
-    if ok {
-        Ok(())
-    } else {
-        Err(refuse(
-            app,
-            Some(who),
-            what,
-            &rel.display().to_string(),
-            StatusCode::FORBIDDEN,
-            "an agent sees only the recordings they took part in",
-        ))
+            if recording::takes_part(&who.participants, o.ra.all_participants()) {
+                Part::Yes
+            } else {
+                Part::No
+            }
+        }
+        Err(_) => Part::Unknown,
     }
+}
+
+/// What a request asks to do with a recording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Act {
+    View,
+    Play,
+    Waveform,
+    Download,
+    Annotate,
+}
+
+impl Act {
+    fn name(self) -> &'static str {
+        match self {
+            Act::View => "view",
+            Act::Play => "play",
+            Act::Waveform => "waveform",
+            Act::Download => "download",
+            Act::Annotate => "annotate",
+        }
+    }
+
+    /// Why `role` may not do this, if it may not.
+    fn refused(self, role: Role) -> Option<String> {
+        let (ok, what) = match self {
+            Act::View => (true, ""),
+            Act::Play | Act::Waveform => (role.can_play(), "play audio"),
+            Act::Download => (role.can_download(), "download recordings"),
+            Act::Annotate => (role.can_annotate(), "annotate"),
+        };
+        (!ok).then(|| format!("an {} cannot {what}", role.name()))
+    }
+}
+
+/// Admits a request to `act` on the recording `raw`, or refuses it (and logs the
+/// refusal): someone logged in, whose role may, a path inside the archive that its
+/// catalog knows, an agent's own recording, and an auditor's download only of an
+/// encrypted file (a file in clear holds its audio). Blocking (catalog, audit log,
+/// file): call it through [`blocking`].
+fn admit(app: &App, who: Option<Who>, act: Act, raw: &str) -> Result<(Who, PathBuf), Response> {
+    let what = act.name();
+    let Some(who) = who else {
+        return Err(refuse(
+            app,
+            None,
+            what,
+            raw,
+            StatusCode::UNAUTHORIZED,
+            "not logged in",
+        ));
+    };
+    if let Some(why) = act.refused(who.role) {
+        return Err(refuse(
+            app,
+            Some(&who),
+            what,
+            raw,
+            StatusCode::FORBIDDEN,
+            &why,
+        ));
+    }
+    let rel = recording_rel(app, &who, what, raw)?;
+    match (takes_part(app, &who, &rel), act) {
+        (Part::Yes, _) | (Part::Unknown, Act::View) => {}
+        // An agent's own damaged recording, or another's: neither is played.
+        (Part::Unknown, _) => {
+            return Err((
+                StatusCode::CONFLICT,
+                "cannot be played: it does not open (the page says what was authenticated)",
+            )
+                .into_response())
+        }
+        (Part::No, _) => {
+            return Err(refuse(
+                app,
+                Some(&who),
+                what,
+                raw,
+                StatusCode::FORBIDDEN,
+                "an agent sees only the recordings they took part in",
+            ))
+        }
+    }
+    if act == Act::Download && who.role == Role::Auditor {
+        let encrypted = recording::open_file(app, &rel)
+            .ok()
+            .and_then(|(f, _)| sasf_core::Decoder::new(f).ok())
+            .is_some_and(|d| d.header().integrity == Integrity::Encrypted);
+        if !encrypted {
+            return Err(refuse(
+                app,
+                Some(&who),
+                what,
+                raw,
+                StatusCode::FORBIDDEN,
+                "an auditor downloads only encrypted recordings (this one holds its audio in clear)",
+            ));
+        }
+    }
+    Ok((who, rel))
+}
+
+/// Runs blocking work (the catalog, the audit log, files) off the async workers.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, Response> + Send + 'static,
+) -> Result<T, Response> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
+    }
+}
+
+/// An action that must be logged but could not be: not done.
+fn unlogged(e: super::audit::Unlogged) -> Response {
+    (StatusCode::SERVICE_UNAVAILABLE, e.to_string()).into_response()
+}
+
+/// A body made piece by piece as the client reads it, each piece on a blocking
+/// thread that is given back between pieces (a slow client holds none). An error
+/// cuts the connection: a client never takes a short body as whole.
+fn piecewise_body<S: Send + 'static>(
+    state: S,
+    next: impl Fn(&mut S) -> Result<Option<Vec<u8>>, String> + Send + Sync + Copy + 'static,
+) -> Body {
+    let stream = futures_util::stream::unfold(Some(state), move |st| async move {
+        let mut s = st?;
+        let r = tokio::task::spawn_blocking(move || {
+            let piece = next(&mut s);
+            (s, piece)
+        })
+        .await;
+        let e = match r {
+            Ok((s, Ok(Some(b)))) => return Some((Ok(Bytes::from(b)), Some(s))),
+            Ok((_, Ok(None))) => return None,
+            Ok((_, Err(e))) => e,
+            Err(e) => e.to_string(),
+        };
+        crate::io::note(format_args!("sasf serve: a response was cut off: {e}"));
+        Some((Err(std::io::Error::other(e)), None))
+    });
+    Body::from_stream(stream)
 }
 
 /// The page around `body`.
@@ -305,7 +483,7 @@ impl SearchForm {
         let page: u64 = opt(&self.page)
             .map_or(Ok(1), |p| p.parse())
             .unwrap_or(1)
-            .max(1);
+            .clamp(1, MAX_PAGE);
         let q = Search {
             participant: opt(&self.participant),
             any_participant: if who.role == Role::Agent {
@@ -373,52 +551,53 @@ impl SearchForm {
     }
 }
 
-/// Runs a search for `who`: an agent's results hold only recordings they took part
-/// in (the catalog's tokens, then the participants themselves).
+/// Runs a search for `who`. An agent's results hold only recordings they took part in
+/// as an agent: the catalog's tokens for their names find the candidates, which are
+/// then checked against each recording's participants, before the results are paged
+/// (so a page is full and the total counts only theirs).
 fn run_search(app: &App, who: &Who, q: &Search) -> anyhow::Result<search::Found> {
     let db = app.db.lock().unwrap_or_else(|e| e.into_inner());
-    let mut found = search::find(&db, &app.archive, app.ck.as_ref(), q)?;
-    if who.role == Role::Agent {
-        found.recordings.retain(|r| {
-            let ps: Vec<sasf_core::meta::Participant> = r["participants"]
-                .as_array()
-                .map(|a| {
-                    a.iter()
-                        .map(|p| {
-                            let mut x = sasf_core::meta::Participant::new(
-                                p["id"].as_str().unwrap_or(""),
-                                sasf_core::meta::Role::Other,
-                            );
-                            x.name = p["name"].as_str().map(String::from);
-                            x.address = p["address"].as_str().map(String::from);
-                            x
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            recording::takes_part(&who.participants, &ps)
-        });
+    if who.role != Role::Agent {
+        return search::find(&db, &app.archive, app.ck.as_ref(), q);
     }
+    let all = Search {
+        limit: None,
+        offset: 0,
+        ..q.clone()
+    };
+    let mut found = search::find(&db, &app.archive, app.ck.as_ref(), &all)?;
+    found.recordings.retain(|r| {
+        let ps: Vec<sasf_core::meta::Participant> = r["participants"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|p| {
+                        let role = p["role"]
+                            .as_str()
+                            .and_then(sasf_core::meta::Role::from_name)
+                            .unwrap_or(sasf_core::meta::Role::Other);
+                        let mut x =
+                            sasf_core::meta::Participant::new(p["id"].as_str().unwrap_or(""), role);
+                        x.name = p["name"].as_str().map(String::from);
+                        x.address = p["address"].as_str().map(String::from);
+                        x
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        recording::takes_part(&who.participants, &ps)
+    });
+    found.total = found.recordings.len() as u64;
+    let from = (q.offset as usize).min(found.recordings.len());
+    found.recordings.drain(..from);
+    found
+        .recordings
+        .truncate(q.limit.unwrap_or(u64::MAX) as usize);
     Ok(found)
 }
 
 fn people(r: &Value) -> String {
-    match &r["participants"] {
-        Value::Array(ps) => ps
-            .iter()
-            .map(|p| {
-                let name = p["name"].as_str().or(p["id"].as_str()).unwrap_or("?");
-                let addr = p["address"]
-                    .as_str()
-                    .map(|a| format!(" <{a}>"))
-                    .unwrap_or_default();
-                format!("{name}{addr} ({})", p["role"].as_str().unwrap_or("?"))
-            })
-            .collect::<Vec<_>>()
-            .join(", "),
-        _ if r["encrypted"] == true => "(encrypted: the server has no archive key)".into(),
-        _ => "-".into(),
-    }
+    search::people_text(r, true, "(encrypted: the server has no archive key)")
 }
 
 fn duration_text(ms: Option<i64>) -> String {
@@ -673,18 +852,36 @@ async fn recording_page(
     let Some(who) = who(&app, &headers) else {
         return login_redirect(&format!("/recording?path={}", enc(&q.path)));
     };
-    let rel = match recording_rel(&app, &who, "view", &q.path) {
-        Ok(r) => r,
-        Err(r) => return r,
+    let (a, raw) = (app.clone(), q.path.clone());
+    let w = who.clone();
+    let admitted = blocking(move || {
+        let (who, rel) = admit(&a, Some(who), Act::View, &raw)?;
+        // The waveform is computed while the page loads, for whoever may see it.
+        if who.role.can_play() && takes_part(&a, &who, &rel) == Part::Yes {
+            std::thread::Builder::new()
+                .name("sasf-peaks".into())
+                .spawn(move || {
+                    let _ = media::peaks(&a, &rel);
+                })
+                .ok();
+        }
+        Ok(())
+    })
+    .await;
+    // A refusal (logged by admit) is the page with the refusal in it.
+    let refused = match admitted {
+        Ok(()) => Value::Null,
+        Err(r) => {
+            let status = r.status();
+            let text = axum::body::to_bytes(r.into_body(), 64 * 1024)
+                .await
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default();
+            json!({"status": status.as_u16(), "text": text})
+        }
     };
-    // The waveform is computed while the page loads.
-    if who.role.can_play() {
-        let (a, r) = (app.clone(), rel.clone());
-        tokio::task::spawn_blocking(move || {
-            let _ = media::peaks(&a, &r);
-        });
-    }
-    let cfg = json!({"path": q.path, "role": who.role.name()})
+    let who = w;
+    let cfg = json!({"path": q.path, "role": who.role.name(), "refused": refused})
         .to_string()
         .replace("</", "<\\/");
     let body = format!(
@@ -692,7 +889,11 @@ async fn recording_page(
          <div id=recording><h1 id=title>{}</h1><p class=loading>Loading…</p></div>",
         esc(&q.path)
     );
-    page(&who, &q.path, &body, Some("app.js"))
+    let mut r = page(&who, &q.path, &body, Some("app.js"));
+    if let Some(st) = refused["status"].as_u64() {
+        *r.status_mut() = StatusCode::from_u16(st as u16).unwrap_or(StatusCode::FORBIDDEN);
+    }
+    r
 }
 
 async fn api_recording(
@@ -700,73 +901,26 @@ async fn api_recording(
     headers: HeaderMap,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let Some(who) = who(&app, &headers) else {
-        return (StatusCode::UNAUTHORIZED, "log in first").into_response();
-    };
-    let rel = match recording_rel(&app, &who, "view", &q.path) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let a = app.clone();
-    let w = who.clone();
-    let r = tokio::task::spawn_blocking(move || recording::page_json(&a, &rel, &w)).await;
-    match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err(why)) => refuse(
-            &app,
-            Some(&who),
-            "view",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            &why,
-        ),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
-}
-
-/// A body produced on a blocking thread, piece by piece, as the client reads it.
-fn blocking_body(
-    produce: impl FnOnce(&mut dyn FnMut(Vec<u8>) -> bool) -> Result<(), String> + Send + 'static,
-) -> Body {
-    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(4);
-    tokio::task::spawn_blocking(move || {
-        let mut send = |b: Vec<u8>| tx.blocking_send(Ok(Bytes::from(b))).is_ok();
-        if let Err(e) = produce(&mut send) {
-            // The connection is cut: a client never takes a short body as whole.
-            crate::io::note(format_args!("sasf serve: a response was cut off: {e}"));
-            let _ = tx.blocking_send(Err(std::io::Error::other(e)));
+    let who = who(&app, &headers);
+    let r = blocking(move || {
+        let (who, rel) = admit(&app, who, Act::View, &q.path)?;
+        match recording::page_json(&app, &rel, &who) {
+            Ok(v) => Ok(Json(v).into_response()),
+            Err(recording::PageError::Refused(why)) => Err(refuse(
+                &app,
+                Some(&who),
+                "view",
+                &q.path,
+                StatusCode::FORBIDDEN,
+                &why,
+            )),
+            Err(recording::PageError::Busy(why)) => {
+                Ok((StatusCode::SERVICE_UNAVAILABLE, why).into_response())
+            }
         }
-    });
-    Body::from_stream(futures_util::stream::unfold(rx, |mut rx| async move {
-        rx.recv().await.map(|x| (x, rx))
-    }))
-}
-
-/// Logs a playback of `rel` by `who`, at most once per [`PLAY_LOG_EVERY`].
-fn log_play(app: &App, who: &Who, rel: &Path, detail: &str) {
-    let key = (who.name.clone(), rel.to_path_buf());
-    let now = Instant::now();
-    {
-        let mut plays = app.media.plays.lock().unwrap_or_else(|e| e.into_inner());
-        if plays
-            .get(&key)
-            .is_some_and(|t| now.duration_since(*t) < PLAY_LOG_EVERY)
-        {
-            return;
-        }
-        if plays.len() > 100_000 {
-            plays.clear();
-        }
-        plays.insert(key, now);
-    }
-    app.audit.log(
-        &who.name,
-        who.role.name(),
-        "play",
-        &rel.display().to_string(),
-        true,
-        detail,
-    );
+    })
+    .await;
+    r.unwrap_or_else(|r| r)
 }
 
 async fn api_audio(
@@ -774,70 +928,77 @@ async fn api_audio(
     headers: HeaderMap,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let Some(who) = who(&app, &headers) else {
-        return refuse(
-            &app,
-            None,
-            "play",
-            &q.path,
-            StatusCode::UNAUTHORIZED,
-            "not logged in",
-        );
-    };
-    if !who.role.can_play() {
-        return refuse(
-            &app,
-            Some(&who),
-            "play",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            "an auditor cannot play audio",
-        );
-    }
-    let rel = match recording_rel(&app, &who, "play", &q.path) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let (a, r2, w) = (app.clone(), rel.clone(), who.clone());
-    let opened = tokio::task::spawn_blocking(move || {
-        agent_check(&a, &w, "play", &r2)?;
-        recording::playable(&a, &r2).map_err(|e| {
+    let who = who(&app, &headers);
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    let r = blocking(move || {
+        let (who, rel) = admit(&app, who, Act::Play, &q.path)?;
+        let opened = recording::playable(&app, &rel).map_err(|e| {
+            let status = match e {
+                recording::NotPlayable::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+                recording::NotPlayable::Failed(_) => StatusCode::CONFLICT,
+            };
             (
-                StatusCode::CONFLICT,
-                format!("cannot be played (nothing unauthenticated is): {e:#}"),
+                status,
+                format!("cannot be played (nothing unauthenticated is): {e}"),
             )
                 .into_response()
-        })
+        })?;
+        let layout = {
+            let o = opened.lock().unwrap_or_else(|e| e.into_inner());
+            let f = o.ra.header().format;
+            WavLayout::new(f.channels, f.sample_rate, o.ra.totals().samples)
+        }
+        .ok_or_else(|| {
+            (
+                StatusCode::CONFLICT,
+                "a 16-bit WAV cannot describe this recording's format",
+            )
+                .into_response()
+        })?;
+        let len = layout.len();
+        let (first, last, partial) = match media::parse_range(range.as_deref(), len) {
+            Ok(Some((a, b))) => (a, b, true),
+            Ok(None) => (0, len - 1, false),
+            Err(()) => {
+                return Err(Response::builder()
+                    .status(StatusCode::RANGE_NOT_SATISFIABLE)
+                    .header(header::CONTENT_RANGE, format!("bytes */{len}"))
+                    .body(Body::empty())
+                    .unwrap_or_else(|_| StatusCode::RANGE_NOT_SATISFIABLE.into_response()))
+            }
+        };
+        // Every request for audio is a playback (a seek makes a new one), logged
+        // before a byte of it is sent.
+        let at_ms =
+            first.saturating_sub(media::WAV_HEADER) / layout.block() * 1000 / layout.rate as u64;
+        app.audit
+            .log(
+                &who.name,
+                who.role.name(),
+                "play",
+                &rel.display().to_string(),
+                true,
+                &format!(
+                    "bytes {first}-{last} of {len}, from {}.{:03} s",
+                    at_ms / 1000,
+                    at_ms % 1000
+                ),
+            )
+            .map_err(unlogged)?;
+        Ok((opened, layout, first, last, partial))
     })
     .await;
-    let opened = match opened {
-        Ok(Ok(o)) => o,
-        Ok(Err(r)) => return r,
-        Err(e) => return (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+    let (opened, layout, first, last, partial) = match r {
+        Ok(x) => x,
+        Err(r) => return r,
     };
-    let layout = {
-        let o = opened.lock().unwrap_or_else(|e| e.into_inner());
-        let f = o.ra.header().format;
-        WavLayout::new(f.channels, f.sample_rate, o.ra.totals().samples)
-    };
-    let len = layout.len();
-    let range = headers.get(header::RANGE).and_then(|h| h.to_str().ok());
-    let (first, last, partial) = match media::parse_range(range, len) {
-        Ok(Some((a, b))) => (a, b, true),
-        Ok(None) => (0, len - 1, false),
-        Err(()) => {
-            return Response::builder()
-                .status(StatusCode::RANGE_NOT_SATISFIABLE)
-                .header(header::CONTENT_RANGE, format!("bytes */{len}"))
-                .body(Body::empty())
-                .unwrap_or_else(|_| StatusCode::RANGE_NOT_SATISFIABLE.into_response())
-        }
-    };
-    let at_s = first.saturating_sub(media::WAV_HEADER) / layout.block() / layout.rate.max(1) as u64;
-    log_play(&app, &who, &rel, &format!("from {at_s} s"));
-    let body = blocking_body(move |send| {
-        media::produce(&opened, layout, first, last, send).map_err(|e| e.to_string())
-    });
+    let body = piecewise_body(
+        (opened, layout, media::Cursor::new(layout, first, last)),
+        |(o, layout, c)| media::next_piece(o, *layout, c).map_err(|e| e.to_string()),
+    );
     let mut b = Response::builder()
         .status(if partial {
             StatusCode::PARTIAL_CONTENT
@@ -849,7 +1010,10 @@ async fn api_audio(
         .header(header::CONTENT_LENGTH, last - first + 1)
         .header(header::CACHE_CONTROL, "private, no-store");
     if partial {
-        b = b.header(header::CONTENT_RANGE, format!("bytes {first}-{last}/{len}"));
+        b = b.header(
+            header::CONTENT_RANGE,
+            format!("bytes {first}-{last}/{}", layout.len()),
+        );
     }
     b.body(body)
         .unwrap_or_else(|_| StatusCode::INTERNAL_SERVER_ERROR.into_response())
@@ -860,34 +1024,14 @@ async fn api_peaks(
     headers: HeaderMap,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let Some(who) = who(&app, &headers) else {
-        return (StatusCode::UNAUTHORIZED, "log in first").into_response();
-    };
-    if !who.role.can_play() {
-        return refuse(
-            &app,
-            Some(&who),
-            "waveform",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            "an auditor cannot play audio",
-        );
-    }
-    let rel = match recording_rel(&app, &who, "waveform", &q.path) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let a = app.clone();
-    let r = tokio::task::spawn_blocking(move || {
-        agent_check(&a, &who, "waveform", &rel)?;
-        media::peaks(&a, &rel).map_err(|e| (StatusCode::CONFLICT, e).into_response())
+    let who = who(&app, &headers);
+    blocking(move || {
+        let (_, rel) = admit(&app, who, Act::Waveform, &q.path)?;
+        let v = media::peaks(&app, &rel).map_err(|e| (StatusCode::CONFLICT, e).into_response())?;
+        Ok(Json((*v).clone()).into_response())
     })
-    .await;
-    match r {
-        Ok(Ok(v)) => Json((*v).clone()).into_response(),
-        Ok(Err(r)) => r,
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
-    }
+    .await
+    .unwrap_or_else(|r| r)
 }
 
 async fn api_download(
@@ -895,59 +1039,41 @@ async fn api_download(
     headers: HeaderMap,
     Query(q): Query<PathQuery>,
 ) -> Response {
-    let Some(who) = who(&app, &headers) else {
-        return refuse(
-            &app,
-            None,
-            "download",
-            &q.path,
-            StatusCode::UNAUTHORIZED,
-            "not logged in",
-        );
-    };
-    if !who.role.can_download() {
-        return refuse(
-            &app,
-            Some(&who),
-            "download",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            "an agent cannot download recordings",
-        );
-    }
-    let rel = match recording_rel(&app, &who, "download", &q.path) {
-        Ok(r) => r,
+    let who = who(&app, &headers);
+    let r = blocking(move || {
+        let (who, rel) = admit(&app, who, Act::Download, &q.path)?;
+        let (file, (size, ..)) = recording::open_file(&app, &rel)
+            .map_err(|e| (StatusCode::NOT_FOUND, format!("{e:#}")).into_response())?;
+        app.audit
+            .log(
+                &who.name,
+                who.role.name(),
+                "download",
+                &q.path,
+                true,
+                &format!("{size} bytes"),
+            )
+            .map_err(unlogged)?;
+        let name = rel
+            .file_name()
+            .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
+            .unwrap_or_else(|| "recording.sasf".into());
+        Ok((file, size, name))
+    })
+    .await;
+    let (file, size, name) = match r {
+        Ok(x) => x,
         Err(r) => return r,
     };
-    let (file, (size, ..)) = match recording::open_file(&app, &rel) {
-        Ok(x) => x,
-        Err(e) => return (StatusCode::NOT_FOUND, format!("{e:#}")).into_response(),
-    };
-    app.audit.log(
-        &who.name,
-        who.role.name(),
-        "download",
-        &q.path,
-        true,
-        &format!("{size} bytes"),
-    );
-    let name = rel
-        .file_name()
-        .map(|n| n.to_string_lossy().replace(['"', '\\'], "_"))
-        .unwrap_or_else(|| "recording.sasf".into());
-    let body = blocking_body(move |send| {
+    let body = piecewise_body((file, size), |(f, left)| {
         use std::io::Read;
-        let mut f = file;
-        let mut left = size;
-        while left > 0 {
-            let mut buf = vec![0u8; (256 * 1024).min(left as usize)];
-            f.read_exact(&mut buf).map_err(|e| e.to_string())?;
-            left -= buf.len() as u64;
-            if !send(buf) {
-                break;
-            }
+        if *left == 0 {
+            return Ok(None);
         }
-        Ok(())
+        let mut buf = vec![0u8; (256 * 1024).min(*left as usize)];
+        f.read_exact(&mut buf).map_err(|e| e.to_string())?;
+        *left -= buf.len() as u64;
+        Ok(Some(buf))
     });
     Response::builder()
         .header(header::CONTENT_TYPE, "application/octet-stream")
@@ -983,9 +1109,7 @@ struct AnnotateBody {
 fn same_origin(app: &App, headers: &HeaderMap) -> bool {
     match headers.get(header::ORIGIN).and_then(|o| o.to_str().ok()) {
         None => true,
-        Some(o) => o
-            .strip_prefix("http://")
-            .is_some_and(|h| app.hosts.iter().any(|x| x == h)),
+        Some(o) => app.origins.iter().any(|x| x == o),
     }
 }
 
@@ -1043,55 +1167,39 @@ async fn api_annotate(
     Query(q): Query<PathQuery>,
     body: Bytes,
 ) -> Response {
-    let Some(who) = who(&app, &headers) else {
-        return refuse(
-            &app,
-            None,
-            "annotate",
-            &q.path,
-            StatusCode::UNAUTHORIZED,
-            "not logged in",
-        );
-    };
-    let token = headers.get("x-csrf-token").and_then(|h| h.to_str().ok());
-    if !csrf_ok(&who, token) || !same_origin(&app, &headers) {
-        return refuse(
-            &app,
-            Some(&who),
-            "annotate",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            "missing or wrong CSRF token",
-        );
-    }
-    if !who.role.can_annotate() {
-        return refuse(
-            &app,
-            Some(&who),
-            "annotate",
-            &q.path,
-            StatusCode::FORBIDDEN,
-            &format!("an {} cannot annotate", who.role.name()),
-        );
-    }
-    let rel = match recording_rel(&app, &who, "annotate", &q.path) {
-        Ok(r) => r,
-        Err(r) => return r,
-    };
-    let parsed: AnnotateBody = match serde_json::from_slice(&body) {
-        Ok(b) => b,
-        Err(e) => return (StatusCode::BAD_REQUEST, format!("not a save: {e}")).into_response(),
-    };
-    let a = app.clone();
-    let w = who.clone();
-    let r = tokio::task::spawn_blocking(move || -> Result<Value, (StatusCode, String)> {
-        let bad = |e: anyhow::Error| (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}"));
-        let record = build_record(&a, &w, parsed).map_err(bad)?;
-        let path = a.archive.join(&rel);
-        // The current state says whether the change makes sense (an untag of an
-        // absent tag is refused); the append checks the file again under its lock.
+    let who = who(&app, &headers);
+    let token = headers
+        .get("x-csrf-token")
+        .and_then(|h| h.to_str().ok())
+        .map(String::from);
+    let origin_ok = same_origin(&app, &headers);
+    let r = blocking(move || -> Result<Value, Response> {
+        if let Some(w) = &who {
+            if !csrf_ok(w, token.as_deref()) || !origin_ok {
+                return Err(refuse(
+                    &app,
+                    Some(w),
+                    "annotate",
+                    &q.path,
+                    StatusCode::FORBIDDEN,
+                    "missing or wrong CSRF token",
+                ));
+            }
+        }
+        let (who, rel) = admit(&app, who, Act::Annotate, &q.path)?;
+        let bad =
+            |e: anyhow::Error| (StatusCode::UNPROCESSABLE_ENTITY, format!("{e:#}")).into_response();
+        let parsed: AnnotateBody = serde_json::from_slice(&body)
+            .map_err(|e| (StatusCode::BAD_REQUEST, format!("not a save: {e}")).into_response())?;
+        let record = build_record(&app, &who, parsed).map_err(bad)?;
+        let path = app.archive.join(&rel);
+        // Only a recording that verified is annotated. Its current state says whether
+        // the change makes sense (an untag of an absent tag is refused); the append
+        // checks the file again under its lock.
         let level = {
-            let o = recording::cached(&a, &rel).map_err(bad)?;
+            let o = recording::playable(&app, &rel).map_err(|e| {
+                (StatusCode::CONFLICT, format!("cannot be annotated: {e}")).into_response()
+            })?;
             let o = o.lock().unwrap_or_else(|e| e.into_inner());
             annotate::state(o.ra.segments())
                 .and_then(|s| s.check_new(&record))
@@ -1102,40 +1210,77 @@ async fn api_annotate(
         let ring = if level == Integrity::Keyless {
             &empty
         } else {
-            &a.keys.ring
+            &app.keys.ring
         };
         let policy = annotate::Policy {
-            require: a.key_args.require.map(Into::into),
+            require: app.key_args.require.map(Into::into),
             expect: None,
         };
-        let done = annotate::append_with_policy(&path, ring, &record, a.signer.as_ref(), &policy)
-            .map_err(|e| bad(e.into()))?;
         let summary: Vec<String> = record
             .ops
             .iter()
             .map(crate::commands::history::op_summary)
             .collect();
-        a.audit.log(
-            &w.name,
-            w.role.name(),
-            "annotate",
-            &rel.display().to_string(),
-            true,
-            &format!("segment {}: {}", done.number, summary.join("; ")),
-        );
-        if let Err(e) =
-            crate::commands::index::index_one(&a.archive, &rel, &a.key_args, &a.keys, a.ck.as_ref())
-        {
+        // The log is checked to take entries before the file is changed; a log that
+        // fails after the append is reported to the user with what was saved.
+        app.audit
+            .log(
+                &who.name,
+                who.role.name(),
+                "annotate-begin",
+                &rel.display().to_string(),
+                true,
+                &summary.join("; "),
+            )
+            .map_err(unlogged)?;
+        let done = annotate::append_with_policy(&path, ring, &record, app.signer.as_ref(), &policy)
+            .map_err(|e| {
+                let _ = app.audit.log(
+                    &who.name,
+                    who.role.name(),
+                    "annotate",
+                    &rel.display().to_string(),
+                    false,
+                    &format!("{e}"),
+                );
+                bad(e.into())
+            })?;
+        app.audit
+            .log(
+                &who.name,
+                who.role.name(),
+                "annotate",
+                &rel.display().to_string(),
+                true,
+                &format!("segment {}: {}", done.number, summary.join("; ")),
+            )
+            .map_err(|e| {
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    format!("saved as segment {} of the file, but {e}", done.number),
+                )
+                    .into_response()
+            })?;
+        if let Err(e) = crate::commands::index::index_one(
+            &app.archive,
+            &rel,
+            &app.key_args,
+            &app.keys,
+            app.ck.as_ref(),
+        ) {
             crate::io::note(format_args!("sasf serve: {e:#}"));
         }
-        let page = recording::page_json(&a, &rel, &w).map_err(|e| (StatusCode::FORBIDDEN, e))?;
+        let page = recording::page_json(&app, &rel, &who).map_err(|e| match e {
+            recording::PageError::Refused(m) | recording::PageError::Busy(m) => {
+                (StatusCode::SERVICE_UNAVAILABLE, m).into_response()
+            }
+        })?;
         Ok(json!({"segment": done.number, "history": page["history"]}))
     })
     .await;
     match r {
-        Ok(Ok(v)) => Json(v).into_response(),
-        Ok(Err((s, m))) => (s, m).into_response(),
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+        Ok(v) => Json(v).into_response(),
+        Err(r) => r,
     }
 }
 
@@ -1219,53 +1364,73 @@ async fn login(State(app): AppState, headers: HeaderMap, Form(f): Form<LoginBody
         .get(header::COOKIE)
         .and_then(|c| c.to_str().ok())
         .and_then(|c| auth::cookie(c, auth::LOGIN_COOKIE));
-    if !cookie.is_some_and(|c| auth::same_token(c, &f.csrf)) || !same_origin(&app, &headers) {
-        app.audit.log(
-            &f.name,
-            "-",
-            "refused",
-            "",
-            false,
-            "login: missing or wrong CSRF token",
-        );
-        return login_form(
-            &f.next,
-            Some("The form expired: try again."),
-            StatusCode::FORBIDDEN,
-        );
-    }
-    let a = app.clone();
-    let (name, password) = (f.name.clone(), zeroize::Zeroizing::new(f.password));
-    let r = tokio::task::spawn_blocking(move || {
-        let users = a.users.as_ref().expect("checked above");
-        users
-            .check(&name, &password)
-            .map(|u| (a.sessions.create(u), u.role))
+    let form_ok =
+        cookie.is_some_and(|c| auth::same_token(c, &f.csrf)) && same_origin(&app, &headers);
+    // At most one Argon2 check per core at once; the others wait their turn (10 s).
+    let permit =
+        match tokio::time::timeout(Duration::from_secs(10), app.logins.clone().acquire_owned())
+            .await
+        {
+            Ok(Ok(p)) => p,
+            _ => {
+                return (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "too many logins at once: try again",
+                )
+                    .into_response()
+            }
+        };
+    let next = f.next.clone();
+    let r = blocking(move || {
+        let _permit = permit;
+        if !form_ok {
+            let _ = app.audit.log(
+                &f.name,
+                "-",
+                "refused",
+                "",
+                false,
+                "login: missing or wrong CSRF token",
+            );
+            return Err(login_form(
+                &f.next,
+                Some("The form expired: try again."),
+                StatusCode::FORBIDDEN,
+            ));
+        }
+        let users = app.users.as_ref().expect("checked above");
+        let password = zeroize::Zeroizing::new(f.password);
+        match users.check(&f.name, &password) {
+            Ok(u) => {
+                // No session starts that the log does not hold.
+                app.audit
+                    .log(&f.name, u.role.name(), "login", "", true, "")
+                    .map_err(unlogged)?;
+                Ok(app.sessions.create(u))
+            }
+            Err(why) => {
+                let _ = app.audit.log(&f.name, "-", "login", "", false, why);
+                Err(login_form(&f.next, Some(why), StatusCode::UNAUTHORIZED))
+            }
+        }
     })
     .await;
     match r {
-        Ok(Ok((token, role))) => {
-            app.audit.log(&f.name, role.name(), "login", "", true, "");
-            (
-                StatusCode::SEE_OTHER,
-                [
-                    (header::LOCATION, local_next(&f.next).to_string()),
-                    (
-                        header::SET_COOKIE,
-                        format!(
-                            "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/",
-                            auth::SESSION_COOKIE
-                        ),
+        Ok(token) => (
+            StatusCode::SEE_OTHER,
+            [
+                (header::LOCATION, local_next(&next).to_string()),
+                (
+                    header::SET_COOKIE,
+                    format!(
+                        "{}={token}; HttpOnly; Secure; SameSite=Strict; Path=/",
+                        auth::SESSION_COOKIE
                     ),
-                ],
-            )
-                .into_response()
-        }
-        Ok(Err(why)) => {
-            app.audit.log(&f.name, "-", "login", "", false, why);
-            login_form(&f.next, Some(why), StatusCode::UNAUTHORIZED)
-        }
-        Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response(),
+                ),
+            ],
+        )
+            .into_response(),
+        Err(r) => r,
     }
 }
 
@@ -1278,14 +1443,18 @@ struct LogoutBody {
 async fn logout(State(app): AppState, headers: HeaderMap, Form(f): Form<LogoutBody>) -> Response {
     if let Some(w) = who(&app, &headers) {
         if !csrf_ok(&w, Some(&f.csrf)) {
-            return refuse(
-                &app,
-                Some(&w),
-                "logout",
-                "",
-                StatusCode::FORBIDDEN,
-                "missing or wrong CSRF token",
-            );
+            return blocking(move || {
+                Ok(refuse(
+                    &app,
+                    Some(&w),
+                    "logout",
+                    "",
+                    StatusCode::FORBIDDEN,
+                    "missing or wrong CSRF token",
+                ))
+            })
+            .await
+            .unwrap_or_else(|r| r);
         }
         if let Some(t) = headers
             .get(header::COOKIE)

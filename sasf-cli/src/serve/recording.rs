@@ -35,23 +35,43 @@ pub struct Opened {
     pub stamp: Stamp,
 }
 
-/// Opens `rel` in the archive without following a link, checking that it is a
-/// regular file inside it.
+/// Opens `rel` in the archive: with `openat2` beneath the archive's folder, following
+/// no symbolic link on the way (Linux 5.6 and later; before, without following the
+/// last component, and then checked by its real path); never blocking (a FIFO planted
+/// in the archive is refused, not waited on); a regular file only.
 pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
-    let path = app.archive.join(rel);
-    let f = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
-        .open(&path)
-        .with_context(|| format!("cannot open {}", rel.display()))?;
+    use rustix::fs::{Mode, OFlags, ResolveFlags};
+    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
+    let f = match rustix::fs::openat2(&app.dir, rel, flags, Mode::empty(), beneath) {
+        Ok(fd) => File::from(fd),
+        Err(rustix::io::Errno::NOSYS) => {
+            let path = app.archive.join(rel);
+            let f = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32)
+                .open(&path)
+                .with_context(|| format!("cannot open {}", rel.display()))?;
+            // A folder on the way replaced by a link to elsewhere is refused too.
+            if !path.canonicalize()?.starts_with(&app.archive) {
+                anyhow::bail!("{} leads outside the archive", rel.display());
+            }
+            f
+        }
+        Err(rustix::io::Errno::XDEV | rustix::io::Errno::LOOP) => {
+            anyhow::bail!(
+                "{} leads outside the archive or through a symbolic link",
+                rel.display()
+            )
+        }
+        Err(e) => {
+            return Err(anyhow::Error::from(std::io::Error::from(e)))
+                .with_context(|| format!("cannot open {}", rel.display()))
+        }
+    };
     let md = f.metadata()?;
     if !md.is_file() {
         anyhow::bail!("{} is not a regular file", rel.display());
-    }
-    // A folder on the way replaced by a link to elsewhere is refused too.
-    let real = path.canonicalize()?;
-    if !real.starts_with(&app.archive) {
-        anyhow::bail!("{} leads outside the archive", rel.display());
     }
     Ok((
         f,
@@ -105,15 +125,37 @@ pub fn verdict(app: &App, rel: &Path, stamp: Stamp) -> Result<(String, Option<St
     )
 }
 
-/// The opened recording `rel` if the whole of it verified (ok or recovered), else why
-/// it cannot be played.
-pub fn playable(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
-    let (_, stamp) = open_file(app, rel)?;
-    let (v, err) = verdict(app, rel, stamp)?;
-    if v != "ok" && v != "recovered" {
-        anyhow::bail!("it did not verify ({v}: {})", err.unwrap_or_default());
+/// Why a recording cannot be played.
+#[derive(Debug)]
+pub enum NotPlayable {
+    /// It did not verify: the verdict and its error.
+    Failed(String),
+    /// It could not be checked now (another `sasf index` holds the catalog, the file
+    /// changed while it was checked, …): try again.
+    Busy(String),
+}
+
+impl std::fmt::Display for NotPlayable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NotPlayable::Failed(e) | NotPlayable::Busy(e) => f.write_str(e),
+        }
     }
-    cached(app, rel)
+}
+
+/// The opened recording `rel` if the whole of it verified (ok or recovered), else why
+/// it cannot be played. The verdict is the one for the very version opened.
+pub fn playable(app: &App, rel: &Path) -> std::result::Result<Arc<Mutex<Opened>>, NotPlayable> {
+    let o = cached(app, rel).map_err(|e| NotPlayable::Failed(format!("{e:#}")))?;
+    let stamp = o.lock().unwrap_or_else(|e| e.into_inner()).stamp;
+    let (v, err) = verdict(app, rel, stamp).map_err(|e| NotPlayable::Busy(format!("{e:#}")))?;
+    if v != "ok" && v != "recovered" {
+        return Err(NotPlayable::Failed(format!(
+            "it did not verify ({v}: {})",
+            err.unwrap_or_default()
+        )));
+    }
+    Ok(o)
 }
 
 /// Opens `rel` by random access (under the server's keys and policy).
@@ -144,20 +186,24 @@ pub fn cached(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
     Ok(o)
 }
 
-/// Whether an agent named as `names` (names or addresses) is one of `people`.
+/// Whether an agent named as `names` (names or addresses) took part in a recording
+/// of `people` as an agent: a customer of the same name, or a participant whose
+/// per-recording id happens to match, does not make a recording theirs.
 pub fn takes_part(names: &[String], people: &[Participant]) -> bool {
     let mine: Vec<(String, String)> = names
         .iter()
         .map(|n| (normalize_name(n), normalize_address(n)))
         .collect();
-    people.iter().any(|p| {
-        let name = p.name.as_deref().map(normalize_name);
-        let addr = p.address.as_deref().map(normalize_address);
-        let id = normalize_name(&p.id);
-        mine.iter().any(|(n, a)| {
-            name.as_deref() == Some(n.as_str()) || addr.as_deref() == Some(a.as_str()) || id == *n
+    people
+        .iter()
+        .filter(|p| p.role == sasf_core::meta::Role::Agent)
+        .any(|p| {
+            let name = p.name.as_deref().map(normalize_name);
+            let addr = p.address.as_deref().map(normalize_address);
+            mine.iter().any(|(n, a)| {
+                name.as_deref() == Some(n.as_str()) || addr.as_deref() == Some(a.as_str())
+            })
         })
-    })
 }
 
 fn participants_json(ps: &[Participant]) -> Value {
@@ -250,9 +296,20 @@ fn trusted_annotators(app: &App) -> Vec<VerifyingKey> {
     v
 }
 
-/// What the recording page shows of `rel`, for `who`. Errors are refusals for the
-/// caller to log (`Err(reason)`), e.g. an agent who is not in the recording.
-pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value, String> {
+/// Why [`page_json`] gives no page.
+#[derive(Debug)]
+pub enum PageError {
+    /// A refusal, for the caller to log: an agent who is not in the recording.
+    Refused(String),
+    /// The recording could not be checked now; the page can be asked for again.
+    Busy(String),
+}
+
+const NOT_THEIRS: &str = "an agent sees only the recordings they took part in";
+
+/// What the recording page shows of `rel`, for `who`.
+pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value, PageError> {
+    let refused = || PageError::Refused(NOT_THEIRS.into());
     let shown = rel.display().to_string();
     let can = |o: bool| json!(o);
     let rights = json!({
@@ -266,7 +323,7 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
             let ra = &o.ra;
             let ps = ra.all_participants();
             if who.role == Role::Agent && !takes_part(&who.participants, ps) {
-                return Err("an agent sees only the recordings they took part in".into());
+                return Err(refused());
             }
             let h = ra.header();
             let rate = h.format.sample_rate;
@@ -322,9 +379,9 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                 "forms": app.forms.iter().map(|f| serde_json::from_slice::<Value>(&f.to_json()).unwrap_or(Value::Null)).collect::<Vec<_>>(),
             }))
         }
-        Err(e) => {
+        Err(NotPlayable::Busy(e)) => Err(PageError::Busy(e)),
+        Err(NotPlayable::Failed(reason)) => {
             // What a streaming read authenticated before the damage; never audio.
-            let reason = format!("{e:#}");
             let mut doc = json!({
                 "path": shown,
                 "status": {"verdict": "failed", "detail": reason, "playable": false,
@@ -357,7 +414,7 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                     };
                     let ps = &meta.participants;
                     if who.role == Role::Agent && !takes_part(&who.participants, ps) {
-                        return Err("an agent sees only the recordings they took part in".into());
+                        return Err(refused());
                     }
                     let end = until.unwrap_or(0);
                     doc["id"] = json!(meta.recording.id);
@@ -369,10 +426,10 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                         sample_to_ms(end, rate) / 1000
                     ));
                 } else if who.role == Role::Agent {
-                    return Err("an agent sees only the recordings they took part in".into());
+                    return Err(refused());
                 }
             } else if who.role == Role::Agent {
-                return Err("an agent sees only the recordings they took part in".into());
+                return Err(refused());
             }
             Ok(doc)
         }

@@ -9,8 +9,10 @@ use serde_json::Value;
 use sha2::{Digest, Sha256};
 
 /// An HTTP `Range` header of one range, resolved against a body of `len` bytes:
-/// `Ok(Some((first, last)))` inclusive, `Ok(None)` for no header or one this server
-/// answers whole (several ranges), `Err(())` for a range that cannot be satisfied.
+/// `Ok(Some((first, last)))` inclusive; `Ok(None)` for no header, one this server
+/// answers whole (another unit, several ranges) or one that is not a valid range
+/// (RFC 9110 §14.2: a server ignores an invalid Range); `Err(())` for a valid range
+/// that cannot be satisfied (416).
 pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>, ()> {
     let Some(h) = header else { return Ok(None) };
     let Some(spec) = h.trim().strip_prefix("bytes=") else {
@@ -19,30 +21,40 @@ pub fn parse_range(header: Option<&str>, len: u64) -> Result<Option<(u64, u64)>,
     if spec.contains(',') {
         return Ok(None);
     }
-    let (a, b) = spec.split_once('-').ok_or(())?;
+    let Some((a, b)) = spec.split_once('-') else {
+        return Ok(None);
+    };
     let (a, b) = (a.trim(), b.trim());
-    if len == 0 {
-        return Err(());
-    }
-    let (first, last) = if a.is_empty() {
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit());
+    // A number too large for 64 bits is still a valid range: past any end.
+    let num = |s: &str| s.parse::<u64>().unwrap_or(u64::MAX);
+    if a.is_empty() {
         // The last N bytes.
-        let n: u64 = b.parse().map_err(|_| ())?;
-        if n == 0 {
+        if !digits(b) {
+            return Ok(None);
+        }
+        let n = num(b);
+        if n == 0 || len == 0 {
             return Err(());
         }
-        (len.saturating_sub(n), len - 1)
-    } else {
-        let first: u64 = a.parse().map_err(|_| ())?;
-        let last = if b.is_empty() {
-            len - 1
-        } else {
-            b.parse::<u64>().map_err(|_| ())?.min(len - 1)
-        };
-        (first, last)
-    };
-    if first >= len || first > last {
+        return Ok(Some((len.saturating_sub(n), len - 1)));
+    }
+    if !digits(a) || !(b.is_empty() || digits(b)) {
+        return Ok(None);
+    }
+    let first = num(a);
+    if !b.is_empty() && num(b) < first {
+        // last-pos before first-pos: invalid, ignored.
+        return Ok(None);
+    }
+    if first >= len {
         return Err(());
     }
+    let last = if b.is_empty() {
+        len - 1
+    } else {
+        num(b).min(len - 1)
+    };
     Ok(Some((first, last)))
 }
 
@@ -73,6 +85,24 @@ pub fn chain_name(key: Option<&[u8; 32]>) -> &'static str {
     }
 }
 
+/// The text a line's MAC covers (the line without its last member, `"mac"`, closed
+/// again) and the MAC's hex, when the line ends `,"mac":"<64 lowercase hex>"}`.
+pub fn split_mac(line: &[u8]) -> Option<(Vec<u8>, &str)> {
+    const TAIL: usize = 8 + 64 + 2;
+    let cut = line.len().checked_sub(TAIL)?;
+    let (head, tail) = line.split_at(cut);
+    let hexpart = tail.strip_prefix(b",\"mac\":\"")?.strip_suffix(b"\"}")?;
+    if !hexpart
+        .iter()
+        .all(|c| matches!(c, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return None;
+    }
+    let mut body = head.to_vec();
+    body.push(b'}');
+    Some((body, std::str::from_utf8(hexpart).ok()?))
+}
+
 /// What checking a log found.
 #[derive(Debug, PartialEq)]
 pub enum Check {
@@ -84,6 +114,15 @@ pub enum Check {
 
 /// Checks a whole log.
 pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check> {
+    check_each(input, key, |_, _| {})
+}
+
+/// Checks a whole log, giving `each` the number and MAC of every line that checks.
+pub fn check_each(
+    input: impl Read,
+    key: Option<&[u8; 32]>,
+    mut each: impl FnMut(u64, &[u8; 32]),
+) -> std::io::Result<Check> {
     let mut r = BufReader::new(input);
     let mut prev = [0u8; 32];
     let mut n = 0u64;
@@ -114,12 +153,18 @@ pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check>
             });
         }
         buf.pop();
-        let Ok(Value::Object(mut m)) = serde_json::from_slice::<Value>(&buf) else {
+        // The MAC covers the line's own bytes without its `mac` member, which the
+        // writer puts last: `{…,"mac":"<64 hex>"}`. So nothing in a line can change,
+        // not even to text that parses the same (an escape, a duplicate key).
+        let Some((body, mac)) = split_mac(&buf) else {
+            return broken("no mac at the end of the line");
+        };
+        let Ok(Value::Object(m)) = serde_json::from_slice::<Value>(&body) else {
             return broken("not a JSON object");
         };
-        let Some(Value::String(mac)) = m.remove("mac") else {
-            return broken("no mac");
-        };
+        if m.contains_key("mac") {
+            return broken("a second mac");
+        }
         if m.get("seq").and_then(Value::as_u64) != Some(line) {
             return broken(&format!(
                 "seq is not {line} (a line removed, added or moved)"
@@ -139,7 +184,6 @@ pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check>
         if m.get("prev").and_then(Value::as_str) != Some(hex(&prev).as_str()) {
             return broken("prev is not the mac of the line before (a line removed or changed)");
         }
-        let body = serde_json::to_vec(&Value::Object(m)).expect("a Value serializes");
         let want = mac_of(key, &body);
         if !bool::from(subtle::ConstantTimeEq::ct_eq(
             hex(&want).as_bytes(),
@@ -147,6 +191,7 @@ pub fn check(input: impl Read, key: Option<&[u8; 32]>) -> std::io::Result<Check>
         )) {
             return broken("its mac does not match its contents (the line was changed)");
         }
+        each(line, &want);
         prev = want;
         n = line;
     }
@@ -169,10 +214,17 @@ mod tests {
             (Some("bytes=0-1,5-6"), Ok(None)),
             (Some("items=0-1"), Ok(None)),
             (Some("bytes=1000-"), Err(())),
-            (Some("bytes=5-4"), Err(())),
             (Some("bytes=-0"), Err(())),
-            (Some("bytes=x-"), Err(())),
             (Some("bytes=99999999999999999999999-"), Err(())),
+            (Some("bytes=0-99999999999999999999999"), Ok(Some((0, 999)))),
+            // Not valid ranges: ignored, the whole body is sent.
+            (Some("bytes=5-4"), Ok(None)),
+            (Some("bytes=x-"), Ok(None)),
+            (Some("bytes=1-x"), Ok(None)),
+            (Some("bytes=-x"), Ok(None)),
+            (Some("bytes=+1-2"), Ok(None)),
+            (Some("bytes=5"), Ok(None)),
+            (Some("bytes=-"), Ok(None)),
         ] {
             assert_eq!(parse_range(h, len), want, "{h:?}");
         }

@@ -19,11 +19,13 @@ pub struct Archive {
 }
 
 /// The users of [`Archive::users`]: name, role, password.
-pub const USERS: [(&str, &str, &str); 4] = [
+pub const USERS: [(&str, &str, &str); 5] = [
     ("sam", "supervisor", "sam-password-1"),
     ("ann", "agent", "ann-password-2"),
     ("bob", "agent", "bob-password-3"),
     ("aud", "auditor", "aud-password-4"),
+    // An agent whose name is the customer's in every call here: none is hers.
+    ("gin", "agent", "gin-password-5"),
 ];
 
 pub fn sasf_bin() -> PathBuf {
@@ -95,6 +97,17 @@ impl Archive {
             key.as_os_str(),
             "--encrypt".as_ref(),
         ]);
+        // Bob's call again, authenticated but not encrypted: its audio is in clear.
+        run(&[
+            "pack".as_ref(),
+            manifest.join("testdata/sample-call.wav").as_os_str(),
+            "--meta".as_ref(),
+            bob_meta.as_os_str(),
+            "-o".as_ref(),
+            root.join("2026/11/bob-clear.sasf").as_os_str(),
+            "--key-file".as_ref(),
+            key.as_os_str(),
+        ]);
         // A damaged copy of the sample: one byte of audio changed in the middle.
         let mut bytes = std::fs::read(&sample).unwrap();
         let at = bytes.len() / 2;
@@ -124,6 +137,7 @@ impl Archive {
             match name {
                 "ann" => text.push_str("participant = [\"sip:ann@example.com\"]\n"),
                 "bob" => text.push_str("participant = [\"Bob Agent\"]\n"),
+                "gin" => text.push_str("participant = [\"Gina Customer\", \"c1\"]\n"),
                 _ => {}
             }
             text.push('\n');

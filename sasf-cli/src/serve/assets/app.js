@@ -441,6 +441,12 @@
     box.replaceChildren(el('h4', { text: form.title || form.id }), ...rows, scoreOut, saveBtn);
   }
 
+  if (cfg.refused) {
+    // The server refused the page itself (and logged it).
+    sasf.refused = cfg.refused.status;
+    root.replaceChildren(el('h1', { text: cfg.path }), el('p', { class: 'error', id: 'refused', text: cfg.refused.text }));
+    return;
+  }
   fetch(`/api/recording?path=${q}`)
     .then(async (r) => {
       if (!r.ok) {
