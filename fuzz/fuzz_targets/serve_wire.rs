@@ -21,7 +21,11 @@ fn write_log(text: &str, key: Option<&[u8; 32]>) -> Vec<u8> {
     let mut out = Vec::new();
     let mut prev = [0u8; 32];
     for (i, piece) in text.split('\n').take(16).enumerate() {
-        let (user, detail) = piece.split_at(piece.len() / 2);
+        let mut mid = piece.len() / 2;
+        while !piece.is_char_boundary(mid) {
+            mid -= 1;
+        }
+        let (user, detail) = piece.split_at(mid);
         let mut m = Map::new();
         m.insert("seq".into(), json!(i as u64 + 1));
         m.insert("at".into(), json!("2026-12-02T00:00:00.000Z"));

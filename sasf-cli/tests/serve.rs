@@ -75,6 +75,17 @@ fn range_requests_get_the_recordings_own_samples() {
     );
     assert_eq!(r.status, 416);
     assert_eq!(r.header("content-range").unwrap(), format!("bytes */{len}"));
+    // Without the cookie this server's page set (a request another site's page made,
+    // in a browser that sends no Sec-Fetch-Site), nothing; nor from another origin.
+    for (what, headers) in [
+        ("no local cookie", vec![("Cookie", "x=1")]),
+        ("a forged local cookie", vec![("Cookie", "sasf_local=00")]),
+        ("another origin", vec![("Origin", "http://evil.example")]),
+    ] {
+        let r = s.get(&format!("/api/audio?path={SAMPLE}"), &headers);
+        assert_eq!(r.status, 403, "{what}");
+        assert!(r.body.len() < 200, "{what}: no audio");
+    }
     // Decrypted audio is not kept by a browser's cache.
     assert!(whole.header("cache-control").unwrap().contains("no-store"));
 }
@@ -112,7 +123,26 @@ fn a_damaged_recording_is_shown_with_what_was_authenticated_and_never_played() {
     // symbolic link to a copy, and a file for a FIFO. Nothing is read through the
     // link, and the FIFO is refused at once (not waited on).
     let root = a.root();
-    let s = a.serve(false);
+    // A keyless file, accepted (--require any): its digests check, but anyone could
+    // have written it, so it is shown as keyless and neither played nor drawn.
+    let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    server::sasf_run(&[
+        "pack".as_ref(),
+        manifest.join("testdata/sample-call.wav").as_os_str(),
+        "--meta".as_ref(),
+        manifest.join("testdata/sample-call.json").as_os_str(),
+        "-o".as_ref(),
+        root.join("2026/keyless.sasf").as_os_str(),
+    ]);
+    let s = a.serve_with(false, &["--require", "any"]);
+    let page = s.get("/api/recording?path=2026%2Fkeyless.sasf", &[]).json();
+    assert_eq!(page["status"]["verdict"], "keyless", "{page}");
+    assert_eq!(page["status"]["playable"], false);
+    for api in ["audio", "peaks"] {
+        let r = s.get(&format!("/api/{api}?path=2026%2Fkeyless.sasf"), &[]);
+        assert_eq!(r.status, 409, "{api}: {}", r.text());
+        assert!(r.text().contains("keyless"), "{api}: {}", r.text());
+    }
     std::fs::rename(root.join("2026/11"), root.join("2026/elsewhere")).unwrap();
     std::os::unix::fs::symlink("elsewhere", root.join("2026/11")).unwrap();
     let audio = s.get(&format!("/api/audio?path={SAMPLE}"), &[]);

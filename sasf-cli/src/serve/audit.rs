@@ -38,6 +38,9 @@ struct State {
     prev: [u8; 32],
     /// The log's length after the last entry written.
     len: u64,
+    /// Tests: write only this many bytes of the next entry, then fail.
+    #[cfg(test)]
+    short_write: Option<usize>,
     /// Set when an entry could not be written: the log then takes nothing more and
     /// every action that must be logged is refused until the server is restarted.
     failed: Option<String>,
@@ -58,9 +61,15 @@ impl std::fmt::Display for Unlogged {
     }
 }
 
+/// Refusals without a session logged per second at most.
+const ANONYMOUS_PER_SECOND: u32 = 20;
+
 /// The open log, appended to under a lock.
 pub struct Audit {
     state: Mutex<State>,
+    /// This second's start, refusals without a session logged in it, and those not
+    /// logged one by one since the last one that was.
+    anonymous: Mutex<(std::time::Instant, u32, u64)>,
     key: Option<Zeroizing<[u8; 32]>>,
     path: PathBuf,
 }
@@ -97,12 +106,15 @@ impl Audit {
         };
         let len = file.metadata()?.len();
         Ok(Audit {
+            anonymous: Mutex::new((std::time::Instant::now(), 0, 0)),
             state: Mutex::new(State {
                 file,
                 seq,
                 prev,
                 len,
                 failed: None,
+                #[cfg(test)]
+                short_write: None,
             }),
             key,
             path,
@@ -123,14 +135,15 @@ impl Audit {
         detail: &str,
     ) -> Result<(), Unlogged> {
         // Fields from a request are cut so that a line always fits what is read back.
+        // (A request's path is at most 4096 bytes, so it is not cut; at most 6 bytes
+        // per escaped character keeps a line under 64 KiB.)
         let cut = |t: &str, n: usize| -> String {
-            if t.len() <= n {
-                t.to_string()
-            } else {
-                format!("{}…", t.chars().take(n).collect::<String>())
+            match t.char_indices().nth(n) {
+                None => t.to_string(),
+                Some((at, _)) => format!("{}…", &t[..at]),
             }
         };
-        let (user, path, detail) = (&cut(user, 256), &cut(path, 1024), &cut(detail, 2048));
+        let (user, path, detail) = (&cut(user, 256), &cut(path, 4096), &cut(detail, 2048));
         let mut st = self.state.lock().unwrap_or_else(|e| e.into_inner());
         if let Some(why) = &st.failed {
             return Err(Unlogged(why.clone()));
@@ -152,7 +165,16 @@ impl Audit {
         m.insert("mac".into(), json!(hex(&mac)));
         let mut line = serde_json::to_vec(&Value::Object(m)).expect("a Value serializes");
         line.push(b'\n');
-        let written = st.file.write_all(&line).and_then(|_| st.file.sync_data());
+        #[cfg(test)]
+        if let Some(n) = st.short_write.take() {
+            let _ = st.file.write_all(&line[..n.min(line.len())]);
+            line.truncate(0);
+        }
+        let written = if line.is_empty() {
+            Err(std::io::Error::other("short write (test)"))
+        } else {
+            st.file.write_all(&line).and_then(|_| st.file.sync_data())
+        };
         match written {
             Ok(()) => {
                 st.seq = seq;
@@ -178,6 +200,32 @@ impl Audit {
                 Err(Unlogged(why))
             }
         }
+    }
+
+    /// Logs a refusal of a request without a session, at most
+    /// [`ANONYMOUS_PER_SECOND`] a second; past that they are counted, and the count
+    /// goes into the detail of the next one logged.
+    pub fn log_anonymous(&self, path: &str, detail: &str) -> Result<(), Unlogged> {
+        let dropped = {
+            let mut a = self.anonymous.lock().unwrap_or_else(|e| e.into_inner());
+            let now = std::time::Instant::now();
+            if now.duration_since(a.0) >= std::time::Duration::from_secs(1) {
+                a.0 = now;
+                a.1 = 0;
+            }
+            if a.1 >= ANONYMOUS_PER_SECOND {
+                a.2 += 1;
+                return Ok(());
+            }
+            a.1 += 1;
+            std::mem::take(&mut a.2)
+        };
+        let detail = if dropped > 0 {
+            format!("{detail} (and {dropped} more refusals without a session before it, not logged one by one)")
+        } else {
+            detail.to_string()
+        };
+        self.log("-", "-", "refused", path, false, &detail)
     }
 
     /// Makes every later entry fail, as a write failure does (tests).
@@ -375,6 +423,48 @@ mod tests {
             check(&bytes[..], None).unwrap(),
             Check::Ok { entries: 1, .. }
         ));
+    }
+
+    #[test]
+    fn a_write_cut_short_is_cut_off_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Audit::open(dir.path(), None).unwrap();
+        a.log("sam", "supervisor", "play", "a.sasf", true, "")
+            .unwrap();
+        let whole = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        a.state.lock().unwrap().short_write = Some(40);
+        assert!(a
+            .log("sam", "supervisor", "play", "b.sasf", true, "")
+            .is_err());
+        drop(a);
+        // The 40 bytes that reached the file are gone again: the log is its first
+        // entry, byte for byte, and checks.
+        let bytes = std::fs::read(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(bytes, whole);
+        assert!(matches!(
+            check(&bytes[..], None).unwrap(),
+            Check::Ok { entries: 1, .. }
+        ));
+    }
+
+    #[test]
+    fn refusals_without_a_session_are_logged_20_a_second_and_counted() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = Audit::open(dir.path(), None).unwrap();
+        for _ in 0..1000 {
+            a.log_anonymous("x.sasf", "play: not logged in").unwrap();
+        }
+        // The next second's first refusal carries the count.
+        a.anonymous.lock().unwrap().0 -= std::time::Duration::from_secs(2);
+        a.log_anonymous("x.sasf", "play: not logged in").unwrap();
+        drop(a);
+        let text = std::fs::read_to_string(dir.path().join(FILE_NAME)).unwrap();
+        assert_eq!(text.lines().count(), 21);
+        assert!(text
+            .lines()
+            .last()
+            .unwrap()
+            .contains("and 980 more refusals"));
     }
 
     #[test]

@@ -15,6 +15,8 @@ use subtle::ConstantTimeEq;
 
 /// The name of the session cookie.
 pub const SESSION_COOKIE: &str = "sasf_session";
+/// Without `--users`: the cookie this server's pages set, which API requests carry.
+pub const LOCAL_COOKIE: &str = "sasf_local";
 /// The cookie that carries the login form's CSRF token before there is a session.
 pub const LOGIN_COOKIE: &str = "sasf_login";
 /// A session ends after this long without a request.
@@ -150,6 +152,9 @@ impl Users {
                     "{at}: an agent needs participant = [\"NAME or ADDRESS\", …]: who they are \
                      in the recordings they may see"
                 ),
+                Role::Agent if u.participant.iter().any(|p| p.trim().is_empty()) => {
+                    bail!("{at}: an empty participant entry would match nobody, or anybody")
+                }
                 Role::Agent => {}
                 _ if !u.participant.is_empty() => {
                     bail!(

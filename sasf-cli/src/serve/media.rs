@@ -27,6 +27,8 @@ const MAX_BUCKETS: u64 = 30_000;
 /// The length of the WAV header sent.
 pub const WAV_HEADER: u64 = 44;
 
+/// An opened recording, shared by the requests reading it.
+pub type OpenedRef = Arc<Mutex<Opened>>;
 /// Computed peaks, by file and version.
 type PeaksCache = HashMap<(PathBuf, Stamp), Arc<OnceLock<Result<Arc<Value>, String>>>>;
 
@@ -34,7 +36,9 @@ type PeaksCache = HashMap<(PathBuf, Stamp), Arc<OnceLock<Result<Arc<Value>, Stri
 #[derive(Default)]
 pub struct Media {
     /// Recordings opened by random access.
-    pub opened: Mutex<HashMap<PathBuf, Arc<Mutex<Opened>>>>,
+    /// (The version is kept beside each, so that a lookup never waits for a
+    /// recording another request is reading.)
+    pub opened: Mutex<HashMap<PathBuf, (Stamp, OpenedRef)>>,
     peaks: Mutex<PeaksCache>,
 }
 
@@ -54,7 +58,8 @@ impl WavLayout {
     /// the format (a byte rate over 32 bits: a rate and channel count no call has).
     pub fn new(channels: u16, rate: u32, frames: u64) -> Option<WavLayout> {
         let ba = 2 * channels as u64;
-        if channels == 0 || rate == 0 || ba * rate as u64 > u32::MAX as u64 {
+        if channels == 0 || rate == 0 || ba > u16::MAX as u64 || ba * rate as u64 > u32::MAX as u64
+        {
             return None;
         }
         let max = (u32::MAX as u64 - WAV_HEADER) / ba;
@@ -93,6 +98,12 @@ impl WavLayout {
     }
 }
 
+/// Most frames read for one piece: 1 MiB of 16-bit output (two seconds of 8 kHz
+/// stereo is 64 KiB; a header claiming a huge rate gets no larger pieces).
+fn max_step(layout: WavLayout) -> u64 {
+    ((1 << 20) / layout.block()).max(1)
+}
+
 /// Where a response's production of WAV bytes is.
 #[derive(Debug, Clone, Copy)]
 pub struct Cursor {
@@ -111,7 +122,7 @@ impl Cursor {
         Cursor {
             pos: first,
             last,
-            step: (layout.rate as u64 / 4).max(1),
+            step: (layout.rate as u64 / 4).clamp(1, max_step(layout)),
         }
     }
 }
@@ -165,7 +176,7 @@ pub fn next_piece(
         out.drain(..skip);
     }
     c.pos += out.len() as u64;
-    c.step = layout.rate as u64 * 2;
+    c.step = (layout.rate as u64 * 2).clamp(1, max_step(layout));
     Ok(Some(out))
 }
 
@@ -259,7 +270,6 @@ impl Buckets {
 /// peak (0 to 255, linear) and the speech spans. Reads all of the audio once, with the
 /// streaming reader (every chunk authenticated, on every core).
 fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
-    recording::playable(app, rel).map_err(|e| format!("cannot be played: {e}"))?;
     let err = |e: &dyn std::fmt::Display| e.to_string();
     let (file, _) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
     let d = sasf_core::Decoder::new(std::io::BufReader::with_capacity(1 << 20, file))
@@ -344,8 +354,12 @@ fn compute(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
 
 /// The waveform of `rel` (computed on first use, then kept while the file is
 /// unchanged; a failure is not kept, so the next request tries again).
-pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
-    let (_, stamp) = recording::open_file(app, rel).map_err(|e| format!("{e:#}"))?;
+pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, recording::NotPlayable> {
+    // Only what may be played is drawn (the picture shows when people spoke).
+    let stamp = recording::playable(app, rel)?
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .stamp;
     let key = (rel.to_path_buf(), stamp);
     let cell = {
         let mut cache = app.media.peaks.lock().unwrap_or_else(|e| e.into_inner());
@@ -361,7 +375,7 @@ pub fn peaks(app: &App, rel: &Path) -> Result<Arc<Value>, String> {
             cache.remove(&key);
         }
     }
-    r
+    r.map_err(recording::NotPlayable::Failed)
 }
 
 #[cfg(test)]
@@ -381,6 +395,12 @@ mod tests {
         // A byte rate a 32-bit field cannot hold is refused, not wrapped.
         assert!(WavLayout::new(u16::MAX, u32::MAX, 10).is_none());
         assert!(WavLayout::new(0, 8000, 10).is_none());
+        assert!(
+            WavLayout::new(40_000, 8, 10).is_none(),
+            "block align over 16 bits"
+        );
+        let huge = WavLayout::new(2, 500_000_000, 1 << 40).unwrap();
+        assert!(Cursor::new(huge, 0, huge.len() - 1).step * huge.block() <= 1 << 20);
     }
 
     #[test]

@@ -68,16 +68,22 @@ pub struct App {
     pub dir: std::os::fd::OwnedFd,
     /// Password checks running at once (Argon2 takes 19 MiB and a core each).
     pub logins: Arc<tokio::sync::Semaphore>,
+    /// Held while the server indexes a file again.
+    pub reindex: std::sync::Mutex<()>,
     /// The catalog, opened once (checked as `sasf search` checks it).
     pub db: std::sync::Mutex<rusqlite::Connection>,
 }
 
 impl App {
     /// Checks a recording path taken from a request: relative, no `..`, no hidden
-    /// component, ending in `.sasf`, at most 4096 bytes; returns it as a path under
+    /// component, no control character, ending in `.sasf`, at most 4096 bytes; returns it as a path under
     /// the archive. Whether the catalog knows it is checked by the caller.
     pub fn checked_rel(&self, rel: &str) -> std::result::Result<PathBuf, &'static str> {
-        if rel.is_empty() || rel.len() > 4096 || rel.contains('\0') || rel.contains('\\') {
+        if rel.is_empty()
+            || rel.len() > 4096
+            || rel.contains('\\')
+            || rel.contains(char::is_control)
+        {
             return Err("not a recording path");
         }
         let p = Path::new(rel);
@@ -140,7 +146,8 @@ struct PublicUrl {
 fn public_url(u: &str) -> Result<PublicUrl> {
     let bad = || anyhow!("--public-url {u:?}: give https://HOST[:PORT] (no path)");
     let (scheme, rest) = u.split_once("://").ok_or_else(bad)?;
-    if scheme != "https" && scheme != "http" {
+    if scheme != "https" {
+        // Passwords and session cookies (Secure) need TLS between browser and proxy.
         return Err(bad());
     }
     let host = rest.strip_suffix('/').unwrap_or(rest);
@@ -148,9 +155,8 @@ fn public_url(u: &str) -> Result<PublicUrl> {
     if host.is_empty() || !host.chars().all(ok) {
         return Err(bad());
     }
-    let default_port = if scheme == "https" { ":443" } else { ":80" };
     let host = host
-        .strip_suffix(default_port)
+        .strip_suffix(":443")
         .unwrap_or(host)
         .to_ascii_lowercase();
     Ok(PublicUrl {
@@ -248,6 +254,7 @@ pub fn run(archive: Option<&Path>, a: &ServeArgs) -> Result<ExitCode> {
             dir,
             logins: Arc::new(tokio::sync::Semaphore::new(crate::io::threads().max(1))),
             db: std::sync::Mutex::new(db),
+            reindex: std::sync::Mutex::new(()),
         });
         match &public {
             Some(p) => println!(
@@ -298,6 +305,7 @@ mod tests {
         for bad in [
             "rec.example.com",
             "ftp://x",
+            "http://rec.example.com",
             "https://x/path",
             "https://",
             "https://a b",

@@ -86,15 +86,59 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
         let page = matches!(req.uri().path(), "/" | "/recording" | "/login");
         if !(page && mode == Some("navigate") && req.method() == axum::http::Method::GET) {
             let (a, path) = (app.clone(), req.uri().path().to_string());
+            let query = req.uri().query().unwrap_or("").to_string();
             let why = "a request made by another site's page";
             return tokio::task::spawn_blocking(move || {
-                refuse(&a, None, &path, "", StatusCode::FORBIDDEN, why)
+                refuse(&a, None, &path, &query, StatusCode::FORBIDDEN, why)
             })
             .await
             .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
         }
     }
+    // Without --users: an API request must carry the cookie this server's pages set
+    // (SameSite=Strict, so a browser sends it only from these pages). A browser that
+    // sends no Sec-Fetch-Site (older Safari and Firefox) is held by this instead.
+    let api = req.uri().path().starts_with("/api/");
+    if app.users.is_none() && api {
+        let token = req
+            .headers()
+            .get(header::COOKIE)
+            .and_then(|c| c.to_str().ok())
+            .and_then(|c| auth::cookie(c, auth::LOCAL_COOKIE));
+        if !token.is_some_and(|t| auth::same_token(t, app.sessions.local_csrf())) {
+            let (a, path) = (app.clone(), req.uri().path().to_string());
+            let query = req.uri().query().unwrap_or("").to_string();
+            let why = "not from this server's page (no local cookie: open the page first)";
+            return tokio::task::spawn_blocking(move || {
+                refuse(&a, None, &path, &query, StatusCode::FORBIDDEN, why)
+            })
+            .await
+            .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+        }
+    }
+    let origin_ok = match req.headers().get(header::ORIGIN) {
+        None => true,
+        Some(o) => o.to_str().is_ok_and(|o| app.origins.iter().any(|x| x == o)),
+    };
+    if !origin_ok && api {
+        let (a, path) = (app.clone(), req.uri().path().to_string());
+        let why = "a request from another origin";
+        return tokio::task::spawn_blocking(move || {
+            refuse(&a, None, &path, "", StatusCode::FORBIDDEN, why)
+        })
+        .await
+        .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+    }
     let mut r = next.run(req).await;
+    if app.users.is_none() && !api {
+        if let Ok(v) = HeaderValue::from_str(&format!(
+            "{}={}; HttpOnly; SameSite=Strict; Path=/",
+            auth::LOCAL_COOKIE,
+            app.sessions.local_csrf()
+        )) {
+            r.headers_mut().append(header::SET_COOKIE, v);
+        }
+    }
     let h = r.headers_mut();
     h.insert(
         header::CONTENT_SECURITY_POLICY,
@@ -187,6 +231,12 @@ fn refuse(
     why: &str,
 ) -> Response {
     // A refusal that cannot be logged is still a refusal (the log says why on stderr).
+    // Those without a session are logged at most 20 a second (a count of the others
+    // goes with the next one), so nobody can fill the disk through the log.
+    if who.is_none() {
+        let _ = app.audit.log_anonymous(path, &format!("{what}: {why}"));
+        return (status, format!("refused: {why}")).into_response();
+    }
     let _ = app.audit.log(
         who.map_or("-", |w| w.name.as_str()),
         who.map_or("-", |w| w.role.name()),
@@ -228,17 +278,21 @@ fn recording_rel(app: &App, who: &Who, what: &str, raw: &str) -> Result<PathBuf,
             > 0
     };
     if !known {
-        return Err(refuse(
-            app,
-            Some(who),
-            what,
-            raw,
-            StatusCode::NOT_FOUND,
-            "no such recording in the archive's catalog",
-        ));
+        // An agent learns no more of a path that is not there than of one not hers.
+        let (status, why) = if who.role == Role::Agent {
+            (StatusCode::FORBIDDEN, NOT_THEIRS)
+        } else {
+            (
+                StatusCode::NOT_FOUND,
+                "no such recording in the archive's catalog",
+            )
+        };
+        return Err(refuse(app, Some(who), what, raw, status, why));
     }
     Ok(rel)
 }
+
+const NOT_THEIRS: &str = "an agent sees only the recordings they took part in";
 
 /// Whether an agent took part in a recording, as its random-access index says.
 #[derive(Debug, PartialEq)]
@@ -332,22 +386,16 @@ fn admit(app: &App, who: Option<Who>, act: Act, raw: &str) -> Result<(Who, PathB
     let rel = recording_rel(app, &who, what, raw)?;
     match (takes_part(app, &who, &rel), act) {
         (Part::Yes, _) | (Part::Unknown, Act::View) => {}
-        // An agent's own damaged recording, or another's: neither is played.
-        (Part::Unknown, _) => {
-            return Err((
-                StatusCode::CONFLICT,
-                "cannot be played: it does not open (the page says what was authenticated)",
-            )
-                .into_response())
-        }
-        (Part::No, _) => {
+        // A recording that does not open tells an agent nothing more than another
+        // agent's: the same refusal (whether it is hers, the page says).
+        (Part::Unknown, _) | (Part::No, _) => {
             return Err(refuse(
                 app,
                 Some(&who),
                 what,
                 raw,
                 StatusCode::FORBIDDEN,
-                "an agent sees only the recordings they took part in",
+                NOT_THEIRS,
             ))
         }
     }
@@ -378,6 +426,20 @@ async fn blocking<T: Send + 'static>(
         Ok(r) => r,
         Err(e) => Err((StatusCode::INTERNAL_SERVER_ERROR, e.to_string()).into_response()),
     }
+}
+
+/// A recording that cannot be played, drawn or annotated: 409 when it did not verify
+/// (or is not authenticated), 503 when it could not be checked now.
+fn not_now(e: recording::NotPlayable, what: &str) -> Response {
+    let status = match e {
+        recording::NotPlayable::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+        recording::NotPlayable::Failed(_) => StatusCode::CONFLICT,
+    };
+    (
+        status,
+        format!("cannot be {what} (nothing unauthenticated is): {e}"),
+    )
+        .into_response()
 }
 
 /// An action that must be logged but could not be: not done.
@@ -935,17 +997,7 @@ async fn api_audio(
         .map(String::from);
     let r = blocking(move || {
         let (who, rel) = admit(&app, who, Act::Play, &q.path)?;
-        let opened = recording::playable(&app, &rel).map_err(|e| {
-            let status = match e {
-                recording::NotPlayable::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
-                recording::NotPlayable::Failed(_) => StatusCode::CONFLICT,
-            };
-            (
-                status,
-                format!("cannot be played (nothing unauthenticated is): {e}"),
-            )
-                .into_response()
-        })?;
+        let opened = recording::playable(&app, &rel).map_err(|e| not_now(e, "played"))?;
         let layout = {
             let o = opened.lock().unwrap_or_else(|e| e.into_inner());
             let f = o.ra.header().format;
@@ -1027,7 +1079,7 @@ async fn api_peaks(
     let who = who(&app, &headers);
     blocking(move || {
         let (_, rel) = admit(&app, who, Act::Waveform, &q.path)?;
-        let v = media::peaks(&app, &rel).map_err(|e| (StatusCode::CONFLICT, e).into_response())?;
+        let v = media::peaks(&app, &rel).map_err(|e| not_now(e, "drawn"))?;
         Ok(Json((*v).clone()).into_response())
     })
     .await
@@ -1197,9 +1249,7 @@ async fn api_annotate(
         // the change makes sense (an untag of an absent tag is refused); the append
         // checks the file again under its lock.
         let level = {
-            let o = recording::playable(&app, &rel).map_err(|e| {
-                (StatusCode::CONFLICT, format!("cannot be annotated: {e}")).into_response()
-            })?;
+            let o = recording::verified(&app, &rel).map_err(|e| not_now(e, "annotated"))?;
             let o = o.lock().unwrap_or_else(|e| e.into_inner());
             annotate::state(o.ra.segments())
                 .and_then(|s| s.check_new(&record))

@@ -90,7 +90,11 @@ pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
 /// only the chunks it reads, so a page says "verified" only from this.
 pub fn verdict(app: &App, rel: &Path, stamp: Stamp) -> Result<(String, Option<String>)> {
     use std::os::unix::ffi::OsStrExt;
-    for attempt in 0..2 {
+    // The server indexes one file at a time (the catalog's lock is taken without
+    // waiting: requests at once would get "busy" from each other); one that waited
+    // finds the row the other wrote.
+    let mut _one = None;
+    for attempt in 0..3 {
         let row = {
             let db = app.db.lock().unwrap_or_else(|e| e.into_inner());
             let mut q = db.prepare_cached(&format!(
@@ -110,6 +114,8 @@ pub fn verdict(app: &App, rel: &Path, stamp: Stamp) -> Result<(String, Option<St
             }
         }
         if attempt == 0 {
+            _one = Some(app.reindex.lock().unwrap_or_else(|e| e.into_inner()));
+        } else if attempt == 1 {
             crate::commands::index::index_one(
                 &app.archive,
                 rel,
@@ -126,7 +132,7 @@ pub fn verdict(app: &App, rel: &Path, stamp: Stamp) -> Result<(String, Option<St
 }
 
 /// Why a recording cannot be played.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum NotPlayable {
     /// It did not verify: the verdict and its error.
     Failed(String),
@@ -143,9 +149,30 @@ impl std::fmt::Display for NotPlayable {
     }
 }
 
-/// The opened recording `rel` if the whole of it verified (ok or recovered), else why
-/// it cannot be played. The verdict is the one for the very version opened.
+/// The opened recording `rel` if it may be played: the whole of it verified and it is
+/// authenticated, by the key or, for a keyless file (whose digests anyone can
+/// compute), by a trusted signer's valid signature.
 pub fn playable(app: &App, rel: &Path) -> std::result::Result<Arc<Mutex<Opened>>, NotPlayable> {
+    let o = verified(app, rel)?;
+    if !audio_authenticated(&o.lock().unwrap_or_else(|e| e.into_inner()).ra) {
+        return Err(NotPlayable::Failed(KEYLESS.into()));
+    }
+    Ok(o)
+}
+
+const KEYLESS: &str = "a keyless file is not authenticated: anyone can write one, so it is \
+                       not played unless a trusted signer (--signer) signed it";
+
+/// Whether what a reader read is authenticated: under a key, or keyless and signed by
+/// a trusted signer.
+fn audio_authenticated(ra: &RandomAccess<File>) -> bool {
+    ra.header().integrity != Integrity::Keyless
+        || ra.signatures().iter().any(|s| s.valid && s.trusted)
+}
+
+/// The opened recording `rel` if the whole of it verified (ok or recovered), else why
+/// not. The verdict is the one for the very version opened.
+pub fn verified(app: &App, rel: &Path) -> std::result::Result<Arc<Mutex<Opened>>, NotPlayable> {
     let o = cached(app, rel).map_err(|e| NotPlayable::Failed(format!("{e:#}")))?;
     let stamp = o.lock().unwrap_or_else(|e| e.into_inner()).stamp;
     let (v, err) = verdict(app, rel, stamp).map_err(|e| NotPlayable::Busy(format!("{e:#}")))?;
@@ -171,18 +198,20 @@ pub fn cached(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
     let (_, stamp) = open_file(app, rel)?;
     {
         let cache = app.media.opened.lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(o) = cache.get(rel) {
-            if o.lock().map(|o| o.stamp == stamp).unwrap_or(false) {
+        if let Some((s, o)) = cache.get(rel) {
+            if *s == stamp {
                 return Ok(o.clone());
             }
         }
     }
-    let o = Arc::new(Mutex::new(open(app, rel)?));
+    let opened = open(app, rel)?;
+    let stamp = opened.stamp;
+    let o = Arc::new(Mutex::new(opened));
     let mut cache = app.media.opened.lock().unwrap_or_else(|e| e.into_inner());
     if cache.len() >= super::media::MAX_OPEN {
         cache.clear();
     }
-    cache.insert(rel.to_path_buf(), o.clone());
+    cache.insert(rel.to_path_buf(), (stamp, o.clone()));
     Ok(o)
 }
 
@@ -192,18 +221,38 @@ pub fn cached(app: &App, rel: &Path) -> Result<Arc<Mutex<Opened>>> {
 pub fn takes_part(names: &[String], people: &[Participant]) -> bool {
     let mine: Vec<(String, String)> = names
         .iter()
-        .map(|n| (normalize_name(n), normalize_address(n)))
+        .map(|n| (normalize_name(n), agent_address(n)))
+        .filter(|(n, a)| !n.is_empty() && !a.is_empty())
         .collect();
     people
         .iter()
         .filter(|p| p.role == sasf_core::meta::Role::Agent)
         .any(|p| {
             let name = p.name.as_deref().map(normalize_name);
-            let addr = p.address.as_deref().map(normalize_address);
+            let addr = p.address.as_deref().map(agent_address);
             mine.iter().any(|(n, a)| {
                 name.as_deref() == Some(n.as_str()) || addr.as_deref() == Some(a.as_str())
             })
         })
+}
+
+/// An address as an agent's is matched: a SIP URI whole (`user@host`, lower case,
+/// without parameters: extension 101 at one site is not 101 at another), a phone
+/// number as E.164 when it has a country code, anything else as written (trimmed,
+/// lower case).
+pub fn agent_address(s: &str) -> String {
+    let lower = s.trim().to_lowercase();
+    for scheme in ["sips:", "sip:"] {
+        if let Some(rest) = lower.strip_prefix(scheme) {
+            return format!("sip:{}", rest.split(';').next().unwrap_or(rest));
+        }
+    }
+    let n = normalize_address(&lower);
+    if n.starts_with('+') {
+        n
+    } else {
+        lower
+    }
 }
 
 fn participants_json(ps: &[Participant]) -> Value {
@@ -317,7 +366,7 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
         "annotate": who.role.can_annotate(),
         "download": who.role.can_download(),
     });
-    match playable(app, rel) {
+    match verified(app, rel) {
         Ok(o) => {
             let o = o.lock().unwrap_or_else(|e| e.into_inner());
             let ra = &o.ra;
@@ -339,11 +388,12 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
             // A keyless file's digests check, but anyone can make one: only a valid
             // signature by a trusted signer says who did.
             let signed = ra.signatures().iter().any(|s| s.valid && s.trusted);
+            let playable = audio_authenticated(ra);
             let (verdict_word, detail) = match (h.integrity, t.recovered(), signed) {
                 (Integrity::Keyless, _, false) => (
                     "keyless",
                     "every chunk's digest checks, but a keyless file is not authenticated: \
-                     anyone can write one (no trusted signature)",
+                     anyone can write one (no trusted signature), so it is not played",
                 ),
                 (_, true, _) => (
                     "recovered",
@@ -369,7 +419,7 @@ pub fn page_json(app: &App, rel: &Path, who: &Who) -> std::result::Result<Value,
                     "encrypted": h.integrity == Integrity::Encrypted,
                     "file_digest": hex(ra.file_digest()),
                     "signatures": sigs,
-                    "playable": true,
+                    "playable": playable,
                     "detail": detail,
                 },
                 "participants": participants_json(ps),

@@ -157,6 +157,11 @@ impl Archive {
 
     /// Starts `sasf serve` on a free loopback port, with the users file or without.
     pub fn serve(&self, with_users: bool) -> Server {
+        self.serve_with(with_users, &[])
+    }
+
+    /// As [`Archive::serve`], with more arguments.
+    pub fn serve_with(&self, with_users: bool, more: &[&str]) -> Server {
         let mut cmd = Command::new(sasf_bin());
         cmd.arg("serve")
             .arg(self.root())
@@ -171,7 +176,15 @@ impl Archive {
         if with_users {
             cmd.arg("--users").arg(&self.users);
         }
-        Server::start(cmd)
+        cmd.args(more);
+        let mut s = Server::start(cmd);
+        if !with_users {
+            // As a browser does: the page sets the cookie the API asks for.
+            let page = s.get("/", &[]);
+            let c = page.cookie("sasf_local").expect("the page sets sasf_local");
+            s.local_cookie = Some(format!("sasf_local={c}"));
+        }
+        s
     }
 }
 
@@ -179,6 +192,9 @@ impl Archive {
 pub struct Server {
     child: Child,
     pub port: u16,
+    /// Without --users: the cookie the server's page set, sent with every request
+    /// that names no Cookie of its own.
+    pub local_cookie: Option<String>,
 }
 
 impl Server {
@@ -202,7 +218,11 @@ impl Server {
         };
         // Keep reading its stdout so that it never blocks on a full pipe.
         std::thread::spawn(move || for _ in lines {});
-        Server { child, port }
+        Server {
+            child,
+            port,
+            local_cookie: None,
+        }
     }
 
     pub fn url(&self) -> String {
@@ -225,6 +245,14 @@ impl Server {
         }
         for (k, v) in headers {
             req.push_str(&format!("{k}: {v}\r\n"));
+        }
+        if let Some(c) = &self.local_cookie {
+            if !headers
+                .iter()
+                .any(|(k, _)| k.eq_ignore_ascii_case("cookie"))
+            {
+                req.push_str(&format!("Cookie: {c}\r\n"));
+            }
         }
         if !body.is_empty() {
             req.push_str(&format!("Content-Length: {}\r\n", body.len()));
