@@ -1244,7 +1244,6 @@ async fn api_annotate(
         let parsed: AnnotateBody = serde_json::from_slice(&body)
             .map_err(|e| (StatusCode::BAD_REQUEST, format!("not a save: {e}")).into_response())?;
         let record = build_record(&app, &who, parsed).map_err(bad)?;
-        let path = app.archive.join(&rel);
         // Only a recording that verified is annotated. Its current state says whether
         // the change makes sense (an untag of an absent tag is refused); the append
         // checks the file again under its lock.
@@ -1283,18 +1282,22 @@ async fn api_annotate(
                 &summary.join("; "),
             )
             .map_err(unlogged)?;
-        let done = annotate::append_with_policy(&path, ring, &record, app.signer.as_ref(), &policy)
-            .map_err(|e| {
-                let _ = app.audit.log(
-                    &who.name,
-                    who.role.name(),
-                    "annotate",
-                    &rel.display().to_string(),
-                    false,
-                    &format!("{e}"),
-                );
-                bad(e.into())
-            })?;
+        // Opened as every recording is (beneath the archive, following no link, never
+        // waiting on a FIFO), then appended to through that descriptor.
+        let file = recording::open_file_rw(&app, &rel).map_err(bad)?;
+        let done =
+            annotate::append_open_with_policy(file, ring, &record, app.signer.as_ref(), &policy)
+                .map_err(|e| {
+                    let _ = app.audit.log(
+                        &who.name,
+                        who.role.name(),
+                        "annotate",
+                        &rel.display().to_string(),
+                        false,
+                        &format!("{e}"),
+                    );
+                    bad(e.into())
+                })?;
         app.audit
             .log(
                 &who.name,

@@ -40,8 +40,18 @@ pub struct Opened {
 /// last component, and then checked by its real path); never blocking (a FIFO planted
 /// in the archive is refused, not waited on); a regular file only.
 pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
+    open_beneath(app, rel, false)
+}
+
+/// As [`open_file`], for reading and writing (an annotation's append).
+pub fn open_file_rw(app: &App, rel: &Path) -> Result<File> {
+    Ok(open_beneath(app, rel, true)?.0)
+}
+
+fn open_beneath(app: &App, rel: &Path, write: bool) -> Result<(File, Stamp)> {
     use rustix::fs::{Mode, OFlags, ResolveFlags};
-    let flags = OFlags::RDONLY | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
+    let access = if write { OFlags::RDWR } else { OFlags::RDONLY };
+    let flags = access | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOFOLLOW;
     let beneath = ResolveFlags::BENEATH | ResolveFlags::NO_SYMLINKS | ResolveFlags::NO_MAGICLINKS;
     let f = match rustix::fs::openat2(&app.dir, rel, flags, Mode::empty(), beneath) {
         Ok(fd) => File::from(fd),
@@ -49,6 +59,7 @@ pub fn open_file(app: &App, rel: &Path) -> Result<(File, Stamp)> {
             let path = app.archive.join(rel);
             let f = std::fs::OpenOptions::new()
                 .read(true)
+                .write(write)
                 .custom_flags((OFlags::NONBLOCK | OFlags::NOFOLLOW).bits() as i32)
                 .open(&path)
                 .with_context(|| format!("cannot open {}", rel.display()))?;

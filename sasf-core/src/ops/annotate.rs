@@ -103,9 +103,21 @@ pub fn append_with_policy(
     signer: Option<&SigningKey>,
     policy: &Policy,
 ) -> Result<Appended> {
+    append_open_with_policy(open_rw(path)?, keys, record, signer, policy)
+}
+
+/// Like [`append_with_policy`], to a file the caller opened for reading and writing
+/// (a server that opened it beneath its archive, following no link).
+pub fn append_open_with_policy(
+    file: File,
+    keys: &Keyring,
+    record: &Record,
+    signer: Option<&SigningKey>,
+    policy: &Policy,
+) -> Result<Appended> {
     let json = record.to_json();
     append_inner(
-        path,
+        file,
         keys,
         &json,
         signer,
@@ -141,7 +153,15 @@ pub fn append_checked(
     signer: Option<&SigningKey>,
     check: &dyn Fn(&Segments, &[u8]) -> Result<()>,
 ) -> Result<Appended> {
-    append_inner(path, keys, record, signer, check, None, &Policy::default())
+    append_inner(
+        open_rw(path)?,
+        keys,
+        record,
+        signer,
+        check,
+        None,
+        &Policy::default(),
+    )
 }
 
 /// Like [`append`] with a fixed segment nonce instead of a random one, so that the
@@ -156,7 +176,7 @@ pub fn append_for_test_vectors(
     nonce: [u8; 16],
 ) -> Result<Appended> {
     append_inner(
-        path,
+        open_rw(path)?,
         keys,
         &record.to_json(),
         signer,
@@ -166,8 +186,12 @@ pub fn append_for_test_vectors(
     )
 }
 
+fn open_rw(path: &Path) -> Result<File> {
+    Ok(OpenOptions::new().read(true).write(true).open(path)?)
+}
+
 fn append_inner(
-    path: &Path,
+    file: File,
     keys: &Keyring,
     record: &[u8],
     signer: Option<&SigningKey>,
@@ -175,7 +199,6 @@ fn append_inner(
     fixed_nonce: Option<[u8; 16]>,
     policy: &Policy,
 ) -> Result<Appended> {
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
     file.lock()?;
     let ra = open_ra(&file, keys, policy)?;
     let segs = ra.segments().clone();
@@ -271,7 +294,7 @@ fn append_inner(
 /// verifying everything before it with `keys`. Returns how many bytes were cut (0 when
 /// the file ends with a complete segment or with END).
 pub fn trim_incomplete(path: &Path, keys: &Keyring) -> Result<u64> {
-    let file = OpenOptions::new().read(true).write(true).open(path)?;
+    let file = open_rw(path)?;
     file.lock()?;
     let ra = open_ra(&file, keys, &Policy::default())?;
     let segs = ra.segments();
