@@ -323,20 +323,20 @@ fn targets(
     }])
 }
 
-/// Every participant of a seekable SASF file, through its index.
-fn all_participants(
-    file: &Path,
-    keys: &crate::io::Keys,
-    key_args: &KeyArgs,
-) -> Result<Vec<Participant>> {
+type Indexed = sasf_core::io::random::RandomAccess<File>;
+
+/// A seekable SASF file opened through its index (which authenticates its structure
+/// and gives every participant).
+fn open_indexed(file: &Path, keys: &crate::io::Keys, key_args: &KeyArgs) -> Result<Indexed> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
+    Ok(crate::io::policy(Decoder::new(f)?, key_args, keys)?
         .open_with(&keys.ring)?
-        .into_random_access()?;
-    Ok(ra.all_participants().to_vec())
+        .into_random_access()?)
 }
 
 /// An audio output started by [`to_wav`], committed by [`Converted::commit_audio`].
+/// One per output file, so the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
 pub enum PendingWav {
     /// A WAV.
     Wav {
@@ -352,7 +352,8 @@ pub enum PendingWav {
     },
 }
 
-/// An audio output being written.
+/// An audio output being written (one per output file).
+#[allow(clippy::large_enum_variant)]
 enum Sink {
     Wav(WavOut),
     Flac(FlacOut),
@@ -422,10 +423,13 @@ pub fn to_wav(
 ) -> Result<Converted> {
     let keys = load_keys(key_args)?;
     let name = shown(file);
-    // A range of a seekable file is read through the index: this first reader only
-    // gives the header, so it reads nothing ahead.
-    let ranged = range.is_set() && seekable(file);
-    let n = if ranged { 1 } else { threads() };
+    // A range of a seekable file is read through the index, and so is the whole of
+    // one whose per-speaker outputs need its participants: the index is opened once,
+    // for the participants and the audio alike, which one pass demultiplexes into
+    // every output. This first reader only gives the header, so it reads nothing ahead.
+    let indexed =
+        seekable(file) && (range.is_set() || audio_out.is_some() && plan.needs_participants());
+    let n = if indexed { 1 } else { threads() };
     let mut r = super::open_sasf_threads(file, &keys, key_args, n)?;
     let format = r.header().format;
     let level = r.header().integrity;
@@ -439,12 +443,16 @@ pub fn to_wav(
     };
     // Every output is resolved and checked before the first is created.
     let kind = plan_kind(plan);
+    let mut index = if indexed {
+        Some(open_indexed(file, &keys, key_args)?)
+    } else {
+        None
+    };
     let targets = match audio_out {
         Some(out) => {
-            let participants = if plan.needs_participants() && seekable(file) {
-                all_participants(file, &keys, key_args)?
-            } else {
-                Vec::new()
+            let participants = match &index {
+                Some(ra) if plan.needs_participants() => ra.all_participants().to_vec(),
+                _ => Vec::new(),
             };
             let t = targets(
                 out,
@@ -551,8 +559,17 @@ pub fn to_wav(
     let keep_metadata = meta.is_some() || label_format.is_some() || plan.markers;
     let segments;
     let total_samples;
-    let metadata = match span {
-        None => {
+    let metadata = match (span, index.take()) {
+        (span, Some(mut ra)) => {
+            drop(r);
+            let (from, to) = span.unwrap_or((0, u64::MAX));
+            let (m, s, total) =
+                read_range_indexed(&mut ra, from, to, &mut on_audio).with_context(incomplete)?;
+            segments = Some(s);
+            total_samples = Some(total);
+            m
+        }
+        (None, None) => {
             let size = if is_dash(file) {
                 None
             } else {
@@ -576,15 +593,7 @@ pub fn to_wav(
             total_samples = r.totals().map(|t| t.samples);
             m
         }
-        Some((from, to)) if seekable(file) => {
-            drop(r);
-            let (m, s, total) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
-                .with_context(incomplete)?;
-            segments = Some(s);
-            total_samples = Some(total);
-            m
-        }
-        Some((from, to)) => {
+        (Some((from, to)), None) => {
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
                 .with_context(incomplete)?;
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
@@ -684,17 +693,11 @@ pub fn to_wav(
 
 /// A range through the authenticated index: reads only the chunks it needs.
 fn read_range_indexed(
-    file: &Path,
-    keys: &crate::io::Keys,
-    key_args: &KeyArgs,
+    ra: &mut Indexed,
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
 ) -> Result<(Metadata, sasf_core::io::segments::Segments, u64)> {
-    let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
-        .open_with(&keys.ring)?
-        .into_random_access()?;
     let rate = ra.header().format.sample_rate;
     check_from(from, ra.totals().samples, rate)?;
     let m = ra.read_range(from, to, on_audio)?;
