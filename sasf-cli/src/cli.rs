@@ -574,6 +574,9 @@ fields set to 0xFFFFFFFF (read to end of file).
 With --from/--to, exactly the samples of that range; a seekable file is read through
 its authenticated index (only the chunks needed), a pipe is read to its end.
 An OUT named .sasf is an authenticated excerpt instead, as `sasf cut` writes.
+An OUT named .flac is FLAC (PCM of 8 to 32 bits as it is; mu-law and A-law decoded to
+16-bit; float needs --pcm16; --mono is the 16-bit mix; --split writes OUT.ID.flac), the
+timeline as Vorbis comment chapters (CHAPTER001=HH:MM:SS.mmm, CHAPTER001NAME=label).
 
 The WAV carries the timeline: a cue point per event, labelled as `sasf info` names it
 (\"hold — Ann Agent (a1)\"), with a length where one applies (hold to resume, mute to
@@ -605,7 +608,7 @@ Examples:
     Convert {
         /// The SASF file (- for stdin).
         file: PathBuf,
-        /// The WAV file to write (- for stdout).
+        /// The WAV file to write (- for stdout), or a .flac or .sasf file.
         #[arg(short, long, value_name = "OUT.wav")]
         output: PathBuf,
         /// Replace an existing output file (an input is never replaced, even with -f).

@@ -9,6 +9,7 @@
 mod catalog;
 mod cli;
 mod commands;
+mod flac;
 mod io;
 mod output;
 mod reportfile;
@@ -176,6 +177,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 markers: !no_markers,
                 speakers,
                 labels,
+                flac: commands::convert::is_flac(&output),
             },
             &range,
             &key,

@@ -34,6 +34,8 @@ pub enum Kind {
     Sasf,
     /// A WAV file (binary).
     Wav,
+    /// A FLAC file (binary).
+    Flac,
     /// Metadata JSON (text).
     Json,
     /// A timeline sidecar (text): Audacity labels, WebVTT or FFMETADATA.
@@ -45,6 +47,7 @@ impl Kind {
         match self {
             Kind::Sasf => &["sasf"],
             Kind::Wav => &["wav", "wave"],
+            Kind::Flac => &["flac"],
             Kind::Json => &["json"],
             Kind::Labels => &["txt", "vtt", "ffmeta", "ffmetadata"],
         }
@@ -53,6 +56,7 @@ impl Kind {
         match self {
             Kind::Sasf => "SASF",
             Kind::Wav => "WAV",
+            Kind::Flac => "FLAC",
             Kind::Json => "JSON",
             Kind::Labels => "label",
         }
@@ -191,8 +195,8 @@ pub fn check_extension(path: &Path, kind: Kind) -> Result<()> {
     if let Some(ext) = ext {
         if !kind.extensions().contains(&ext.as_str()) {
             let hint = match kind {
-                Kind::Wav => format!(
-                    "; sasf writes only WAV: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.{ext}`, or convert a .wav with `sox OUT.wav OUT.{ext}`"
+                Kind::Wav | Kind::Flac => format!(
+                    "; sasf writes WAV and FLAC only: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.{ext}`, or convert a .wav with `sox OUT.wav OUT.{ext}`"
                 ),
                 Kind::Labels => {
                     "; name it .txt (Audacity labels), .vtt (WebVTT) or .ffmeta (ffmpeg chapters)"

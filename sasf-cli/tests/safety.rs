@@ -184,13 +184,13 @@ const CASES: &[Case] = &[
     },
     // --- the name says what is written ---
     Case {
-        what: "convert to .flac: we write only WAV",
-        args: &["convert", "D/plain.sasf", "-o", "D/out.flac"],
+        what: "convert to .ogg: we write WAV and FLAC only",
+        args: &["convert", "D/plain.sasf", "-o", "D/out.ogg"],
         stdin: None,
         env: &[],
         exit: 2,
-        stderr: "sasf writes only WAV: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.flac`",
-        files: &[("out.flac", Absent)],
+        stderr: "sasf writes WAV and FLAC only: pipe it to a converter, e.g. `sasf convert … -o - | ffmpeg -i - OUT.ogg`",
+        files: &[("out.ogg", Absent)],
     },
     Case {
         what: "convert to .mp3",

@@ -163,6 +163,44 @@ pub fn wav_metadata(info: &RecordingInfo, rate: u32, comment: Option<&str>) -> W
     m
 }
 
+/// How many events a FLAC output names as chapters: `CHAPTER001` to `CHAPTER999`, the
+/// three digits of the Vorbis comment chapter convention that ffmpeg reads.
+pub const FLAC_CHAPTERS: usize = 999;
+
+/// The Vorbis comments of a converted FLAC, the counterpart of [`wav_metadata`] and
+/// the cue points: `TITLE` the recording id, `DESCRIPTION` as bext's, `DATE` the
+/// `started_at`, `ENCODER` sasf and its version, `COMMENT` what a per-speaker output
+/// holds, and the timeline as chapters, `CHAPTERnnn=HH:MM:SS.mmm` (the millisecond
+/// at or before the event's frame) with `CHAPTERnnnNAME` its label, on one line. Each
+/// entry is `FIELD=value`. Returns the entries and how many markers past the 999th
+/// have no chapter.
+pub fn vorbis_comments(
+    info: &RecordingInfo,
+    rate: u32,
+    comment: Option<&str>,
+    markers: &[Marker],
+) -> (Vec<String>, usize) {
+    let mut v = Vec::with_capacity(5 + 2 * markers.len().min(FLAC_CHAPTERS));
+    if let Some(id) = info.id.as_deref() {
+        v.push(format!("TITLE={}", one_line(id)));
+        v.push(format!("DESCRIPTION=SASF recording {}", one_line(id)));
+    }
+    if let Some(at) = &info.started_at {
+        v.push(format!("DATE={}", one_line(at.as_str())));
+    }
+    v.push(format!("ENCODER=sasf {}", env!("CARGO_PKG_VERSION")));
+    if let Some(c) = comment {
+        v.push(format!("COMMENT={}", one_line(c)));
+    }
+    let ms = |frames: u64| frames as u128 * 1000 / rate.max(1) as u128;
+    for (i, m) in markers.iter().take(FLAC_CHAPTERS).enumerate() {
+        let n = i + 1;
+        v.push(format!("CHAPTER{n:03}={}", vtt_time(ms(m.at))));
+        v.push(format!("CHAPTER{n:03}NAME={}", one_line(&m.label)));
+    }
+    (v, markers.len().saturating_sub(FLAC_CHAPTERS))
+}
+
 /// A sidecar label format, chosen by the file's extension.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LabelFormat {

@@ -14,9 +14,10 @@ use sasf_core::labels::{self, LabelFormat};
 use sasf_core::layout::{participant_channels, role_channels, Layout};
 use sasf_core::meta::{Metadata, Participant, RecordingInfo, Role};
 use sasf_core::wav::WavMetadata;
-use sasf_core::{Decoder, Integrity};
+use sasf_core::{Decoder, Encoding, Integrity};
 
 use crate::cli::{KeyArgs, RangeArgs, SpeakerArgs};
+use crate::flac::FlacOut;
 use crate::io::{is_dash, load_keys, shown, threads, Progress};
 use crate::output::{self, Kind, Opts, Output, WavOut};
 
@@ -150,6 +151,8 @@ pub struct WavPlan {
     pub speakers: SpeakerArgs,
     /// A timeline sidecar to write too.
     pub labels: Option<PathBuf>,
+    /// Write FLAC instead of WAV (the output's name ends in `.flac`).
+    pub flac: bool,
 }
 
 impl WavPlan {
@@ -174,10 +177,11 @@ struct WavTarget {
     comment: Option<String>,
 }
 
-/// The file name of participant `id`'s WAV of a split: `<base>.<id>.wav`, the id's
+/// The file name of participant `id`'s WAV of a split: `<base>.<id>.wav` (`.flac`
+/// for a FLAC split), the id's
 /// characters other than letters, digits, `-` and `_` replaced by `_`, so no id
 /// leaves the output's directory.
-fn split_path(base: &Path, id: &str) -> PathBuf {
+fn split_path(base: &Path, id: &str, ext: &str) -> PathBuf {
     let safe: String = id
         .chars()
         .map(|c| {
@@ -192,7 +196,7 @@ fn split_path(base: &Path, id: &str) -> PathBuf {
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_default();
-    base.with_file_name(format!("{stem}.{safe}.wav"))
+    base.with_file_name(format!("{stem}.{safe}.{ext}"))
 }
 
 fn list(ch: &[u16]) -> String {
@@ -289,7 +293,7 @@ fn targets(
             }
             let layout = Layout::Select(ch.clone());
             layout.check(channels)?;
-            let path = split_path(out, &p.id);
+            let path = split_path(out, &p.id, if plan.flac { "flac" } else { "wav" });
             if let Some(other) = t.iter().find(|x: &&WavTarget| x.path == path) {
                 bail!(
                     "participants' ids give the same file name {} ({}); use --participant",
@@ -319,24 +323,51 @@ fn targets(
     }])
 }
 
-/// Every participant of a seekable SASF file, through its index.
-fn all_participants(
-    file: &Path,
-    keys: &crate::io::Keys,
-    key_args: &KeyArgs,
-) -> Result<Vec<Participant>> {
+type Indexed = sasf_core::io::random::RandomAccess<File>;
+
+/// A seekable SASF file opened through its index (which authenticates its structure
+/// and gives every participant).
+fn open_indexed(file: &Path, keys: &crate::io::Keys, key_args: &KeyArgs) -> Result<Indexed> {
     let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
+    Ok(crate::io::policy(Decoder::new(f)?, key_args, keys)?
         .open_with(&keys.ring)?
-        .into_random_access()?;
-    Ok(ra.all_participants().to_vec())
+        .into_random_access()?)
 }
 
-/// A WAV started by [`to_wav`], committed by [`Converted::commit_audio`].
-pub struct PendingWav {
-    out: WavOut,
-    /// Chunks after the data (the cue points), computed once the timeline is known.
-    trailing: Vec<u8>,
+/// An audio output started by [`to_wav`], committed by [`Converted::commit_audio`].
+/// One per output file, so the size of a variant does not matter.
+#[allow(clippy::large_enum_variant)]
+pub enum PendingWav {
+    /// A WAV.
+    Wav {
+        out: WavOut,
+        /// Chunks after the data (the cue points), computed once the timeline is known.
+        trailing: Vec<u8>,
+    },
+    /// A FLAC.
+    Flac {
+        out: FlacOut,
+        /// Its Vorbis comments (none with --no-markers), known once the timeline is.
+        comments: Option<Vec<String>>,
+    },
+}
+
+/// An audio output being written (one per output file).
+#[allow(clippy::large_enum_variant)]
+enum Sink {
+    Wav(WavOut),
+    Flac(FlacOut),
+}
+
+impl Sink {
+    fn write(&mut self, b: &[u8]) -> sasf_core::Result<()> {
+        match self {
+            Sink::Wav(w) => w.write(b),
+            Sink::Flac(f) => f
+                .write(b)
+                .map_err(|e| sasf_core::Error::from(std::io::Error::other(format!("{e:#}")))),
+        }
+    }
 }
 
 /// What [`to_wav`] read and the outputs it started, which the caller commits (only
@@ -362,7 +393,10 @@ impl Converted {
     /// Finishes and commits the WAVs and the labels sidecar.
     pub fn commit_audio(&mut self) -> Result<()> {
         for w in self.wavs.drain(..) {
-            w.out.commit_with(&w.trailing)?;
+            match w {
+                PendingWav::Wav { out, trailing } => out.commit_with(&trailing)?,
+                PendingWav::Flac { out, comments } => out.commit_with(comments)?,
+            }
         }
         if let Some(l) = self.labels.take() {
             l.commit()?;
@@ -389,10 +423,13 @@ pub fn to_wav(
 ) -> Result<Converted> {
     let keys = load_keys(key_args)?;
     let name = shown(file);
-    // A range of a seekable file is read through the index: this first reader only
-    // gives the header, so it reads nothing ahead.
-    let ranged = range.is_set() && seekable(file);
-    let n = if ranged { 1 } else { threads() };
+    // A range of a seekable file is read through the index, and so is the whole of
+    // one whose per-speaker outputs need its participants: the index is opened once,
+    // for the participants and the audio alike, which one pass demultiplexes into
+    // every output. This first reader only gives the header, so it reads nothing ahead.
+    let indexed =
+        seekable(file) && (range.is_set() || audio_out.is_some() && plan.needs_participants());
+    let n = if indexed { 1 } else { threads() };
     let mut r = super::open_sasf_threads(file, &keys, key_args, n)?;
     let format = r.header().format;
     let level = r.header().integrity;
@@ -405,12 +442,17 @@ pub fn to_wav(
         partial: false,
     };
     // Every output is resolved and checked before the first is created.
+    let kind = plan_kind(plan);
+    let mut index = if indexed {
+        Some(open_indexed(file, &keys, key_args)?)
+    } else {
+        None
+    };
     let targets = match audio_out {
         Some(out) => {
-            let participants = if plan.needs_participants() && seekable(file) {
-                all_participants(file, &keys, key_args)?
-            } else {
-                Vec::new()
+            let participants = match &index {
+                Some(ra) if plan.needs_participants() => ra.all_participants().to_vec(),
+                _ => Vec::new(),
             };
             let t = targets(
                 out,
@@ -425,7 +467,7 @@ pub fn to_wav(
                     bail!("--split writes one file per participant: give -o a file name, not -");
                 }
                 for x in &t {
-                    output::check(&x.path, Kind::Wav, &[file], force)?;
+                    output::check(&x.path, kind, &[file], force)?;
                 }
             }
             t
@@ -455,22 +497,38 @@ pub fn to_wav(
         Some((from, _)) => shift_info(r.info(), from, rate),
         None => r.info().clone(),
     };
+    // FLAC holds integer PCM: G.711 is decoded to 16-bit, and a mix-down is the
+    // 16-bit mix; a float output is refused (check_format) before anything is made.
+    let pcm16_of = |t: &WavTarget| {
+        plan.pcm16
+            || plan.flac
+                && (matches!(format.encoding, Encoding::MuLaw | Encoding::ALaw)
+                    || matches!(t.layout, Some(Layout::Mono)))
+    };
+    let format_of = |t: &WavTarget| match &t.layout {
+        Some(l) => l.output_format(format, pcm16_of(t)),
+        None => wav_output_format(format, pcm16_of(t)),
+    };
+    if plan.flac {
+        for t in &targets {
+            crate::flac::check_format(format_of(t), &t.path.display().to_string())?;
+        }
+    }
     let meta = meta_out.map(|p| Output::create(p, opts)).transpose()?;
     let mut wavs = Vec::with_capacity(targets.len());
     for t in &targets {
-        let out_format = match &t.layout {
-            Some(l) => l.output_format(format, plan.pcm16),
-            None => wav_output_format(format, plan.pcm16),
-        };
-        let leading = if plan.markers {
-            labels::wav_metadata(&info_at_start, rate, t.comment.as_deref()).leading()?
+        let out_format = format_of(t);
+        let sink = if plan.flac {
+            Sink::Flac(FlacOut::create(&t.path, out_format, opts)?)
         } else {
-            Vec::new()
+            let leading = if plan.markers {
+                labels::wav_metadata(&info_at_start, rate, t.comment.as_deref()).leading()?
+            } else {
+                Vec::new()
+            };
+            Sink::Wav(WavOut::create_with(&t.path, out_format, opts, leading)?)
         };
-        wavs.push((
-            WavOut::create_with(&t.path, out_format, opts, leading)?,
-            t.layout.clone(),
-        ));
+        wavs.push((sink, t.layout.clone(), pcm16_of(t)));
     }
     let to_stdout = audio_out.is_some_and(is_dash);
     let mut scratch = Vec::new();
@@ -478,12 +536,12 @@ pub fn to_wav(
     let ba = format.block_align() as u64;
     let mut on_audio = |data: &[u8]| {
         frames_out += data.len() as u64 / ba;
-        for (w, layout) in &mut wavs {
+        for (w, layout, pcm16) in &mut wavs {
             match layout {
-                None => w.write(wav_payload(format.encoding, plan.pcm16, data, &mut scratch))?,
+                None => w.write(wav_payload(format.encoding, *pcm16, data, &mut scratch))?,
                 Some(l) => {
                     scratch.clear();
-                    l.apply(format, plan.pcm16, data, &mut scratch);
+                    l.apply(format, *pcm16, data, &mut scratch);
                     w.write(&scratch)?;
                 }
             }
@@ -501,8 +559,17 @@ pub fn to_wav(
     let keep_metadata = meta.is_some() || label_format.is_some() || plan.markers;
     let segments;
     let total_samples;
-    let metadata = match span {
-        None => {
+    let metadata = match (span, index.take()) {
+        (span, Some(mut ra)) => {
+            drop(r);
+            let (from, to) = span.unwrap_or((0, u64::MAX));
+            let (m, s, total) =
+                read_range_indexed(&mut ra, from, to, &mut on_audio).with_context(incomplete)?;
+            segments = Some(s);
+            total_samples = Some(total);
+            m
+        }
+        (None, None) => {
             let size = if is_dash(file) {
                 None
             } else {
@@ -526,15 +593,7 @@ pub fn to_wav(
             total_samples = r.totals().map(|t| t.samples);
             m
         }
-        Some((from, to)) if seekable(file) => {
-            drop(r);
-            let (m, s, total) = read_range_indexed(file, &keys, key_args, from, to, &mut on_audio)
-                .with_context(incomplete)?;
-            segments = Some(s);
-            total_samples = Some(total);
-            m
-        }
-        Some((from, to)) => {
+        (Some((from, to)), None) => {
             let m = read_range_stream(&mut r, from, to, super::MAX_RECORDS, &mut on_audio)
                 .with_context(incomplete)?;
             let total = r.totals().map(|t| t.samples).unwrap_or(0);
@@ -561,7 +620,7 @@ pub fn to_wav(
     } else {
         Vec::new()
     };
-    let trailing = if plan.markers && !to_stdout {
+    let trailing = if plan.markers && !to_stdout && !plan.flac {
         let mut m = WavMetadata::new();
         for t in &timeline {
             m.marker(t.clone());
@@ -591,16 +650,40 @@ pub fn to_wav(
         }
         None => None,
     };
+    let mut dropped_chapters = 0;
+    let pending = wavs
+        .into_iter()
+        .zip(&targets)
+        .map(|((sink, _, _), t)| match sink {
+            Sink::Wav(out) => PendingWav::Wav {
+                out,
+                trailing: trailing.clone(),
+            },
+            Sink::Flac(out) => PendingWav::Flac {
+                out,
+                comments: plan.markers.then(|| {
+                    let (c, dropped) = labels::vorbis_comments(
+                        &info_at_start,
+                        rate,
+                        t.comment.as_deref(),
+                        &timeline,
+                    );
+                    dropped_chapters = dropped;
+                    c
+                }),
+            },
+        })
+        .collect();
+    if dropped_chapters > 0 {
+        crate::io::note(format_args!(
+            "sasf: {dropped_chapters} event(s) past the {}th have no chapter in the FLAC (--labels FILE writes them all)",
+            labels::FLAC_CHAPTERS
+        ));
+    }
     Ok(Converted {
         metadata,
         rate,
-        wavs: wavs
-            .into_iter()
-            .map(|(out, _)| PendingWav {
-                out,
-                trailing: trailing.clone(),
-            })
-            .collect(),
+        wavs: pending,
         labels: labels_out,
         meta,
         segments,
@@ -610,17 +693,11 @@ pub fn to_wav(
 
 /// A range through the authenticated index: reads only the chunks it needs.
 fn read_range_indexed(
-    file: &Path,
-    keys: &crate::io::Keys,
-    key_args: &KeyArgs,
+    ra: &mut Indexed,
     from: u64,
     to: u64,
     on_audio: &mut dyn FnMut(&[u8]) -> sasf_core::Result<()>,
 ) -> Result<(Metadata, sasf_core::io::segments::Segments, u64)> {
-    let f = File::open(file).with_context(|| format!("cannot open {}", file.display()))?;
-    let mut ra = crate::io::policy(Decoder::new(f)?, key_args, keys)?
-        .open_with(&keys.ring)?
-        .into_random_access()?;
     let rate = ra.header().format.sample_rate;
     check_from(from, ra.totals().samples, rate)?;
     let m = ra.read_range(from, to, on_audio)?;
@@ -634,6 +711,21 @@ fn read_range_indexed(
         ra.segments().clone(),
         ra.totals().samples,
     ))
+}
+
+/// Whether `output` names a FLAC file (`.flac`, any case).
+pub fn is_flac(output: &Path) -> bool {
+    output
+        .extension()
+        .is_some_and(|e| e.eq_ignore_ascii_case("flac"))
+}
+
+fn plan_kind(plan: &WavPlan) -> Kind {
+    if plan.flac {
+        Kind::Flac
+    } else {
+        Kind::Wav
+    }
 }
 
 pub fn run(
@@ -659,12 +751,13 @@ pub fn run(
         }
         return super::cut::from_convert(file, output, plan.pcm16, range, key_args, force);
     }
+    let kind = plan_kind(plan);
     if plan.speakers.split {
-        // The outputs are OUT.ID.wav, checked once the participants are known; OUT
-        // itself is only a name.
-        output::check_extension(output, Kind::Wav)?;
+        // The outputs are OUT.ID.wav (.flac), checked once the participants are known;
+        // OUT itself is only a name.
+        output::check_extension(output, kind)?;
     } else {
-        output::check(output, Kind::Wav, &[file], force)?;
+        output::check(output, kind, &[file], force)?;
     }
     let mut c = to_wav(
         file,
