@@ -188,10 +188,7 @@ fn check_inner<R: Read>(
     let mut head_seen = false;
     let mut buf = Vec::new();
     let mut torn = false;
-    loop {
-        let Some(ended) = read_line(&mut r, &mut buf)? else {
-            break;
-        };
+    while let Some(ended) = read_line(&mut r, &mut buf)? {
         line_no += 1;
         let broken = |reason: String| Check::Broken {
             line: line_no,
@@ -532,7 +529,8 @@ mod tests {
             let h = link(&[0u8; 32], json2.as_bytes());
             format!("{} {json2}\n", hex(&h)).into_bytes()
         };
-        let cases: Vec<(Vec<u8>, Option<Vec<u8>>, u64, &str)> = vec![
+        type Case<'a> = (Vec<u8>, Option<Vec<u8>>, u64, &'a str);
+        let cases: Vec<Case> = vec![
             (edited, Some(head.clone()), 3, "does not chain"),
             (
                 join(&[lines[0], lines[2]]),

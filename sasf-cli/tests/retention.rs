@@ -206,7 +206,14 @@ fn the_plan_gives_every_recording_its_rule_date_and_fate() {
     let a = archive();
     let j = a.plan_json("2026-12-02");
     // (path, decision, rule, keep_until, to)
-    let want: &[(&str, &str, Option<&str>, Option<&str>, Option<&str>)] = &[
+    type Row<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Option<&'a str>,
+        Option<&'a str>,
+    );
+    let want: &[Row] = &[
         (
             "2020/dispute.sasf",
             "move",
@@ -640,4 +647,39 @@ fn a_file_that_cannot_be_checked_again_is_skipped_not_touched() {
     );
     assert!(a.root.join("old.sasf").exists() && a.root.join("other.sasf").exists());
     assert_eq!(a.log_json()["check"]["entries"], 0);
+}
+
+#[test]
+fn a_forged_intent_outside_the_archive_is_refused_not_carried_out() {
+    use sha2::{Digest, Sha256};
+    use std::os::unix::fs::MetadataExt;
+    let a = Archive::new();
+    let outside = a.dir.path().join("outside.sasf");
+    common::pack_sample(&outside);
+    let md = fs::metadata(&outside).unwrap();
+    // A chain anyone can compute: a well-formed intent to delete a file outside.
+    let json = format!(
+        r#"{{"seq":1,"event":"intent","action":"delete","path":"../outside.sasf","rule":"x","size":{},"ino":{},"at":"2026-12-02T00:00:00.000Z","by":"mallory"}}"#,
+        md.len(),
+        md.ino()
+    );
+    let mut h = Sha256::new();
+    h.update(b"SASF-retention-log-v1\0");
+    h.update([0u8; 32]);
+    h.update(json.as_bytes());
+    let hash: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    fs::write(
+        a.root.join(".sasf-retention.log"),
+        format!("{hash} {json}\n"),
+    )
+    .unwrap();
+    fs::write(a.root.join(".sasf-retention.head"), format!("1 {hash}\n")).unwrap();
+    assert_eq!(a.log_json()["ok"], true);
+    let (code, _, err) = a.retention("apply", &["--yes"], None);
+    assert_eq!(code, Some(2));
+    assert!(
+        err.contains("intent 1 names a path outside the archive"),
+        "{err}"
+    );
+    assert!(outside.exists() && a.verifies(&outside));
 }

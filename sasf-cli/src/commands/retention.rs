@@ -617,10 +617,33 @@ fn act(
     }
 }
 
+/// Whether `rel` names a file inside the archive: relative, plain components only.
+fn inside(rel: &str) -> bool {
+    !rel.is_empty()
+        && Path::new(rel)
+            .components()
+            .all(|c| matches!(c, std::path::Component::Normal(_)))
+}
+
 /// Finishes (or abandons) what a crashed run left: each intent with no completion.
+/// The log's chain has no key, so an intent is trusted only as far as it is checked
+/// here: paths inside the archive, the very file (inode and size) it names, and a
+/// key area within the bounds of the format and the file.
 fn reconcile(archive: &Path, log: &mut Log, open: Vec<Entry>, by: &str) -> Result<u64> {
     let mut n = 0;
     for i in open {
+        let area_ok = i.key_area.is_none_or(|[at, len]| {
+            len <= 2 * sasf_core::format::MAX_COPY_CAPACITY as u64
+                && at.checked_add(len).is_some_and(|end| end <= i.size)
+        });
+        if !inside(&i.path) || !i.to.as_deref().is_none_or(inside) || !area_ok {
+            bail!(
+                "{}: intent {} names a path outside the archive or an impossible key area: \
+                 nothing is done; see `sasf retention log --verify`",
+                rlog::LOG_NAME,
+                i.seq
+            );
+        }
         let path = archive.join(&i.path);
         let same = |p: &Path| {
             std::fs::symlink_metadata(p)
