@@ -20,7 +20,7 @@ use zeroize::Zeroizing;
 /// The catalog's file name, in the archive's top folder.
 pub const FILE_NAME: &str = ".sasf-catalog.sqlite";
 /// The schema this build writes and reads; another one is rebuilt, never trusted.
-pub const SCHEMA_VERSION: i64 = 3;
+pub const SCHEMA_VERSION: i64 = 4;
 /// Bytes of a blind-index token (of the 32 of HMAC-SHA-256).
 const TOKEN_LEN: usize = 16;
 
@@ -43,7 +43,8 @@ CREATE TABLE rec (
     legal_hold INTEGER NOT NULL,
     display BLOB,
     indexed_ms INTEGER NOT NULL,
-    mac BLOB
+    mac BLOB,
+    retain TEXT
 );
 CREATE TABLE tok (rec INTEGER NOT NULL REFERENCES rec(id) ON DELETE CASCADE, t BLOB NOT NULL);
 CREATE INDEX tok_t ON tok (t, rec);
@@ -77,6 +78,8 @@ pub struct RowFields<'a> {
     pub score_bp: Option<i64>,
     pub legal_hold: bool,
     pub display: Option<&'a [u8]>,
+    /// The recording's own retention, holds aside ([`retain_text`]).
+    pub retain: Option<&'a str>,
 }
 
 /// The public "key" of keyless recordings' tokens: anyone can compute them, which is
@@ -132,7 +135,8 @@ impl CatalogKeys {
             f.duration_ms,
             f.score_bp,
             f.legal_hold,
-            f.display.map(hex)
+            f.display.map(hex),
+            f.retain
         ])
         .to_string();
         let mut m = <Hmac<Sha256> as Mac>::new_from_slice(&self.row[..]).expect("any key length");
@@ -173,7 +177,7 @@ impl CatalogKeys {
 
 /// The columns of `rec` that [`StoredRow::from_sql`] reads, in its order.
 pub const ROW_COLUMNS: &str = "id, path, size, mtime_ns, ino, level, sealed, verdict, error, \
-     started_ms, duration_ms, score_bp, legal_hold, display, mac, ctime_ns";
+     started_ms, duration_ms, score_bp, legal_hold, display, mac, ctime_ns, retain";
 
 /// A row of `rec` as stored.
 pub struct StoredRow {
@@ -193,6 +197,7 @@ pub struct StoredRow {
     pub legal_hold: bool,
     pub display: Option<Vec<u8>>,
     pub mac: Option<Vec<u8>>,
+    pub retain: Option<String>,
 }
 
 impl StoredRow {
@@ -215,6 +220,7 @@ impl StoredRow {
             display: r.get(13)?,
             mac: r.get(14)?,
             ctime_ns: r.get(15)?,
+            retain: r.get(16)?,
         })
     }
 
@@ -235,6 +241,7 @@ impl StoredRow {
             score_bp: self.score_bp,
             legal_hold: self.legal_hold,
             display: self.display.as_deref(),
+            retain: self.retain.as_deref(),
         }
     }
 
@@ -243,6 +250,24 @@ impl StoredRow {
     /// advisory: docs/CATALOG.md), and every row passes.
     pub fn authentic(&self, keys: Option<&CatalogKeys>) -> bool {
         keys.is_none_or(|k| k.row_mac_ok(&self.fields(), self.mac.as_deref()))
+    }
+}
+
+/// The recording's own retention as the catalog stores it (`docs/RETENTION.md`):
+/// `until:YYYY-MM-DD`, `days:N` (no start time to count from), `indefinite`, or `None`
+/// (unspecified). Holds are left out: the catalog's `legal_hold` says those.
+pub fn retain_text(r: &sasf_core::meta::annotation::Retention) -> Option<String> {
+    use sasf_core::meta::annotation::Retention;
+    match r {
+        Retention::Until(d) => Some(format!(
+            "until:{:04}-{:02}-{:02}",
+            d.year(),
+            u8::from(d.month()),
+            d.day()
+        )),
+        Retention::Days(n) => Some(format!("days:{n}")),
+        Retention::Indefinite => Some("indefinite".into()),
+        Retention::Held { .. } | Retention::Unspecified => None,
     }
 }
 

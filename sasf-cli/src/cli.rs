@@ -482,6 +482,9 @@ Examples:
         #[command(flatten)]
         key: KeyArgs,
     },
+    /// Apply an archive's retention policy: plan, carry out, and the deletion log.
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Find the recordings of an archive's catalog that match every filter given.
     #[command(after_help = "\
 Prints one line per recording: path, recording id, start (UTC), duration,
@@ -1129,6 +1132,99 @@ Examples:
         #[arg(required = true)]
         reports: Vec<PathBuf>,
         /// One sasf.report-summary/1 document instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// `sasf retention`.
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Dry run: what the policy does with every recording of the archive today.
+    #[command(after_help = "\
+Brings the catalog up to date first (as `sasf index`), then prints one line per
+recording: what happens to it (delete, move, keep, hold, unverified), its path, the
+rule that decided and until when it is kept, and why; then a summary line. Only
+recordings verified OK are deleted or moved; a legal hold blocks both, whatever the
+rules say; where rules overlap the longest retention wins; the recording's own
+retention (`sasf annotate --retain-days/--retain-until`, or its header field) is one
+more candidate (docs/RETENTION.md). A policy with an unknown field or an impossible
+rule is refused with its line and column before anything is read.
+
+Exits 0; 2 if a catalog row did not authenticate (changed outside sasf; kept).
+
+Examples:
+  sasf retention plan archive/ --policy retention.toml --key-file archive.key
+  sasf retention plan archive/ --policy retention.toml --json --now 2027-01-01")]
+    Plan {
+        /// The archive's top folder.
+        archive: PathBuf,
+        /// The policy file (TOML; docs/RETENTION.md).
+        #[arg(long, value_name = "P.toml")]
+        policy: PathBuf,
+        /// One sasf.retention-plan/1 document instead of text.
+        #[arg(long)]
+        json: bool,
+        /// Plan as of this day (YYYY-MM-DD) or UTC time instead of today.
+        #[arg(long, value_name = "WHEN")]
+        now: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Carry out the plan of today: delete and move recordings, logging each action.
+    #[command(after_help = "\
+Deleting an encrypted recording first overwrites both copies of its key section
+with random bytes (crypto-shredding, synced to disk), then unlinks it; a keyless or
+authenticated-only one is unlinked. A move is a rename into the tier folder (created
+inside the archive; never across filesystems, never over an existing file). Just
+before acting, each file is checked again under its lock: the file the catalog
+describes, opening with the keys given, no legal hold now.
+
+Each action is written to the archive's deletion log (.sasf-retention.log, hash-
+chained, with its head in .sasf-retention.head): an intent before the file is touched,
+the completion after. A crash leaves each file untouched or fully handled (an
+encrypted one may be left shredded but not yet unlinked); the next apply finishes what
+an intent without a completion left, then goes on.
+
+Exits 0 when every action was carried out, 2 if one was skipped (each is named).
+
+Examples:
+  sasf retention apply archive/ --policy retention.toml --key-file archive.key --yes --by dpo")]
+    Apply {
+        /// The archive's top folder.
+        archive: PathBuf,
+        /// The policy file (TOML; docs/RETENTION.md).
+        #[arg(long, value_name = "P.toml")]
+        policy: PathBuf,
+        /// Really delete and move.
+        #[arg(long)]
+        yes: bool,
+        /// Who is recorded in the log as having run it (default: the login name).
+        #[arg(long, value_name = "NAME")]
+        by: Option<String>,
+        #[command(flatten)]
+        key: KeyArgs,
+    },
+    /// Show the deletion log, or check its chain.
+    #[command(after_help = "\
+Prints each entry (sequence number, time, intent/done/abandoned, action, path, rule,
+who, manifest), then whether the chain holds. --verify checks only: every entry's hash
+chains to the one before, the sequence has no gap, every completion closes an intent,
+and the log reaches the head recorded in .sasf-retention.head (entries cut off the
+end are found). Lines are read with a bound of 16 KiB.
+
+Exits 0 when the chain holds, 1 when it is broken (the line is named).
+
+Examples:
+  sasf retention log archive/
+  sasf retention log archive/ --verify")]
+    Log {
+        /// The archive's top folder.
+        archive: PathBuf,
+        /// Check the chain only.
+        #[arg(long)]
+        verify: bool,
+        /// One sasf.retention-log/1 document instead of text.
         #[arg(long)]
         json: bool,
     },

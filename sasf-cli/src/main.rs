@@ -13,6 +13,8 @@ mod flac;
 mod io;
 mod output;
 mod reportfile;
+mod retention_log;
+mod retention_policy;
 mod serve;
 
 use std::process::ExitCode;
@@ -140,6 +142,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         Command::Info { file, json, key } => commands::info::run(&file, json, &key)?,
         Command::Index { archive, key } => return commands::index::run(&archive, &key, q),
         Command::Search { archive, args } => return commands::search::run(&archive, &args),
+        Command::Retention(cmd) => return commands::retention::run(cmd, q),
         Command::Serve { archive, args } => return serve::run(archive.as_deref(), &args),
         Command::Extract {
             file,

@@ -357,6 +357,51 @@ fn every_json_output_meets_its_schema() {
         assert_eq!(doc["excerpt"]["matches"], ok, "{doc}");
     }
 
+    // retention plan --json and retention log --json, before and after an apply.
+    fs::create_dir_all(d.join("arch/2020")).unwrap();
+    fs::copy(d.join("plain.sasf"), d.join("arch/2020/plain.sasf")).unwrap();
+    fs::copy(d.join("enc.sasf"), d.join("arch/2020/enc.sasf")).unwrap();
+    fs::write(
+        d.join("policy.toml"),
+        "version = 1\n[[rule]]\nname = \"tagged\"\ntag = \"x\"\nmove_to = \"cold\"\n[default]\nkeep_until = \"2001-01-01\"\n",
+    )
+    .unwrap();
+    let keyed = ["--key-file", "k.key", "--require", "any"];
+    for when in ["2000-06-01", "2030-01-01"] {
+        let mut args = vec![
+            "retention",
+            "plan",
+            "arch",
+            "--policy",
+            "policy.toml",
+            "--json",
+        ];
+        args.extend(["--now", when]);
+        args.extend(keyed);
+        let doc: Value = serde_json::from_str(&run(d, &args)).unwrap();
+        check("retention-plan", &doc, when);
+    }
+    let doc: Value =
+        serde_json::from_str(&run(d, &["retention", "log", "arch", "--json"])).unwrap();
+    check("retention-log", &doc, "an empty log");
+    let mut args = vec![
+        "retention",
+        "apply",
+        "arch",
+        "--policy",
+        "policy.toml",
+        "--yes",
+    ];
+    args.extend(keyed);
+    run(d, &args);
+    let doc: Value =
+        serde_json::from_str(&run(d, &["retention", "log", "arch", "--json"])).unwrap();
+    check("retention-log", &doc, "the log after an apply");
+    assert_eq!(doc["check"]["entries"], 4, "{doc}");
+    let doc: Value =
+        serde_json::from_str(&run(d, &["retention", "log", "arch", "--json", "--verify"])).unwrap();
+    check("retention-log", &doc, "log --verify");
+
     // session's report.json.
     let actions = serde_json::json!([
         {"at_ms": 1000, "action": "snippet_start", "by": "a1"},

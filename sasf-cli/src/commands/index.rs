@@ -42,6 +42,7 @@ pub struct Row {
     legal_hold: bool,
     display: Option<Vec<u8>>,
     tokens: Vec<Vec<u8>>,
+    retain: Option<String>,
 }
 
 /// The archive key's secret bytes, from the first key file, or else the first
@@ -178,6 +179,7 @@ fn ingest(
         legal_hold: false,
         display: None,
         tokens: Vec::new(),
+        retain: None,
     };
     read_into(&mut row, file, args, keys, ck);
     // A file that changed while it was read is left for the next run.
@@ -269,7 +271,8 @@ fn read_into(
     for e in &m.events {
         toks.insert(tokens.token("event", e.kind.type_name()));
     }
-    // The annotation state: tags, attributes, scores, holds.
+    // The annotation state: tags, attributes, scores, holds, retention.
+    let mut own = sasf_core::meta::annotation::State::new();
     if let Some(segs) = r.segments() {
         let st = match sasf_core::annotate::state(segs) {
             Ok(st) => st,
@@ -290,7 +293,13 @@ fn read_into(
                 .min();
             row.legal_hold = !st.holds.is_empty();
         }
+        own = st;
     }
+    // The recording's own retention, holds aside (the hold is its own column).
+    own.holds.clear();
+    row.retain = catalog::retain_text(
+        &own.effective_retention(m.recording.started_at_utc(), header.retention_days),
+    );
     row.tokens = toks.into_iter().collect();
     let display = json!({"id": m.recording.id, "participants": people}).to_string();
     row.display = match (row.sealed, ck) {
@@ -325,6 +334,39 @@ struct Counts {
 }
 
 pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::ExitCode> {
+    let s = update(archive, args, quiet)?;
+    let counts = s.counts;
+    println!(
+        "{} recording{} in the catalog: {} new, {} changed, {} verified again, {} unchanged, \
+         {} removed, {} left for the next run; {} not verified OK in this run, {} in the catalog",
+        s.total,
+        if s.total == 1 { "" } else { "s" },
+        counts.new,
+        counts.changed,
+        counts.retried,
+        counts.unchanged,
+        counts.removed,
+        counts.left,
+        counts.failed,
+        s.not_ok
+    );
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// What [`update`] did, and what the catalog holds after it.
+pub struct Updated {
+    counts: Counts,
+    /// Recordings in the catalog.
+    pub total: i64,
+    /// Of them, not verified OK.
+    pub not_ok: i64,
+    /// Files left for the next run (they changed while read, or could not be opened).
+    pub left: u64,
+}
+
+/// Brings the catalog of `archive` up to date with its files (as `sasf index`,
+/// without printing the summary line).
+pub fn update(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<Updated> {
     if !archive.is_dir() {
         bail!("{} is not a folder", archive.display());
     }
@@ -498,19 +540,12 @@ pub fn run(archive: &Path, args: &KeyArgs, quiet: bool) -> Result<std::process::
         [],
         |r| r.get(0),
     )?;
-    println!(
-        "{total} recording{} in the catalog: {} new, {} changed, {} verified again, {} unchanged, \
-         {} removed, {} left for the next run; {} not verified OK in this run, {not_ok} in the catalog",
-        if total == 1 { "" } else { "s" },
-        counts.new,
-        counts.changed,
-        counts.retried,
-        counts.unchanged,
-        counts.removed,
-        counts.left,
-        counts.failed
-    );
-    Ok(std::process::ExitCode::SUCCESS)
+    Ok(Updated {
+        left: counts.left,
+        counts,
+        total,
+        not_ok,
+    })
 }
 
 fn store(
@@ -535,13 +570,14 @@ fn store(
             score_bp: row.score_bp,
             legal_hold: row.legal_hold,
             display: row.display.as_deref(),
+            retain: row.retain.as_deref(),
         })
     });
     tx.execute("DELETE FROM rec WHERE path = ?1", params![row.rel])?;
     tx.execute(
         "INSERT INTO rec (path, size, mtime_ns, ino, level, sealed, verdict, error, started_ms,
-                          duration_ms, score_bp, legal_hold, display, indexed_ms, mac, ctime_ns)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)",
+                          duration_ms, score_bp, legal_hold, display, indexed_ms, mac, ctime_ns, retain)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17)",
         params![
             row.rel,
             row.stamp.size as i64,
@@ -558,7 +594,8 @@ fn store(
             row.display,
             now_ms,
             mac,
-            row.stamp.ctime_ns
+            row.stamp.ctime_ns,
+            row.retain
         ],
     )?;
     let id = tx.last_insert_rowid();

@@ -14,6 +14,7 @@ pub mod pack;
 pub mod recover;
 pub mod redact;
 pub mod report;
+pub mod retention;
 pub mod search;
 pub mod session;
 pub mod shard;
