@@ -138,7 +138,9 @@ fn open_nofollow(path: &Path) -> std::io::Result<(std::fs::File, std::fs::Metada
     use std::os::unix::fs::OpenOptionsExt;
     let f = std::fs::OpenOptions::new()
         .read(true)
-        .custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32)
+        // Never waits on a FIFO planted in the archive (which would hold the
+        // catalog's lock for good); a regular file ignores O_NONBLOCK.
+        .custom_flags((rustix::fs::OFlags::NOFOLLOW | rustix::fs::OFlags::NONBLOCK).bits() as i32)
         .open(path)?;
     let md = f.metadata()?;
     if !md.is_file() {
