@@ -56,6 +56,25 @@ pub fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
+/// Refuses a whole request (403) before any handler sees it, and logs it as a refusal
+/// without a session: what was asked (its path) and its query.
+/// (The strings are taken before the await: a request's body is not `Sync`.)
+fn refused_request(
+    app: &Arc<App>,
+    req: &Request,
+    why: &'static str,
+) -> impl std::future::Future<Output = Response> + Send + 'static {
+    let (a, path) = (app.clone(), req.uri().path().to_string());
+    let query = req.uri().query().unwrap_or("").to_string();
+    async move {
+        tokio::task::spawn_blocking(move || {
+            refuse(&a, None, &path, &query, StatusCode::FORBIDDEN, why)
+        })
+        .await
+        .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response())
+    }
+}
+
 /// Refuses a request whose Host is not this server (a page elsewhere that made its
 /// name resolve here), and adds the security headers to every response.
 async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
@@ -85,14 +104,7 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
             .and_then(|h| h.to_str().ok());
         let page = matches!(req.uri().path(), "/" | "/recording" | "/login");
         if !(page && mode == Some("navigate") && req.method() == axum::http::Method::GET) {
-            let (a, path) = (app.clone(), req.uri().path().to_string());
-            let query = req.uri().query().unwrap_or("").to_string();
-            let why = "a request made by another site's page";
-            return tokio::task::spawn_blocking(move || {
-                refuse(&a, None, &path, &query, StatusCode::FORBIDDEN, why)
-            })
-            .await
-            .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+            return refused_request(&app, &req, "a request made by another site's page").await;
         }
     }
     // Without --users: an API request must carry the cookie this server's pages set
@@ -106,14 +118,8 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
             .and_then(|c| c.to_str().ok())
             .and_then(|c| auth::cookie(c, auth::LOCAL_COOKIE));
         if !token.is_some_and(|t| auth::same_token(t, app.sessions.local_csrf())) {
-            let (a, path) = (app.clone(), req.uri().path().to_string());
-            let query = req.uri().query().unwrap_or("").to_string();
             let why = "not from this server's page (no local cookie: open the page first)";
-            return tokio::task::spawn_blocking(move || {
-                refuse(&a, None, &path, &query, StatusCode::FORBIDDEN, why)
-            })
-            .await
-            .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+            return refused_request(&app, &req, why).await;
         }
     }
     let origin_ok = match req.headers().get(header::ORIGIN) {
@@ -121,13 +127,7 @@ async fn guard(State(app): AppState, req: Request, next: Next) -> Response {
         Some(o) => o.to_str().is_ok_and(|o| app.origins.iter().any(|x| x == o)),
     };
     if !origin_ok && api {
-        let (a, path) = (app.clone(), req.uri().path().to_string());
-        let why = "a request from another origin";
-        return tokio::task::spawn_blocking(move || {
-            refuse(&a, None, &path, "", StatusCode::FORBIDDEN, why)
-        })
-        .await
-        .unwrap_or_else(|_| (StatusCode::FORBIDDEN, why).into_response());
+        return refused_request(&app, &req, "a request from another origin").await;
     }
     let mut r = next.run(req).await;
     if app.users.is_none() && !api {
