@@ -277,7 +277,19 @@ pub struct IndexLock(#[allow(dead_code)] std::fs::File);
 
 /// Takes the index lock of `archive`, or says that another run holds it.
 pub fn lock_for_index(archive: &Path) -> Result<IndexLock> {
-    let p = archive.join(".sasf-catalog.lock");
+    lock_archive(
+        archive,
+        ".sasf-catalog.lock",
+        "another `sasf index` is running on {}; try again when it is done",
+    )
+    .map(IndexLock)
+}
+
+/// Takes an exclusive, non-blocking `flock` on the lock file `name` in `archive`
+/// (created if missing); `busy` is the message when another process holds it, its
+/// `{}` the archive's path.
+pub fn lock_archive(archive: &Path, name: &str, busy: &str) -> Result<std::fs::File> {
+    let p = archive.join(name);
     let f = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
@@ -285,11 +297,10 @@ pub fn lock_for_index(archive: &Path) -> Result<IndexLock> {
         .open(&p)
         .with_context(|| format!("cannot open {}", p.display()))?;
     match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(IndexLock(f)),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => bail!(
-            "another `sasf index` is running on {}; try again when it is done",
-            archive.display()
-        ),
+        Ok(()) => Ok(f),
+        Err(e) if e == rustix::io::Errno::WOULDBLOCK => {
+            bail!("{}", busy.replace("{}", &archive.display().to_string()))
+        }
         Err(e) => Err(anyhow::anyhow!("cannot lock {}: {e}", p.display())),
     }
 }

@@ -353,21 +353,11 @@ fn who(by: Option<String>) -> Result<String> {
 
 /// The retention lock: one apply at a time on an archive.
 fn lock(archive: &Path) -> Result<std::fs::File> {
-    let p = archive.join(".sasf-retention.lock");
-    let f = std::fs::OpenOptions::new()
-        .create(true)
-        .truncate(false)
-        .write(true)
-        .open(&p)
-        .with_context(|| format!("cannot open {}", p.display()))?;
-    match rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive) {
-        Ok(()) => Ok(f),
-        Err(e) if e == rustix::io::Errno::WOULDBLOCK => bail!(
-            "another `sasf retention apply` is running on {}",
-            archive.display()
-        ),
-        Err(e) => Err(anyhow!("cannot lock {}: {e}", p.display())),
-    }
+    crate::catalog::lock_archive(
+        archive,
+        ".sasf-retention.lock",
+        "another `sasf retention apply` is running on {}",
+    )
 }
 
 fn open_nofollow(path: &Path, write: bool) -> std::io::Result<std::fs::File> {
